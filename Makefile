@@ -1,0 +1,67 @@
+# ntkrepro: `make figures` regenerates every figure, `make test` runs every check.
+# Both create the virtual environment from requirements.lock when it is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ntkrepro-installed
+# INSTALLER=pip forces plain pip; the default uses uv (pinned) when it installs, else pip.
+INSTALLER ?= uv
+UV_VERSION := 0.13.8
+CLAIMS := finite_vs_infinite etf_compression factorized_ntk bottleneck ntt
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv figures test unit lab clean lock readme benchmark $(CLAIMS)
+
+help:  ## list the targets
+	@grep -E '^[a-z_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo "==> creating $(VENV) from requirements.lock with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkrepro needs Python 3.11, got " + sys.version' 
+	$(PY) -m pip install -q --upgrade pip
+	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install -q uv==$(UV_VERSION); then \
+	  $(VENV)/bin/uv pip install --python $(PY) -r requirements.lock && \
+	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -e . ; \
+	else \
+	  $(PY) -m pip install -r requirements.lock && $(PY) -m pip install --no-deps -e . ; \
+	fi
+	$(PY) -m ipykernel install --sys-prefix --name ntkrepro --display-name "Python 3 (ntkrepro)"
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create the pinned environment in .venv
+
+figures: $(STAMP)  ## run every claim notebook (full profile); only changed ones re-execute
+	$(PY) -m ntkrepro run all --profile full --skip-unchanged
+	$(PY) -m ntkrepro readme
+
+$(CLAIMS): $(STAMP)  ## run one claim notebook (full profile), e.g. `make finite_vs_infinite`
+	$(PY) -m ntkrepro run $@ --profile full
+	$(PY) -m ntkrepro readme
+
+test: $(STAMP)  ## unit tests + every notebook re-executed with its smoke profile
+	$(PY) -m pytest
+
+unit: $(STAMP)  ## unit tests only (no notebooks)
+	$(PY) -m pytest -m "not notebook"
+
+lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+readme: $(STAMP)  ## regenerate the README claims table from the registry and figures/*/results.json
+	$(PY) -m ntkrepro readme
+
+benchmark: $(STAMP)  ## print speed ratios (jit, lax.scan, NTK implementations)
+	$(PY) scripts/benchmark.py
+
+lock:  ## re-resolve requirements.lock and environment.yml from requirements/requirements.in
+	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in -o requirements.lock
+	$(PY) -m ntkrepro envfile > environment.yml
+
+clean:  ## remove build outputs (executed notebooks, smoke runs); keeps figures/ and .venv
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,175 @@
+"""Source of notebooks/04_finite_vs_infinite.ipynb (run: python notebooks/src/04_finite_vs_infinite.py)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from nbtools import build  # noqa: E402
+
+CELLS = [
+("md", r"""
+# Claim 4 — Finite versus infinite neural networks (Lee et al. 2020)
+
+**Paper.** J. Lee, S. S. Schoenholz, J. Pennington, B. Adlam, L. Xiao, R. Novak, J. Sohl-Dickstein,
+*Finite Versus Infinite Neural Networks: an Empirical Study*, NeurIPS 2020, [arXiv 2007.15801](https://arxiv.org/abs/2007.15801).
+
+**Claim (the parts that fit a 2-core CPU).** Single finite fully connected networks trained by gradient descent
+(MSE) underperform their NNGP/NTK kernel predictors, because the random initial function persists (F1);
+centering and ensembling remove that variance and make finite nets behave like the kernel (F3); a large learning
+rate and L2 regularization break the correspondence (F4); NNGP often beats NTK (F2); diagonal regularization acts
+like early stopping (F6); floating-point precision limits kernels beyond a critical data-set size (F7);
+regularized ZCA whitening helps (F8).
+
+**What is reconstructed.** The paper's body (its tables, hyper-parameters, figure numbers) was not available;
+only the abstract's findings were verified. Everything here is a CPU-scale reconstruction on offline data
+(scikit-learn's 8×8 digits by default), with fully connected ReLU networks in the NTK parameterization; no
+number from the paper is used as a target. The paper's CIFAR-10 numbers are not re-derived. The F7 part is a
+*mechanism check* (the critical size is extrapolated, not reached), and F8 is tested on FCN kernels only (the
+CNN-versus-FCN half of F1 is not run in this version).
+"""),
+("parameters", r"""
+# Parameters. None = take the value from the profile ("smoke": seconds, "full": the paper-scale figure).
+profile = "smoke"
+seed = None
+output_dir = None
+dataset = None            # "digits" | "mnist5k" | "mnist1d"
+n_train = None
+n_test = None
+depth = None              # hidden layers
+widths = None             # finite widths, increasing
+n_seeds = None            # initializations per width
+steps = None              # gradient-descent steps
+lr_factor = None          # learning rate / (2 n k / lambda_max)
+lr_factors_break = None   # learning-rate factors of the breaking sweep
+weight_decays = None      # L2 coefficients of the breaking sweep
+break_width = None
+break_steps = None
+break_seeds = None
+n_ntk = None              # points for the empirical NTK change
+diag_regs = None          # relative ridge eps for the diag_reg / early-stopping study
+precision_sizes = None    # training sizes for the float-precision study
+W_std = None
+b_std = None
+run_zca = None
+zca_regs = None
+"""),
+("code", r"""
+import ntkrepro
+from ntkrepro.data import load_split
+from ntkrepro.experiments import finite_vs_infinite as E, finite_vs_infinite_figs as F
+from ntkrepro.plotting import savefig, set_style
+from ntkrepro.results import Run, checks_table
+
+P = ntkrepro.resolve_params("finite_vs_infinite", globals())  # validates every knob before compute
+run = Run("finite_vs_infinite", P)
+set_style()
+save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
+dict(P)
+"""),
+("md", r"""
+## 1. Kernel predictors (F1 kernel side, F2)
+
+The NNGP and NTK of the network come from neural-tangents' `stax`, in float64, and are cross-checked against an
+independent closed form (the arc-cosine recursion). The NTK predictor at the finite training time uses
+`nt.predict.gradient_descent_mse_ensemble` with the *same* learning rate and step count as the finite networks
+(time = steps at `lr`), and is cross-checked against the eigendecomposition formula
+$K_{*x}K^{-1}(I-e^{-\eta t K/(nk)})y$. `compute_cov=True` gives the NTK-GP posterior variance: the variance over
+initializations that an infinitely wide, *uncentered* network keeps.
+"""),
+("code", r"""
+kern = E.kernel_baselines(split, P)
+{k: v for k, v in kern.items() if not k.startswith("_")}
+"""),
+("md", r"""
+## 2. Width sweep: single, ensembled and centred finite networks (F1, F3)
+
+Full-batch gradient descent on $\tfrac12\,\mathrm{mean}((f-y)^2)$ at $\eta$ = `lr_factor` × $2nk/\lambda_{max}$,
+in a jitted `lax.scan` with the seeds vmapped. The *centred* network trains $f(x;\theta)-f(x;\theta_0)$.
+Expectation: uncentred single nets stay below the kernel and their variance over seeds rises to the NTK-GP
+variance; centred nets' variance falls like a power of the width (−1 asymptotically, shallower at long times)
+and their argmax agreement with the NTK predictor approaches 1; an ensemble recovers most of the gap.
+"""),
+("code", r"""
+finite = E.width_sweep(split, P, kern["lr"], kern["_ntk_t_mean"])
+save(F.width_sweep(kern, finite, P), "width_sweep")
+"""),
+("md", r"""
+## 3. Large learning rate and L2 break the correspondence (F4)
+
+Centred networks of width `break_width` at several learning rates (in units of the maximum stable rate
+$2nk/\lambda_{max}$) and with weight decay. We measure the relative change of the empirical NTK
+(neural-tangents' `empirical_ntk_fn`, structured-derivatives implementation) on `n_ntk` training points.
+Lazy training moves it by $O(1/\sqrt{\text{width}})$; a rate beyond $2/\lambda_{max}$ (catapult) or L2 moves it
+by $O(1)$. Stable rates below the edge are the **negative control**. Whether accuracy improves is reported as
+measured (the paper finds gains for tuned CNNs; here we claim only the *break*).
+"""),
+("code", r"""
+brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
+save(F.breaking(brk, P), "breaking")
+{name: {k: v[k] for k in ("delta_ntk", "agreement", "accuracy")} for name, v in brk.items()}
+"""),
+("md", r"""
+## 4. Diagonal regularization ≈ early stopping (F6)
+
+Kernel regression with the relative ridge $K+\varepsilon\,\mathrm{tr}(K)/n\,I$ (neural-tangents' `gp_inference`)
+against gradient flow stopped at the matched time $t(\varepsilon)=nk/(\varepsilon\,\mathrm{tr}K/n)$ (our
+eigendecomposition). The mapping matches the spectral filters $1/(\lambda+\varepsilon\,\mathrm{tr}K/n)$ and
+$(1-e^{-\lambda t/(nk)})/\lambda$; it is derived in the companion's notes, not taken from the paper.
+"""),
+("code", r"""
+drt = E.diag_reg_vs_time(split, P)
+save(F.diag_reg_vs_time(drt), "diag_reg_vs_time")
+"""),
+("md", r"""
+## 5. Floating-point precision (F7): a mechanism check
+
+We measure how $\lambda_{min}/\lambda_{max}$ of the NNGP kernel falls with $n$, fit a power law, extrapolate the
+size $n^*$ where it reaches float32's machine epsilon (where a float32 Cholesky solve must fail), and show that
+below $n^*$ a float32 solve gives the same accuracy as float64. This is **not** a reproduction of the failure:
+$n^*$ lies beyond what fits this machine, and we never fake ill-conditioning.
+"""),
+("code", r"""
+prec = E.precision(P)
+save(F.precision(prec), "precision")
+{k: prec[k] for k in ("cond_slope", "cond_fit_r2", "critical_n_float32")}
+"""),
+("md", r"""
+## 6. Regularized ZCA whitening (F8; `full` profile)
+
+Per-image layer-norm, then $W=(C+\varepsilon\,\mathrm{tr}(C)/d\,I)^{-1/2}$ from the training covariance
+(reconstructed from later code by the same group). The paper's gains are for CIFAR-10 and mostly CNN kernels;
+here the kernel is fully connected and the images are grey digits, so the outcome is reported as measured.
+"""),
+("code", r"""
+zca_acc = E.zca(split, P) if P.run_zca else None
+zca_acc
+"""),
+("md", r"""
+## Checks and verdict
+
+Each row compares against a closed form, an independent implementation, a threshold stated in advance, or a
+negative control; any of them can fail. The verdict is *reproduced* when all pass, *partially reproduced* when
+some do.
+"""),
+("code", r"""
+metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P)
+run.metrics = metrics
+run.add_checks(E.checks(metrics, P))
+results = run.write()
+print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
+checks_table(results["checks"])
+"""),
+("md", r"""
+## Reading the result
+
+- Checks that fail are part of the result, not bugs to be tuned away: at the `smoke` size (3 seeds, 50 steps)
+  the statistical checks F1/F3 may fail; the `full` profile is the reference.
+- Expected from the reference measurements in the companion's notes: F1, F3, F4 and F6 reproduce strongly;
+  F2 (NNGP ≥ NTK) is a near-tie on digits, i.e. data-dependent; F7 reproduces only as a mechanism
+  (extrapolated $n^*$); F8 (ZCA) is expected **not** to reproduce for fully connected kernels on grey digits,
+  because whitening removes the second-moment information a dense first layer relies on.
+"""),
+]
+
+if __name__ == "__main__":
+    build(CELLS, Path(__file__).resolve().parents[1] / "04_finite_vs_infinite.ipynb")

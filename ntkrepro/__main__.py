@@ -1,0 +1,3 @@
+from ntkrepro.cli import main
+
+raise SystemExit(main())

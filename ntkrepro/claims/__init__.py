@@ -1,0 +1,4 @@
+"""One module per claim, each exporting ``CLAIM``; :data:`ALL` lists them for the registry."""
+from ntkrepro.claims.finite_vs_infinite import CLAIM as FINITE_VS_INFINITE
+
+ALL = [FINITE_VS_INFINITE]

@@ -1,0 +1,297 @@
+"""Finite versus infinite networks (Lee et al. 2020, arXiv 2007.15801) at CPU scale.
+
+Every experiment returns plain numbers (for ``results.json``) plus the arrays its figure needs.
+Kernels and solves run in float64; the finite networks train in float32 (full-batch GD in a
+jitted ``lax.scan``, seeds vmapped).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntkrepro.data import Split, accuracy, agreement, load_split
+from ntkrepro.kernels import (condition_ratio, fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
+                              max_learning_rate, relu_fcn_kernels)
+from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
+from ntkrepro.params import Params
+from ntkrepro.results import check, check_above, check_below, check_close
+from ntkrepro.train import gd_mse_seeds, init_seeds
+
+F32 = jnp.float32
+
+
+def kernels(P: Params, x1: np.ndarray, x2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(NNGP, NTK) of the FCN in float64 through neural-tangents' stax."""
+    k = fcn_kernel_fn(P.depth, P.W_std, P.b_std)(x1, x2, ("nngp", "ntk"))
+    return np.asarray(k.nngp), np.asarray(k.ntk)
+
+
+def kernel_baselines(split: Split, P: Params) -> dict[str, Any]:
+    """F1/F2 kernel side: NNGP and NTK predictors, the NTK-GP at the finite training time,
+    and two independent cross-checks (closed-form kernel, eigendecomposition predictor)."""
+    import neural_tangents as nt
+
+    kfn = fcn_kernel_fn(P.depth, P.W_std, P.b_std)
+    nngp_tr, ntk_tr = kernels(P, split.x_train)
+    nngp_te, ntk_te = kernels(P, split.x_test, split.x_train)
+    lr_max = max_learning_rate(ntk_tr, split.n_classes)
+    lr = P.lr_factor * lr_max
+    predict = nt.predict.gradient_descent_mse_ensemble(kfn, split.x_train, split.y_train,
+                                                       learning_rate=lr)
+    ntk_t = predict(t=P.steps, x_test=split.x_test, get="ntk", compute_cov=True)
+    ntk_inf = predict(t=None, x_test=split.x_test, get="ntk")
+    nngp_inf = predict(t=None, x_test=split.x_test, get="nngp")
+    mean_t = np.asarray(ntk_t.mean)
+    eig_t = gd_mean_prediction(ntk_tr, ntk_te, split.y_train, P.steps, lr)
+    m = min(100, split.n_train)
+    cf_nngp, cf_ntk = relu_fcn_kernels(split.x_train[:m], split.x_test[:m], P.depth, P.W_std, P.b_std)
+    nt_nngp, nt_ntk = kernels(P, split.x_train[:m], split.x_test[:m])
+    return {
+        "lr_max": lr_max, "lr": lr,
+        "nngp_accuracy": accuracy(np.asarray(nngp_inf), split.labels_test),
+        "ntk_accuracy": accuracy(np.asarray(ntk_inf), split.labels_test),
+        "ntk_t_accuracy": accuracy(mean_t, split.labels_test),
+        "gp_posterior_variance": float(np.mean(np.diag(np.asarray(ntk_t.covariance)))),
+        "kernel_max_abs_err_closed_form": float(max(np.abs(cf_nngp - nt_nngp).max(),
+                                                    np.abs(cf_ntk - nt_ntk).max())),
+        "kernel_scale": float(np.abs(nt_ntk).max()),
+        "prediction_max_abs_err_eig": float(np.abs(mean_t - eig_t).max()),
+        "_ntk_train": ntk_tr, "_ntk_test_train": ntk_te, "_ntk_t_mean": mean_t,
+    }
+
+
+def _to32(*arrays: np.ndarray) -> list[jnp.ndarray]:
+    return [jnp.asarray(a, F32) for a in arrays]
+
+
+def width_sweep(split: Split, P: Params, lr: float, ntk_t_mean: np.ndarray) -> dict[str, Any]:
+    """F1/F3: single, ensembled and centred finite networks against the NTK predictor."""
+    x, y, xt = _to32(split.x_train, split.y_train, split.x_test)
+    out: dict[str, Any] = {}
+    for w in P.widths:
+        init, apply, _ = fcn(w, P.depth, P.W_std, P.b_std)
+        p0 = init_seeds(init, jax.random.fold_in(jax.random.PRNGKey(P.seed), w), P.n_seeds, x.shape)
+        _, loss_u, f_u = gd_mse_seeds(apply, p0, x, y, xt, lr, P.steps)
+        _, loss_c, f_c = gd_mse_seeds(apply, p0, x, y, xt, lr, P.steps, center=True)
+        f_u, f_c = np.asarray(f_u, np.float64), np.asarray(f_c, np.float64)
+        acc_u = accuracy(f_u, split.labels_test)
+        out[str(w)] = {
+            "accuracy_mean": float(acc_u.mean()), "accuracy_std": float(acc_u.std(ddof=1)),
+            "ensemble_accuracy": accuracy(f_u.mean(0), split.labels_test),
+            "centered_accuracy": float(accuracy(f_c, split.labels_test).mean()),
+            "uncentered_variance": float(f_u.var(axis=0, ddof=1).mean()),
+            "centered_variance": float(f_c.var(axis=0, ddof=1).mean()),
+            "centered_agreement": float(agreement(f_c, ntk_t_mean[None]).mean()),
+            "centered_rmse_to_ntk": float(np.sqrt(np.mean((f_c - ntk_t_mean[None]) ** 2))),
+            "final_train_loss": float(np.asarray(loss_u)[:, -1].mean()),
+            "final_train_loss_centered": float(np.asarray(loss_c)[:, -1].mean()),
+        }
+    return out
+
+
+def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
+             ntk_te: np.ndarray) -> dict[str, Any]:
+    """F4: relative change of the empirical NTK, ||Theta_T - Theta_0||_F / ||Theta_0||_F, for
+    centred networks trained at several learning rates and with L2; each compared with the NTK
+    predictor at its own rate and step count."""
+    import neural_tangents as nt
+
+    init, apply, _ = fcn(P.break_width, P.depth, P.W_std, P.b_std)
+    x, y, xt = _to32(split.x_train, split.y_train, split.x_test)
+    p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 1), P.break_seeds, x.shape)
+    ntk_fn = jax.jit(nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0,
+                                         implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES))
+    x_ntk = x[: P.n_ntk]
+    per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, None, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
+                               for s in range(P.break_seeds)]
+    theta0 = per_seed(p0)
+    configs = [(f"lr={f:g}", f, 0.0) for f in P.lr_factors_break]
+    configs += [(f"l2={wd:g}", P.lr_factor, wd) for wd in P.weight_decays]
+    out: dict[str, Any] = {}
+    for name, factor, wd in configs:
+        lr = factor * lr_max
+        pT, losses, f_c = gd_mse_seeds(apply, p0, x, y, xt, lr, P.break_steps, wd, center=True)
+        f_c = np.asarray(f_c, np.float64)
+        ref = gd_mean_prediction(ntk_tr, ntk_te, split.y_train, P.break_steps, lr)
+        thetaT = per_seed(pT)
+        delta = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(theta0, thetaT)]
+        out[name] = {
+            "lr_factor": factor, "weight_decay": wd,
+            "delta_ntk": float(np.mean(delta)), "delta_ntk_per_seed": [float(d) for d in delta],
+            "agreement": float(agreement(f_c, ref[None]).mean()),
+            "accuracy": float(accuracy(f_c, split.labels_test).mean()),
+            "final_train_loss": float(np.asarray(losses)[:, -1].mean()),
+            "_loss_curve": np.asarray(losses, np.float64).mean(0),
+        }
+    return out
+
+
+def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:
+    """F6: kernel regression with relative ridge eps (neural-tangents' gp_inference) against
+    gradient flow stopped at t(eps) = n k / (eps tr K / n) (our eigendecomposition): matching
+    the spectral filters 1/(lambda + eps trK/n) and (1 - exp(-lambda t/(nk)))/lambda."""
+    import neural_tangents as nt
+
+    nngp_tr, ntk_tr = kernels(P, split.x_train)
+    nngp_te, ntk_te = kernels(P, split.x_test, split.x_train)
+    n, k = split.y_train.shape
+    out: dict[str, Any] = {"diag_regs": list(P.diag_regs)}
+    gaps = []
+    for name, ktr, kte in (("nngp", nngp_tr, nngp_te), ("ntk", ntk_tr, ntk_te)):
+        acc_eps, acc_t, times = [], [], []
+        for e in P.diag_regs:
+            pred = nt.predict.gp_inference(ktr, split.y_train, diag_reg=e)(get=name, k_test_train=kte)
+            t = n * k / (e * np.trace(ktr) / n)
+            acc_eps.append(accuracy(np.asarray(pred), split.labels_test))
+            acc_t.append(accuracy(gd_mean_prediction(ktr, kte, split.y_train, t), split.labels_test))
+            times.append(t)
+        gaps.append(np.max(np.abs(np.subtract(acc_eps, acc_t))))
+        out[name] = {"accuracy_vs_diag_reg": acc_eps, "accuracy_vs_time": acc_t, "times": times}
+    out["max_gap"] = float(max(gaps))
+    return out
+
+
+def precision(P: Params) -> dict[str, Any]:
+    """F7 mechanism: lambda_min/lambda_max of the NNGP kernel against n (a power law),
+    extrapolated to where it reaches float32's epsilon; float32 and float64 solves below it."""
+    pool = load_split(P.dataset, max(P.precision_sizes), P.n_test, P.seed)
+    ratios, acc32, acc64 = [], [], []
+    for n in P.precision_sizes:
+        ktr, _ = kernels(P, pool.x_train[:n])
+        kte, _ = kernels(P, pool.x_test, pool.x_train[:n])
+        ratios.append(condition_ratio(ktr))
+        for dtype, acc in ((np.float32, acc32), (np.float64, acc64)):
+            pred = kernel_regression(ktr, kte, pool.y_train[:n], 0.0, dtype)
+            acc.append(accuracy(pred, pool.labels_test))
+    slope, intercept = loglog_fit(P.precision_sizes, ratios)
+    resid = np.log(ratios) - (intercept + slope * np.log(P.precision_sizes))
+    r2 = 1 - resid.var() / np.log(ratios).var()
+    critical = float(np.exp((np.log(eps(np.float32)) - intercept) / slope)) if slope < 0 else float("inf")
+    return {"sizes": list(P.precision_sizes), "cond_ratio": ratios, "cond_slope": slope,
+            "cond_fit_r2": float(r2), "critical_n_float32": critical,
+            "float32_accuracy": acc32, "float64_accuracy": acc64}
+
+
+def zca_whiten(x_train: np.ndarray, x_test: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image layer-norm, then W = (C + reg tr(C)/d I)^(-1/2) from the training covariance,
+    rescaled to norm sqrt(d) (Lee et al. 2020, sec. 3.10; reconstruction, see the notes)."""
+    def layer_norm(x):
+        x = x - x.mean(1, keepdims=True)
+        return x / np.linalg.norm(x, axis=1, keepdims=True) * np.sqrt(x.shape[1])
+
+    a, b = layer_norm(x_train), layer_norm(x_test)
+    if reg is None:
+        return a, b
+    d = a.shape[1]
+    c = a.T @ a / len(a)
+    lam, v = np.linalg.eigh(c + reg * np.trace(c) / d * np.eye(d))
+    w = v @ np.diag(lam ** -0.5) @ v.T
+    return layer_norm(a @ w), layer_norm(b @ w)
+
+
+def zca(split: Split, P: Params, diag_reg: float = 1e-4) -> dict[str, Any]:
+    """F8: NNGP accuracy with layer-norm only against regularized ZCA at each ``zca_regs``."""
+    out = {}
+    for reg in [None, *P.zca_regs]:
+        a, b = zca_whiten(split.x_train, split.x_test, reg)
+        ktr, _ = kernels(P, a)
+        kte, _ = kernels(P, b, a)
+        out["none" if reg is None else f"{reg:g}"] = accuracy(
+            kernel_regression(ktr, kte, split.y_train, diag_reg), split.labels_test)
+    return out
+
+
+def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
+    """Width-sweep fits: variance slopes, GP ratio and largest-width agreement."""
+    w = np.array(P.widths)
+    big = finite[str(w[-1])]
+    return {
+        "centered_variance_slope": loglog_slope(w, [finite[str(v)]["centered_variance"] for v in w]),
+        "uncentered_variance_slope": loglog_slope(w, [finite[str(v)]["uncentered_variance"] for v in w]),
+        "uncentered_to_gp_variance_ratio": big["uncentered_variance"] / kernel["gp_posterior_variance"],
+        "centered_agreement_largest_width": big["centered_agreement"],
+    }
+
+
+def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
+    """The check rows; each can fail (closed forms, independent implementations, controls)."""
+    k, fin, br = m["kernel"], m["finite"], m["breaking"]
+    w_small, w_big = str(P.widths[0]), str(P.widths[-1])
+    big = fin[w_big]
+    sem = big["accuracy_std"] / np.sqrt(P.n_seeds)
+    gap = k["ntk_t_accuracy"] - big["accuracy_mean"]
+    recovered = (big["ensemble_accuracy"] - big["accuracy_mean"]) / gap if gap > 0 else float("nan")
+    lr_break = [v["delta_ntk"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] > 1]
+    lazy = [v["delta_ntk"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] < 1]
+    l2 = br[f"l2={max(P.weight_decays):g}"]["delta_ntk"]
+    dis_ratio = (1 - big["centered_agreement"]) / max(1 - fin[w_small]["centered_agreement"], 1e-12)
+    prec = m["precision"]
+    below = [i for i, n in enumerate(prec["sizes"]) if n < prec["critical_n_float32"]]
+    prec_gap = max((abs(prec["float32_accuracy"][i] - prec["float64_accuracy"][i]) for i in below),
+                   default=float("nan"))
+    rows = [
+        check_close("kernel_matches_closed_form", k["kernel_max_abs_err_closed_form"], 0.0,
+                    tolerance(np.float64, k["kernel_scale"]),
+                    "max |stax - arc-cosine recursion| over NNGP and NTK entries (float64)"),
+        check_close("kernel_prediction_matches_eigendecomposition", k["prediction_max_abs_err_eig"], 0.0,
+                    tolerance(np.float64, 1.0, safety=1e6),
+                    "max |nt.predict NTK mean(t) - K_*x K^-1 (I - exp(-lr t K/nk)) y| (float64 eigh)"),
+        check_above("finite_net_below_kernel", gap, 2 * sem,
+                    f"NTK(t) accuracy minus mean single-net accuracy at width {w_big}; must exceed 2 s.e.m."),
+        check_close("uncentered_variance_reaches_gp", m["uncentered_to_gp_variance_ratio"], 1.0, 0.2,
+                    f"Var over seeds of uncentered outputs / NTK-GP posterior variance at width {w_big} "
+                    "(allowance for finite width and seed sampling)"),
+        check_below("centered_variance_falls_with_width", m["centered_variance_slope"], -0.5,
+                    "log-log slope of the centred variance against width (theory: -1 asymptotically)"),
+        check_below("centered_agreement_approaches_one", dis_ratio, 0.5,
+                    f"(1 - agreement at width {w_big}) / (1 - agreement at width {w_small})"),
+        check_above("ensemble_recovers_gap", recovered, 0.5,
+                    f"fraction of the single-net-to-NTK accuracy gap an ensemble of {P.n_seeds} recovers"),
+        check_above("large_lr_breaks_ntk", min(lr_break), 0.2,
+                    "smallest relative NTK change among rates above 2/lambda_max (lazy: O(1/sqrt(width)))"),
+        check_above("l2_breaks_ntk", l2, 0.2,
+                    f"relative NTK change with weight decay {max(P.weight_decays):g}"),
+        check_below("stable_lr_stays_lazy", max(lazy), 2 / np.sqrt(P.break_width),
+                    "largest relative NTK change among stable rates (< 2/lambda_max), no L2; "
+                    "bound 2/sqrt(width), the lazy O(1/sqrt(width)) scale"),
+        check("nngp_at_least_ntk", k["nngp_accuracy"] >= k["ntk_accuracy"],
+              k["nngp_accuracy"] - k["ntk_accuracy"], ">= 0",
+              "NNGP minus NTK test accuracy, infinite time (the paper: NNGP often better)", threshold=0.0),
+        check_below("diag_reg_matches_early_stopping", m["diag_reg_vs_time_max_gap"], 0.02,
+                    "max |acc(diag_reg eps) - acc(time t(eps))| over the eps grid and both kernels"),
+        check("condition_number_power_law",
+              prec["cond_slope"] < 0 and prec["cond_fit_r2"] > 0.9, prec["cond_slope"],
+              "slope < 0 with log-log R^2 > 0.9",
+              f"slope of log(lambda_min/lambda_max) against log(n); R^2 = {prec['cond_fit_r2']:.3f}",
+              threshold=0.0),
+        check("float32_matches_float64_below_critical_n",
+              bool(below) and prec_gap <= 1.0 / P.n_test, prec_gap,
+              f"<= {1.0 / P.n_test:.4g} (one test point) at {len(below)} sizes below n*",
+              "max |acc(float32 solve) - acc(float64 solve)| for sizes below the extrapolated n*",
+              threshold=1.0 / P.n_test),
+    ]
+    if "zca" in m:
+        z = m["zca"]
+        best = max(v for kk, v in z.items() if kk != "none")
+        rows.append(check_above("zca_improves_kernel", best - z["none"], 0.0,
+                                "best ZCA accuracy minus layer-norm-only accuracy (NNGP kernel)"))
+    return rows
+
+
+def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc: dict | None,
+            P: Params) -> dict[str, Any]:
+    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
+    public = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
+    metrics: dict[str, Any] = {
+        "kernel": public(kern), "finite": finite,
+        **summarize(kern, finite, P),
+        "breaking": {name: public(v) for name, v in brk.items()},
+        "diag_reg_vs_time": drt, "diag_reg_vs_time_max_gap": drt["max_gap"],
+        "precision": prec,
+    }
+    if zca_acc is not None:
+        metrics["zca"] = zca_acc
+    return metrics

@@ -1,0 +1,131 @@
+"""Execute claim notebooks through papermill.
+
+The notebook's directory is the working directory, the kernel is the pinned ``ntkrepro``
+kernel, each cell has a timeout, parameters are validated before the kernel starts, and a
+failing cell becomes one line: notebook, cell number, exception.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ntkrepro.io import atomic_path, to_jsonable, write_text
+from ntkrepro.provenance import REPO_ROOT
+from ntkrepro.registry import Claim, get_claim
+
+KERNEL_NAME = "ntkrepro"
+BUILD_DIR = REPO_ROOT / "build"
+CELL_TIMEOUT_S = 1800
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised: the message names the notebook, the cell and the exception."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    claim: str
+    skipped: bool
+    output_dir: Path
+    executed_notebook: Path | None
+    results: dict[str, Any] | None
+
+
+def input_hash(claim: Claim, params: Mapping[str, Any]) -> str:
+    """Hash of what determines a run: the notebook, the ntkrepro sources, the lock, the parameters."""
+    h = hashlib.sha256()
+    files = [claim.notebook_path, REPO_ROOT / "requirements.lock",
+             *sorted((REPO_ROOT / "ntkrepro").rglob("*.py"))]
+    for f in files:
+        h.update(str(f.relative_to(REPO_ROOT)).encode())
+        h.update(f.read_bytes() if f.exists() else b"")
+    p = dict(params)
+    p["output_dir"] = _relative(Path(p["output_dir"]))
+    h.update(json.dumps(to_jsonable(p), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _stamp_path(claim: Claim, profile: str) -> Path:
+    return BUILD_DIR / "stamps" / f"{claim.id}-{profile}.sha256"
+
+
+def _format_failure(notebook: str, err: Exception) -> str:
+    count = getattr(err, "exec_count", None)
+    index = getattr(err, "cell_index", None)
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = str(getattr(err, "evalue", err)).strip().splitlines()
+    first = evalue[0] if evalue else ""
+    return (f"notebook {notebook} failed in cell [{count}] (cell index {index}): "
+            f"{ename}: {first}")
+
+
+def execute(notebook: Path, executed: Path, parameters: Mapping[str, Any],
+            progress_bar: bool = True, cell_timeout: int = CELL_TIMEOUT_S) -> Path:
+    """Run ``notebook`` with papermill in its own directory on the pinned kernel; write the
+    executed copy atomically to ``executed``. A failing cell raises :class:`NotebookFailed`
+    and leaves ``<executed stem>.failed.ipynb`` (with the traceback) for inspection."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(executed) as tmp:
+        try:
+            pm.execute_notebook(str(notebook), str(tmp), parameters=dict(parameters),
+                                kernel_name=KERNEL_NAME, cwd=str(notebook.parent),
+                                progress_bar=progress_bar, execution_timeout=cell_timeout,
+                                request_save_on_cell_execute=False, log_output=False)
+        except PapermillExecutionError as err:
+            failed = executed.with_name(executed.stem + ".failed.ipynb")
+            tmp.replace(failed)
+            raise NotebookFailed(_format_failure(notebook.name, err) + f" (see {_relative(failed)})") from None
+    return executed
+
+
+def export_html(notebook: Path) -> Path:
+    """Write the executed notebook as HTML beside it (atomically)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    return write_text(notebook.with_suffix(".html"), body)
+
+
+def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None,
+              output_dir: str | Path | None = None, skip_unchanged: bool = False,
+              progress_bar: bool = True, html: bool = True,
+              cell_timeout: int = CELL_TIMEOUT_S) -> RunResult:
+    """Validate, execute and export one claim notebook. Raises ``ValueError`` on bad
+    parameters (before any compute) and :class:`NotebookFailed` when a cell fails."""
+    claim = get_claim(claim_id)
+    explicit = dict(overrides or {})
+    explicit["profile"] = profile
+    if output_dir is not None:
+        explicit["output_dir"] = str(Path(output_dir).resolve())
+    params = claim.params.resolve(explicit, claim.default_output_dir)  # fails fast
+    out = Path(params["output_dir"])
+    digest = input_hash(claim, params)
+    stamp = _stamp_path(claim, profile) if output_dir is None else out / ".inputs.sha256"
+    if skip_unchanged and stamp.exists() and stamp.read_text().strip() == digest \
+            and (out / "results.json").exists():
+        return RunResult(claim.id, True, out, None, json.loads((out / "results.json").read_text()))
+
+    executed = BUILD_DIR / "notebooks" / profile / claim.notebook if output_dir is None \
+        else out / claim.notebook
+    pm_params = {k: v for k, v in explicit.items() if k != "output_dir"}
+    pm_params["output_dir"] = str(out)
+    execute(claim.notebook_path, executed, pm_params, progress_bar, cell_timeout)
+    if html:
+        export_html(executed)
+    results = json.loads((out / "results.json").read_text())
+    write_text(stamp, digest + "\n")
+    return RunResult(claim.id, False, out, executed, results)

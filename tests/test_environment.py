@@ -1,0 +1,68 @@
+"""The pinned environment: lock and environment.yml agree, installed versions match the lock,
+and every neural-tangents feature the project uses works (so a bad pin fails loudly)."""
+from importlib import metadata
+
+import jax
+import numpy as np
+import pytest
+
+from ntkrepro.envfile import ENV_FILE, LOCK, env_yml_pins, lock_pins, render
+from ntkrepro.kernels import fcn
+from ntkrepro.numerics import tolerance
+
+KEY_PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "neural-tangents", "tensorflow", "tf2jax",
+                "papermill", "optax", "scikit-learn", "seaborn")
+
+
+def test_environment_yml_matches_lock():
+    lock, env = lock_pins(LOCK.read_text()), env_yml_pins(ENV_FILE.read_text())
+    assert env == lock, f"differ: {sorted(set(env.items()) ^ set(lock.items()))[:10]}"
+    assert ENV_FILE.read_text() == render(LOCK.read_text()), "run `make lock` to regenerate environment.yml"
+
+
+@pytest.mark.parametrize("name", KEY_PACKAGES)
+def test_installed_versions_match_lock(name):
+    assert metadata.version(name) == lock_pins(LOCK.read_text())[name]
+
+
+@pytest.fixture(scope="module")
+def net():
+    init, apply, kfn = fcn(32, 2, 2**0.5, 0.1, out_dim=3)
+    x = jax.random.normal(jax.random.PRNGKey(0), (6, 5))
+    _, params = init(jax.random.PRNGKey(1), x.shape)
+    return init, apply, kfn, x, params
+
+
+def test_empirical_ntk_implementations_agree(net):
+    import neural_tangents as nt
+
+    _, apply, _, x, params = net
+    kernels = {impl.name: np.asarray(nt.empirical_ntk_fn(apply, vmap_axes=0, implementation=impl)(x, None, params))
+               for impl in nt.NtkImplementation}
+    assert set(kernels) >= {"JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "STRUCTURED_DERIVATIVES"}
+    ref = kernels["JACOBIAN_CONTRACTION"]
+    for name, k in kernels.items():
+        np.testing.assert_allclose(k, ref, atol=tolerance(np.float64, np.abs(ref).max()), err_msg=name)
+
+
+def test_monte_carlo_kernel_approaches_analytic(net):
+    import neural_tangents as nt
+
+    init, apply, kfn, x, _ = net
+    exact = np.asarray(kfn(x, None, "ntk"))
+    errs = [np.abs(np.asarray(nt.monte_carlo_kernel_fn(init, apply, jax.random.PRNGKey(2), n)(x, None, "ntk")) - exact).max()
+            for n in (4, 64)]
+    assert errs[1] < errs[0]
+
+
+def test_predict_and_gp_inference_run(net):
+    import neural_tangents as nt
+
+    _, _, kfn, x, _ = net
+    y = np.eye(3)[np.arange(6) % 3]
+    pred = nt.predict.gradient_descent_mse_ensemble(kfn, x, y, learning_rate=1.0)
+    mean_cov = pred(t=10.0, x_test=x[:2], get="ntk", compute_cov=True)
+    assert mean_cov.mean.shape == (2, 3) and mean_cov.covariance.shape == (2, 2)
+    k = kfn(x, None, "nngp")
+    out = nt.predict.gp_inference(k, y, diag_reg=1e-3)(get="nngp", k_test_train=kfn(x[:2], x, "nngp"))
+    assert out.shape == (2, 3)

@@ -1,0 +1,42 @@
+"""Runner and CLI: fail fast on bad parameters, one-line cell failures, stale README."""
+import nbformat
+import pytest
+
+from ntkrepro import cli, readme
+from ntkrepro.runner import NotebookFailed, execute
+
+
+def test_cli_rejects_unknown_parameter_before_running(capsys):
+    assert cli.main(["run", "finite_vs_infinite", "-p", "widthz", "[1]"]) == 2
+    assert "unknown parameter" in capsys.readouterr().err
+
+
+def test_cli_rejects_bad_value_naming_parameter(capsys):
+    assert cli.main(["run", "finite_vs_infinite", "-p", "n_seeds", "-3"]) == 2
+    assert "'n_seeds'" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_claim(capsys):
+    assert cli.main(["run", "nope"]) == 2
+    assert "unknown claim" in capsys.readouterr().err
+
+
+def test_failing_cell_is_one_line_naming_notebook_and_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "ntkrepro", "display_name": "ntkrepro", "language": "python"}
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("y = x / 0")]
+    src = tmp_path / "broken.ipynb"
+    nbformat.write(nb, src)
+    with pytest.raises(NotebookFailed) as err:
+        execute(src, tmp_path / "out" / "broken.ipynb", {"x": 2}, progress_bar=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "broken.ipynb" in msg and "cell [" in msg and "ZeroDivisionError" in msg
+    assert not (tmp_path / "out" / "broken.ipynb").exists()
+    assert (tmp_path / "out" / "broken.failed.ipynb").exists()
+
+
+def test_readme_table_is_fresh():
+    text = readme.README.read_text()
+    assert readme.render(text) == text, "README claims table is stale: run `make readme`"
