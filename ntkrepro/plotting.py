@@ -41,3 +41,10 @@ def savefig(fig: plt.Figure, output_dir: str | Path, stem: str,
             fig.savefig(tmp, format=fmt, metadata=meta)
         paths.append(path)
     return paths
+
+
+def log_ticks(ax: plt.Axes, values, axis: str = "x") -> None:
+    """Log-scaled axis with major ticks exactly at ``values`` (plain labels) and no minor labels."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(list(values), [f"{v:g}" for v in values])
+    target.set_minor_formatter(plt.NullFormatter())

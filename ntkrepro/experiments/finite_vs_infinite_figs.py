@@ -8,6 +8,7 @@ import numpy as np
 
 from ntkrepro.experiments.finite_vs_infinite import summarize
 from ntkrepro.params import Params
+from ntkrepro.plotting import log_ticks
 
 
 def width_sweep(k: dict[str, Any], finite: dict[str, Any], P: Params) -> plt.Figure:
@@ -37,6 +38,8 @@ def width_sweep(k: dict[str, Any], finite: dict[str, Any], P: Params) -> plt.Fig
     ax[2].set(xscale="log", yscale="log", xlabel="width", ylabel="1 − argmax agreement with NTK(t)",
               title="Centred nets approach the NTK predictor")
     ax[2].legend()
+    for a in ax:
+        log_ticks(a, w)
     fig.tight_layout()
     return fig
 
@@ -45,11 +48,12 @@ def breaking(br: dict[str, Any], P: Params) -> plt.Figure:
     """Relative NTK change per configuration, and the training-loss curves."""
     names = list(br)
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    colors = ["C3" if (v["lr_factor"] > 1 or v["weight_decay"] > 0) else "C0" for v in br.values()]
+    colors = ["C4" if v["weight_decay"] > 0 else "C3" if v["lr_factor"] > 1 else "C0" for v in br.values()]
     ax[0].bar(names, [v["delta_ntk"] for v in br.values()], color=colors)
     ax[0].axhline(2 / np.sqrt(P.break_width), color="k", ls="--", lw=1, label="2/√width (lazy scale)")
     ax[0].set(yscale="log", ylabel="‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
               title=f"F4: empirical NTK change (width {P.break_width}); lr in units of 2nk/λ_max")
+    ax[0].tick_params(axis="x", rotation=30)
     ax[0].legend()
     for name in names:
         ax[1].plot(br[name]["_loss_curve"], label=name)

@@ -1,0 +1,103 @@
+"""ETF compression: the dual activation and the ETF closed forms against independent computations."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkrepro.dual import kappa, kappa_prime, quadratic_kernel, relu_kernel
+from ntkrepro.experiments import etf as E
+from ntkrepro.numerics import tolerance
+
+TOL = tolerance(np.float64)
+
+
+def test_kappa_special_values_and_series():
+    assert float(kappa(1.0)) == pytest.approx(0.5, abs=TOL)
+    assert float(kappa(0.0)) == pytest.approx(1 / (2 * np.pi), abs=TOL)
+    assert float(kappa(-1.0)) == pytest.approx(0.0, abs=TOL)
+    assert float(kappa(-0.5)) == pytest.approx(np.sqrt(3) / (4 * np.pi) - 1 / 12, abs=TOL)
+    rho = 0.1  # Hermite series 1/(2pi) + rho/4 + rho^2/(4pi) + rho^4/(48pi) + O(rho^6)
+    series = 1 / (2 * np.pi) + rho / 4 + rho**2 / (4 * np.pi) + rho**4 / (48 * np.pi)
+    assert float(kappa(rho)) == pytest.approx(series, abs=1e-7)
+
+
+def test_kappa_gradient_is_finite_at_minus_one_and_matches_finite_differences():
+    g = jax.grad(kappa)
+    assert float(g(-1.0)) == 0.0 and np.isfinite(float(g(1.0)))
+    for rho in (-0.7, 0.0, 0.4):
+        h = 1e-6
+        fd = (float(kappa(rho + h)) - float(kappa(rho - h))) / (2 * h)
+        assert float(g(rho)) == pytest.approx(fd, abs=1e-8)
+        assert float(kappa_prime(rho)) == float(g(rho))
+
+
+def test_kernels_match_monte_carlo():
+    rng = np.random.default_rng(0)
+    U, V = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    x = rng.normal(size=(400_000, 3))
+    for kern, act in ((relu_kernel, lambda z: np.maximum(z, 0)), (quadratic_kernel, np.square)):
+        prods = act(x @ U.T)[:, :, None] * act(x @ V.T)[:, None, :]
+        mc, se = prods.mean(0), prods.std(0) / np.sqrt(len(x))
+        assert np.all(np.abs(mc - np.asarray(kern(jnp.asarray(U), jnp.asarray(V)))) < 5 * se)
+
+
+@pytest.mark.parametrize("M,d", [(2, 5), (3, 3), (5, 4), (6, 12)])
+def test_centred_etf_closed_form_equals_loss_at_constructed_frame(M, d):
+    ref = E.etf_centred(M, alpha=0.8)
+    V = E.etf_frame(M, d, ref["r_star"], np.random.default_rng(1))
+    G = V @ V.T / ref["r_star"] ** 2
+    np.testing.assert_allclose(G, np.where(np.eye(M), 1.0, -1 / (M - 1)), atol=TOL)
+    loss = float(E.sim_loss(jnp.asarray(V), jnp.ones(M), 0.8, 0.0, jnp.eye(d)[0]))
+    assert loss == pytest.approx(ref["L_star"], abs=TOL)
+
+
+def test_special_cases_m1_m2():
+    assert E.etf_centred(2)["L_star"] == pytest.approx((np.pi - 2) / (2 * np.pi**2), abs=TOL)
+    assert E.etf_centred(2)["r_star"] == pytest.approx(1 / np.pi, abs=TOL)
+    assert E.etf_centred(3)["C_M"] == pytest.approx(1 + 3 * np.sqrt(3) / (2 * np.pi), abs=TOL)
+
+
+def test_etf_is_a_stationary_point_and_perturbations_raise_the_loss():
+    M, d = 4, 6
+    ref = E.etf_centred(M)
+    V = jnp.asarray(E.etf_frame(M, d, ref["r_star"], np.random.default_rng(2)))
+    f = lambda V: E.sim_loss(V, jnp.ones(M), 1.0, 0.0, jnp.eye(d)[0])  # noqa: E731
+    assert float(jnp.abs(jax.grad(f)(V)).max()) < 1e-12
+    rng = np.random.default_rng(3)
+    assert all(float(f(V + 1e-3 * rng.normal(size=V.shape))) > ref["L_star"] for _ in range(20))
+
+
+def test_tilted_closed_form_equals_loss_at_constructed_frame():
+    M, d, alpha, c = 3, 6, 1.0, 0.6
+    ref = E.tilted_etf(M, alpha, c)
+    e = E.etf_frame(M, d - 1, 1.0, np.random.default_rng(4))  # unit simplex in mu^perp
+    V = ref["r_star"] * np.hstack([np.full((M, 1), ref["t_star"]), np.sqrt(1 - ref["t_star"] ** 2) * e])
+    loss = float(E.sim_loss(jnp.asarray(V), jnp.ones(M), alpha, c, jnp.eye(d)[0]))
+    assert loss == pytest.approx(ref["L_star"], abs=TOL)
+    assert E.tilted_etf(M, alpha, 0.0)["t_star"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_simplified_loss_is_the_limit_of_the_exact_loss():
+    """Exact loss with a huge centred target in high dimension approaches L_sim (error ~ 1/d + 1/N)."""
+    rng = np.random.default_rng(5)
+    M, d, N = 3, 400, 3000
+    V = E.etf_frame(M, d, E.etf_centred(M)["r_star"], rng)
+    W, a, _ = E.sample_target(N, d, 0.0, 1.0, "gaussian", rng)
+    exact = float(E.exact_loss(jnp.asarray(V), jnp.ones(M), jnp.asarray(W), jnp.asarray(a), E.target_energy(W, a)))
+    assert exact == pytest.approx(E.etf_centred(M)["L_star"], abs=2e-3)
+
+
+def test_quadratic_orthogonal_closed_form():
+    M, d = 3, 10
+    ref = E.quadratic_orthogonal(M, d)
+    V = np.sqrt(ref["norm_sq"]) * np.eye(d)[:M]
+    assert float(E.quad_loss(jnp.asarray(V), d)) == pytest.approx(ref["L_star"], abs=TOL)
+
+
+def test_monte_carlo_loss_estimator():
+    rng = np.random.default_rng(6)
+    W, a, _ = E.sample_target(50, 4, 0.0, 1.0, "gaussian", rng)
+    V = rng.normal(size=(2, 4)) * 0.3
+    closed = float(E.exact_loss(jnp.asarray(V), jnp.ones(2), jnp.asarray(W), jnp.asarray(a), E.target_energy(W, a)))
+    mean, se = E.monte_carlo_loss(W, a, V, 400_000, 0)
+    assert abs(mean - closed) < 5 * se
