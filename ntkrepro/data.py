@@ -92,3 +92,24 @@ def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float | np.ndarray:
 def agreement(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
     """Fraction of points where two predictors' argmax classes agree."""
     return np.mean(np.argmax(a, axis=-1) == np.argmax(b, axis=-1), axis=-1)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm."""
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def sphere_data(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """n isotropic points on the unit sphere in R^d."""
+    return unit_rows(rng.normal(size=(n, d)))
+
+
+def lowrank_data(n: int, d: int, r: int, rng: np.random.Generator, noise: float = 0.1) -> np.ndarray:
+    """n unit-norm points near an r-dimensional subspace: x = U g + noise * xi / sqrt(d)."""
+    U, _ = np.linalg.qr(rng.normal(size=(d, r)))
+    return unit_rows(rng.normal(size=(n, r)) @ U.T + noise * rng.normal(size=(n, d)) / np.sqrt(d))
+
+
+def sign_labels(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Random +-1 labels (the convergence theory is label-agnostic)."""
+    return rng.choice([-1.0, 1.0], size=n)

@@ -23,9 +23,10 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
-    """The checkout's commit and whether tracked files differ from it."""
+    """The checkout's commit and whether tracked source files differ from it (the run outputs
+    under ``figures/`` and the generated README table do not count)."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures", ":!README.md")
     return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
 
 

@@ -1,5 +1,6 @@
 """One module per claim, each exporting ``CLAIM``; :data:`ALL` lists them for the registry."""
 from ntkrepro.claims.etf import CLAIM as ETF
+from ntkrepro.claims.factorized_ntk import CLAIM as FACTORIZED_NTK
 from ntkrepro.claims.finite_vs_infinite import CLAIM as FINITE_VS_INFINITE
 
-ALL = [ETF, FINITE_VS_INFINITE]
+ALL = [FACTORIZED_NTK, ETF, FINITE_VS_INFINITE]

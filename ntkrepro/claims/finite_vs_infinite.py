@@ -49,7 +49,7 @@ PARAMS = ParamSet(
     profiles={
         "smoke": dict(dataset="digits", n_train=200, n_test=500, depth=1, widths=[64, 512],
                       n_seeds=3, steps=50, lr_factor=0.5, lr_factors_break=[0.5, 0.9, 1.5],
-                      weight_decays=[1e-4], break_width=512, break_steps=200, break_seeds=2, n_ntk=50,
+                      weight_decays=[3e-4], break_width=512, break_steps=200, break_seeds=2, n_ntk=50,
                       diag_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], precision_sizes=[100, 200, 400, 800],
                       W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,

@@ -1,0 +1,284 @@
+"""Factorized NTK guarantee (Ailon & Shit 2022, arXiv 2210.04807), reconstruction R1.
+
+Prior analysis (Du, Zhai, Poczos, Singh 2019): f(W, x) = m^-1/2 sum_r a_r relu(w_r . x), a_r = +-1
+fixed, W trained by GD on 0.5 sum_i (u_i - y_i)^2; with lambda_0 = lambda_min(H^inf),
+||u(t) - y||^2 <= (1 - eta lambda_0 / 2)^t ||u(0) - y||^2 (their Thm 4.1).
+R1 (reconstructed; the paper's text was not available): a fixed Johnson-Lindenstrauss map J
+(k x d, Gaussian or subsampled randomized Hadamard) and the m x k factor trained, i.e. Du's network
+on z = Jx / |Jx|; its guarantee is Du's with lambda_0 -> lambda_0^J = lambda_min(H^inf(Z)).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.linalg import hadamard
+
+from ntkrepro.data import lowrank_data, sign_labels, sphere_data, unit_rows
+from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
+from ntkrepro.optimize import gradient_descent
+from ntkrepro.params import Params
+from ntkrepro.results import check, check_above, check_below, check_close
+
+
+# ----- kernels --------------------------------------------------------------------------------
+def h_inf(X: np.ndarray) -> np.ndarray:
+    """Du et al.'s Gram matrix H^inf_ij = x_i.x_j (pi - arccos cos(x_i, x_j)) / (2 pi)."""
+    G = X @ X.T
+    nrm = np.sqrt(np.diag(G))
+    cos = np.clip(G / np.outer(nrm, nrm), -1.0, 1.0)
+    return G * (np.pi - np.arccos(cos)) / (2 * np.pi)
+
+
+def h_inf_series(X: np.ndarray, terms: int = 200) -> np.ndarray:
+    """Unit-norm rows: H^inf = G/4 + (1/2pi) sum_j (2j)!/(4^j (j!)^2 (2j+1)) G^(o(2j+2)) (the arcsin series)."""
+    G = X @ X.T
+    out = G / 4
+    coef = 1.0
+    for j in range(terms):
+        if j:
+            coef *= (2 * j - 1) * (2 * j) / (4 * j * j)
+        out = out + coef / (2 * j + 1) * G ** (2 * j + 2) / (2 * np.pi)
+    return out
+
+
+def h_inf_neural_tangents(X: np.ndarray) -> np.ndarray:
+    """H^inf from neural-tangents: NTK minus NNGP of Dense(W_std=sqrt(d)) + Relu + Dense(1)
+    (the first layer's contribution; Du trains only the first layer)."""
+    from neural_tangents import stax
+
+    kfn = stax.serial(stax.Dense(512, W_std=np.sqrt(X.shape[1]), b_std=None), stax.Relu(),
+                      stax.Dense(1, W_std=1.0, b_std=None))[2]
+    k = kfn(X, None, ("nngp", "ntk"))
+    return np.asarray(k.ntk) - np.asarray(k.nngp)
+
+
+def empirical_ntk(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Finite-width first-layer NTK H(W)_ij = x_i.x_j / m sum_r 1{w_r.x_i >= 0} 1{w_r.x_j >= 0}."""
+    M = (X @ W.T >= 0).astype(X.dtype)
+    return (X @ X.T) * (M @ M.T) / W.shape[0]
+
+
+def lambda_min(H: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh(H)[0])
+
+
+# ----- the network and its projections -------------------------------------------------------
+def du_net(W: jnp.ndarray, a: jnp.ndarray, X: jnp.ndarray) -> jnp.ndarray:
+    """u = m^-1/2 sum_r a_r relu(w_r . x) for each row of X."""
+    return jax.nn.relu(X @ W.T) @ a / jnp.sqrt(W.shape[0])
+
+
+def du_loss(W: jnp.ndarray, a: jnp.ndarray, X: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+    """0.5 * sum_i (u_i - y_i)^2 (Du et al.'s convention: a sum, not a mean)."""
+    return 0.5 * jnp.sum((du_net(W, a, X) - y) ** 2)
+
+
+def projection(kind: str, k: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """A k x d JL map: Gaussian N(0, 1/k) entries, or SRHT sqrt(d/k) P H D (H normalized Hadamard)."""
+    if kind == "gaussian":
+        return rng.normal(scale=1 / np.sqrt(k), size=(k, d))
+    rows = rng.choice(d, size=k, replace=False)
+    signs = rng.choice([-1.0, 1.0], size=d)
+    return np.sqrt(d / k) * (hadamard(d) / np.sqrt(d))[rows] * signs[None, :]
+
+
+def project(X: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """z = Jx / |Jx| (renormalized so that Du's unit-norm assumption holds)."""
+    return unit_rows(X @ J.T)
+
+
+def make_data(kind: str, n: int, d: int, intrinsic_dim: int, rng: np.random.Generator) -> np.ndarray:
+    return sphere_data(n, d, rng) if kind == "sphere" else lowrank_data(n, d, intrinsic_dim, rng)
+
+
+# ----- experiments ----------------------------------------------------------------------------
+def kernel_check(X: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    """E1: lambda_0 of the dense network; H^inf against neural-tangents; the closed-form empirical
+    NTK against neural-tangents' empirical_ntk_fn (structured derivatives) at a small width."""
+    import neural_tangents as nt
+
+    H = h_inf(X)
+    diff = np.abs(H - h_inf_neural_tangents(X))
+    W = rng.normal(size=(256, X.shape[1]))
+    a = rng.choice([-1.0, 1.0], size=256)
+    f = lambda W_, x: du_net(W_, jnp.asarray(a), x)[:, None]  # noqa: E731
+    ntk_fn = nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0,
+                                 implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
+    emp_nt = np.asarray(ntk_fn(jnp.asarray(X), None, jnp.asarray(W)))
+    return {"lambda0_dense": lambda_min(H), "lambda_max_dense": float(np.linalg.eigvalsh(H)[-1]),
+            "kernel_max_abs_err_nt": float(diff.max()),
+            "kernel_max_abs_err_nt_offdiag": float((diff - np.diag(np.diag(diff))).max()),
+            "empirical_ntk_max_abs_err_nt": float(np.abs(empirical_ntk(W, X) - emp_nt).max()),
+            "_H": H}
+
+
+def lambda0_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """E2: lambda_0^J / lambda_0 against k (mean, sd over draws of J), for both data sets and both
+    projections, and the bound-implied cost ratio rho(k) = (k/d) (lambda_0 / lambda_0^J)^4."""
+    out: dict[str, Any] = {}
+    for data in ("sphere", "lowrank"):
+        X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed + 11))
+        lam0 = lambda_min(h_inf(X))
+        for kind in ("gaussian", "hadamard"):
+            rows = {}
+            for k in P.k_list:
+                lam = [lambda_min(h_inf(project(X, projection(kind, k, P.d, rng)))) for _ in range(P.n_draws)]
+                ratio = np.array(lam) / lam0
+                rows[str(k)] = {"mean": float(ratio.mean()), "std": float(ratio.std(ddof=1)),
+                                "rho": float(k / P.d / np.mean(ratio) ** 4)}
+            out[f"{data}/{kind}"] = {"lambda0": lam0, "by_k": rows}
+    return out
+
+
+def ntk_error_vs_m(X: np.ndarray, H: np.ndarray, P: Params, rng: np.random.Generator) -> dict[str, float]:
+    """E3: ||H(0) - H^inf||_2 against the width m (mean over draws of W); theory: m^(-1/2)."""
+    return {str(m): float(np.mean([np.linalg.norm(empirical_ntk(rng.normal(size=(m, X.shape[1])), X) - H, 2)
+                                   for _ in range(P.n_draws)])) for m in P.m_list}
+
+
+def train(X: np.ndarray, y: np.ndarray, P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """E4: full-batch GD on Du's network over the rows of X (dense: X; factorized: Z = JX).
+
+    Returns the loss curve, Du's bound (1 - eta lambda_min(H(0))/2)^t L(0), the linearized
+    prediction sum_i (1 - eta mu_i)^(2t) (q_i . r0)^2 from the eigenpairs of H(0), the NTK drift
+    ||H(T) - H(0)||_2 and the largest weight movement max_r |w_r(T) - w_r(0)|."""
+    m = P.m
+    a = rng.choice([-1.0, 1.0], size=m)
+    W0 = rng.normal(size=(m, X.shape[1]))
+    Xj, yj, aj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(a)
+    loss0 = float(du_loss(jnp.asarray(W0), aj, Xj, yj))
+    WT, losses = gradient_descent(du_loss, jnp.asarray(W0), P.lr, P.steps, aj, Xj, yj)
+    loss = np.concatenate([[loss0], np.asarray(losses)])
+    H0 = empirical_ntk(W0, X)
+    mu, Q = np.linalg.eigh(H0)
+    r0 = np.asarray(du_net(jnp.asarray(W0), aj, Xj)) - y
+    t = np.arange(P.steps + 1)
+    lin = ((1 - P.lr * mu[None, :]) ** (2 * t[:, None]) * (Q.T @ r0)[None, :] ** 2).sum(1) / 2
+    bound = (1 - P.lr * mu[0] / 2) ** t * loss0
+    early = slice(0, min(101, P.steps + 1))
+    WT = np.asarray(WT)
+    return {"loss_initial": loss0, "loss_final": float(loss[-1]), "lambda_min_H0": float(mu[0]),
+            "du_bound_held": bool(np.all(loss <= bound * (1 + tolerance(np.float64, 1.0, 1e4)))),
+            "max_log10_dev_from_linear": float(np.max(np.abs(np.log10(loss[early] / lin[early])))),
+            "ntk_drift": float(np.linalg.norm(empirical_ntk(WT, X) - H0, 2)),
+            "max_weight_move": float(np.max(np.linalg.norm(WT - W0, axis=1))),
+            "_loss": loss, "_bound": bound, "_linear": lin}
+
+
+def training(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """Dense against factorized (one J per k) on the selected data; plus the negative control k=1
+    (every z = +-Jx/|Jx| is +-1: lambda_0^J = 0 and random labels cannot be fitted)."""
+    X = make_data(P.data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
+    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+    out = {"dense": train(X, y, P, rng)}
+    for k in P.k_list:
+        out[str(k)] = train(project(X, projection(P.projection, k, P.d, rng)), y, P, rng)
+    Z1 = project(X, projection("gaussian", 1, P.d, rng))
+    neg = train(Z1, y, P, rng)
+    neg["lambda0_J"] = lambda_min(h_inf(Z1))
+    return {"runs": out, "negative_control": neg, "_X": X}
+
+
+def _time(fn: Callable, *args: Any, repeats: int = 7) -> float:
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def cost(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """E5: exact trainable-parameter and multiply-add counts (first layer, per example) and the
+    measured speedup of a jitted forward + GD step (float32, median of 7) against the dense net.
+    Wall-clock numbers vary from machine to machine and run to run."""
+    b, d, m = P.bench_batch, P.bench_d, P.bench_m
+    X = jnp.asarray(rng.normal(size=(b, d)), jnp.float32)
+    y = jnp.asarray(rng.choice([-1.0, 1.0], size=b), jnp.float32)
+    a = jnp.asarray(rng.choice([-1.0, 1.0], size=m), jnp.float32)
+    step = jax.jit(lambda W, X: W - 1e-3 * jax.grad(du_loss)(W, a, X, y))
+    fwd_step = lambda J, W: step(W, X @ J.T) if J is not None else step(W, X)  # noqa: E731
+    run = jax.jit(fwd_step)
+    t_dense = _time(run, None, jnp.asarray(rng.normal(size=(m, d)), jnp.float32))
+    out: dict[str, Any] = {"dense": {"params": m * d, "macs": m * d, "measured_s": t_dense}}
+    for k in [k for k in P.k_list if k <= d]:
+        J = jnp.asarray(projection("gaussian", k, d, rng), jnp.float32)
+        t_k = _time(run, J, jnp.asarray(rng.normal(size=(m, k)), jnp.float32))
+        out[str(k)] = {"params": m * k, "macs": k * d + m * k, "mac_ratio": m * d / (k * d + m * k),
+                       "measured_s": t_k, "measured_speedup": t_dense / t_k}
+    return out
+
+
+# ----- metrics and checks ---------------------------------------------------------------------
+def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
+            P: Params) -> dict[str, Any]:
+    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
+    public = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
+    sel = lam[f"{P.data}/{P.projection}"]["by_k"]
+    ms = [int(m) for m in err_dense]
+    return {
+        "lambda0_dense": kern["lambda0_dense"], "lambda_max_dense": kern["lambda_max_dense"],
+        "kernel_max_abs_err_nt": kern["kernel_max_abs_err_nt"],
+        "kernel_max_abs_err_nt_offdiag": kern["kernel_max_abs_err_nt_offdiag"],
+        "empirical_ntk_max_abs_err_nt": kern["empirical_ntk_max_abs_err_nt"],
+        "lambda0_ratio": {k: {"mean": v["mean"], "std": v["std"]} for k, v in sel.items()},
+        "bound_cost_ratio": {k: v["rho"] for k, v in sel.items()},
+        "bound_cost_ratio_min": min(v["rho"] for v in sel.values()),
+        "lambda0_study": lam,
+        "ntk_error_vs_m": err_dense, "ntk_error_slope": loglog_slope(ms, list(err_dense.values())),
+        "ntk_error_vs_m_factorized": err_fact,
+        "ntk_error_slope_factorized": loglog_slope(ms, list(err_fact.values())),
+        "training": {name: public(r) for name, r in tr["runs"].items()},
+        "negative_control": public(tr["negative_control"]),
+        "cost": cst,
+    }
+
+
+def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
+    """The check rows: closed forms against neural-tangents, the m^-1/2 law, Du's bound, the
+    linearized dynamics, the lambda_0 study, and the k = 1 negative control."""
+    tr, neg = m["training"], m["negative_control"]
+    lam = m["lambda0_study"]
+    rho_min = {data: min(v["rho"] for v in lam[f"{data}/{P.projection}"]["by_k"].values())
+               for data in ("sphere", "lowrank")}
+    ratio_sel = m["lambda0_ratio"]
+    ks = sorted(int(k) for k in ratio_sel)
+    rows = [
+        check_close("h_inf_matches_neural_tangents", m["kernel_max_abs_err_nt"], 0.0,
+                    tolerance_sqrt(np.float64, 1.0),
+                    "max |H^inf closed form - (NTK - NNGP) of nt.stax|; sqrt(eps) tolerance because the "
+                    "diagonal (cos = 1) goes through arccos; off-diagonal error = "
+                    f"{m['kernel_max_abs_err_nt_offdiag']:.1e}"),
+        check_close("empirical_ntk_matches_neural_tangents", m["empirical_ntk_max_abs_err_nt"], 0.0,
+                    tolerance(np.float64, 1.0, 1e4),
+                    "max |closed-form H(W) - nt.empirical_ntk_fn(structured derivatives)| at m=256"),
+        check_close("ntk_error_slope", m["ntk_error_slope"], -0.5, 0.15,
+                    "log-log slope of ||H(0) - H^inf||_2 against m, dense (theory -1/2; allowance for "
+                    f"{P.n_draws} draws)"),
+        check_close("ntk_error_slope_factorized", m["ntk_error_slope_factorized"], -0.5, 0.15,
+                    f"the same for the factorized network on Z = JX (k={P.k_list[len(P.k_list) // 2]})"),
+        check("du_bound_held", all(r["du_bound_held"] for r in tr.values()),
+              [name for name, r in tr.items() if not r["du_bound_held"]], "[] (every model)",
+              "L(t) <= (1 - eta lambda_min(H(0))/2)^t L(0) at every step, dense and every k", threshold=0),
+        check_below("linear_prediction_tracks_loss", max(r["max_log10_dev_from_linear"] for r in tr.values()),
+                    np.log10(2.0), "max over models and the first 100 steps of |log10 L / L_lin| "
+                    "(within a factor 2)"),
+        check_above("lambda0_ratio_grows_with_k", ratio_sel[str(ks[-1])]["mean"] - ratio_sel[str(ks[0])]["mean"],
+                    0.0, f"lambda_0^J/lambda_0 at k={ks[-1]} minus at k={ks[0]} ({P.data}, {P.projection})"),
+        check_below("bound_cost_reduced_lowrank", rho_min["lowrank"], 1.0,
+                    "min over k of rho(k) = (k/d)(lambda_0/lambda_0^J)^4, low-intrinsic-dimension data"),
+        check_below("bound_cost_reduced_sphere", rho_min["sphere"], 1.0,
+                    "min over k of rho(k), isotropic sphere data with d ~ n"),
+        check("negative_control_k1_fails", neg["lambda0_J"] < tolerance(np.float64, 1.0, 1e4)
+              and neg["loss_final"] > 0.05 * neg["loss_initial"],
+              [neg["lambda0_J"], neg["loss_final"] / neg["loss_initial"]],
+              "lambda_0^J ~ 0 and L(T)/L(0) > 0.05",
+              "k = 1: all projected points are parallel, so the premise lambda_0 > 0 fails and "
+              "training must not converge", threshold=0.05),
+    ]
+    return rows

@@ -1,0 +1,67 @@
+"""Factorized NTK: H^inf against its series form, the empirical NTK against autodiff, projections."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkrepro.experiments import factorized_ntk as E
+from ntkrepro.numerics import tolerance
+
+
+@pytest.fixture(scope="module")
+def X():
+    return E.make_data("sphere", 12, 16, 4, np.random.default_rng(0))
+
+
+def test_h_inf_equals_series_form(X):
+    """Off the diagonal (|cos| < 1) the arcsin series converges geometrically; on it (cos = 1) its
+    tail decays like terms^(-1/2)."""
+    off = ~np.eye(len(X), dtype=bool)
+    np.testing.assert_allclose(E.h_inf(X)[off], E.h_inf_series(X, terms=2000)[off], atol=tolerance(np.float64))
+    tails = [np.abs(np.diag(E.h_inf(X) - E.h_inf_series(X, t))).max() for t in (100, 400, 1600)]
+    assert tails[0] > tails[1] > tails[2]
+    assert tails[2] < 1 / np.sqrt(1600)
+
+
+def test_h_inf_facts(X):
+    H = E.h_inf(X)
+    np.testing.assert_allclose(np.diag(H), 0.5, atol=tolerance(np.float64))
+    assert E.lambda_min(H) >= np.linalg.eigvalsh(X @ X.T)[0] / 4 - tolerance(np.float64)
+    Q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(16, 16)))
+    np.testing.assert_allclose(E.h_inf(X @ Q), H, atol=tolerance(np.float64))
+
+
+def test_empirical_ntk_equals_autodiff(X):
+    rng = np.random.default_rng(2)
+    W, a = rng.normal(size=(64, 16)), rng.choice([-1.0, 1.0], size=64)
+    jac = jax.jacrev(lambda W: E.du_net(W, jnp.asarray(a), jnp.asarray(X)))(jnp.asarray(W))
+    J = np.asarray(jac).reshape(len(X), -1)
+    np.testing.assert_allclose(E.empirical_ntk(W, X), J @ J.T, atol=tolerance(np.float64, 1.0))
+
+
+def test_empirical_ntk_fluctuation_matches_closed_form(X):
+    """m E||H(0) - H^inf||_F^2 = sum_ij G_ij^2 p_ij (1 - p_ij), p = (pi - theta)/(2 pi)."""
+    rng = np.random.default_rng(3)
+    m, draws = 200, 400
+    G = X @ X.T
+    p = (np.pi - np.arccos(np.clip(G, -1, 1))) / (2 * np.pi)
+    exact = np.sum(G**2 * p * (1 - p))
+    vals = [m * np.sum((E.empirical_ntk(rng.normal(size=(m, 16)), X) - E.h_inf(X)) ** 2) for _ in range(draws)]
+    assert abs(np.mean(vals) - exact) < 4 * np.std(vals) / np.sqrt(draws)
+
+
+def test_hadamard_with_k_equal_d_is_orthogonal(X):
+    J = E.projection("hadamard", 16, 16, np.random.default_rng(4))
+    np.testing.assert_allclose(J @ J.T, np.eye(16), atol=tolerance(np.float64, 16.0))
+    np.testing.assert_allclose(E.h_inf(E.project(X, J)), E.h_inf(X), atol=tolerance(np.float64))
+
+
+def test_gaussian_projection_is_unbiased():
+    J = E.projection("gaussian", 2000, 8, np.random.default_rng(5))
+    np.testing.assert_allclose(J.T @ J, np.eye(8), atol=0.15)
+
+
+def test_k1_projection_makes_points_parallel(X):
+    Z = E.project(X, E.projection("gaussian", 1, 16, np.random.default_rng(6)))
+    assert set(np.round(Z[:, 0], 12)) <= {-1.0, 1.0}
+    assert abs(E.lambda_min(E.h_inf(Z))) < tolerance(np.float64, 1.0, 1e3)
