@@ -2,5 +2,6 @@
 from ntkrepro.claims.etf import CLAIM as ETF
 from ntkrepro.claims.factorized_ntk import CLAIM as FACTORIZED_NTK
 from ntkrepro.claims.finite_vs_infinite import CLAIM as FINITE_VS_INFINITE
+from ntkrepro.claims.ntt import CLAIM as NTT
 
-ALL = [FACTORIZED_NTK, ETF, FINITE_VS_INFINITE]
+ALL = [FACTORIZED_NTK, ETF, FINITE_VS_INFINITE, NTT]

@@ -1,0 +1,126 @@
+"""Source of notebooks/05_neural_tangent_transfer.ipynb (run: python notebooks/src/05_neural_tangent_transfer.py)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from nbtools import build  # noqa: E402
+
+CELLS = [
+("md", r"""
+# Claim 5 — Neural tangent transfer: label-free sparse networks (Liu & Zenke 2020)
+
+**Paper.** T. Liu, F. Zenke, *Finding trainable sparse networks through Neural Tangent Transfer*, ICML 2020,
+[arXiv 2006.08228](https://arxiv.org/abs/2006.08228).
+
+**Claim.** Without labels, NTT finds sparse networks whose training dynamics, characterized by the NTK, mimic those
+of the dense network in function space: it matches the dense teacher's outputs and empirical NTK on unlabeled
+inputs under a magnitude mask updated during the optimization. The resulting sparse networks train faster and reach
+higher accuracy than other pruning-at-initialization masks at the same sparsity.
+
+**What is reconstructed.** The paper's own tables and figures were not available. The NTT objective and its
+hyper-parameters follow the authors' released code, **reimplemented here, not copied** (it has no licence):
+$\lambda_K\,\mathrm{mean}[(\Theta_s(X_1,X_2)-\Theta_t(X_1,X_2))^2]+\mathrm{mean}[(f_s(X)-f_t(X))^2]
++\frac{\lambda_2}{d}\sum_\ell\|m_\ell\odot W_\ell\|^2$ with the full $K\times K$ cross-NTK between the halves of an
+unlabeled batch, Adam, and a layerwise magnitude mask recomputed every `mask_every` steps. The data are
+scikit-learn's bundled 8×8 digits (offline) with a 64-300-100-10 MLP (LeNet-300-100 with 64 inputs), not MNIST or
+CIFAR; the "random" baseline draws an exact random mask per layer (the authors' code shuffles rows with a fixed key).
+No paper number is used as a target.
+"""),
+("parameters", r"""
+# Parameters. None = take the value from the profile ("smoke": NTK-ordering checks only; "full": accuracy too).
+profile = "smoke"
+seed = None
+output_dir = None
+densities = None      # fractions of weights kept per layer
+seeds = None          # number of seeds (dense initializations)
+methods = None        # pruning methods
+ntt_steps = None
+lambda_ker = None     # lambda_K
+lambda_l2 = None      # lambda_2 (divided by the density)
+lr_ntt = None
+batch_size = None     # unlabeled batch, split in two halves
+mask_every = None
+epochs = None         # supervised epochs
+lr_train = None
+hidden = None         # MLP hidden widths
+n_ntk_eval = None     # held-out inputs for the NTK error
+snip_examples = None  # labeled examples for SNIP
+"""),
+("code", r"""
+import ntkrepro
+from ntkrepro.data import load_split
+from ntkrepro.experiments import ntt as E, ntt_figs as F
+from ntkrepro.plotting import savefig, set_style
+from ntkrepro.results import Run, checks_table
+
+P = ntkrepro.resolve_params("ntt", globals())  # validates every knob before compute
+run = Run("ntt", P)
+set_style()
+save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+split = load_split("digits", 1203, 594, P.seed)  # 67/33 split; global standardization
+dict(P)
+"""),
+("md", r"""
+## 1. NTT and the baselines, from the same dense initialization per seed
+
+For each density and seed: **NTT**; NTT without the kernel term ($\lambda_K=0$, the ablation); the magnitude mask
+at initialization (NTT's starting point); an exact random mask; random with weights scaled by $1/\sqrt d$; SNIP
+(uses labels: $|\partial L/\partial w\cdot w|$ on `snip_examples` labeled points); logit-SNIP (label-free,
+$\|f(x)\|^2$); and the **control** "NTT mask with fresh initial values", which separates NTT's connectivity from
+its tuned weights. Then supervised Adam training with the mask held fixed (the loss sees $m\odot\theta$, so pruned
+weights get exactly zero gradient), all seeds vmapped in one jitted `lax.scan`.
+"""),
+("code", r"""
+exp = E.experiment(P, split)
+metrics = E.collect(exp, P)
+{k: {kk: round(vv["mean"], 3) for kk, vv in v.items()} for k, v in metrics["summary"].items()}
+"""),
+("md", r"""
+## 2. Kernel matching on held-out inputs
+
+Relative Frobenius error of the full $K\times K$ empirical NTK (neural-tangents, structured derivatives) between
+each sparse network at the start of supervised training and its dense teacher, on `n_ntk_eval` test inputs never
+seen by NTT.
+"""),
+("code", r"""
+save(F.ntk_error(metrics["per_run"]), "ntk_error")
+"""),
+("md", r"""
+## 3. Faster training and higher accuracy?
+
+Learning curves at the highest sparsity, and test accuracy against density. The comparison with SNIP is stated as
+measured (SNIP uses labels).
+"""),
+("code", r"""
+save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities)), "learning_curves")
+save(F.accuracy_vs_density(metrics["per_run"], metrics["dense_test_accuracy"]), "accuracy_vs_density")
+metrics["paired_accuracy_at_highest_sparsity"]
+"""),
+("md", r"""
+## Checks and verdict
+
+The `smoke` profile (2 seeds, short runs) checks the masks and the NTK ordering only; the accuracy checks
+(paired one-sided t-tests over seeds at the highest sparsity) run in the `full` profile.
+"""),
+("code", r"""
+run.metrics = metrics
+run.add_checks(E.checks(metrics, P))
+results = run.write()
+print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
+checks_table(results["checks"])
+"""),
+("md", r"""
+## Reading the result
+
+- Expected from the companion's reference measurements: the kernel transfer is strong and it is the NTK term
+  doing it (the ablation keeps the output match but loses the kernel match); at the highest sparsity NTT trains
+  faster and ends more accurate than random and magnitude masks; against SNIP, which uses labels, NTT is
+  *comparable while label-free* rather than better — if `ntt_accuracy_above_snip` fails, that is the result.
+- At moderate sparsity (90–95 %) all masks reach similar accuracy on this small data set; differences there are
+  within seed noise.
+- The "NTT mask + fresh init" control tells whether NTT's advantage is in the connectivity or in the tuned values.
+"""),
+]
+
+if __name__ == "__main__":
+    build(CELLS, Path(__file__).resolve().parents[1] / "05_neural_tangent_transfer.ipynb")

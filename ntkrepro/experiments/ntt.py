@@ -1,0 +1,322 @@
+"""Neural tangent transfer (Liu & Zenke 2020, arXiv 2006.08228), reimplemented (no code copied).
+
+NTT finds a sparse student without labels: starting from the dense teacher at initialization
+and its layerwise magnitude mask, Adam minimizes
+    lambda_K mean((Theta_s(X1, X2) - Theta_t(X1, X2))^2) + mean((f_s(X) - f_t(X))^2)
+    + (lambda_2 / density) sum_l |m_l * W_l|^2
+on unlabeled batches X = [X1; X2] (full K x K cross-NTK between the halves), with the magnitude
+mask recomputed every ``mask_every`` steps. The student enters the loss as m * theta, so pruned
+weights get exactly zero gradient. Everything runs in float32, vmapped over seeds.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ntkrepro import masks as M
+from ntkrepro.claims.ntt import METHODS
+from ntkrepro.data import Split
+
+F32 = jnp.float32
+
+
+def mlp(hidden: tuple[int, ...], out_dim: int = 10) -> tuple[Callable, Callable]:
+    """ReLU MLP from jax.example_libraries.stax (Glorot-normal weights, N(0, 0.01^2) biases, as the
+    authors' LeNet-300-100)."""
+    from jax.example_libraries import stax
+
+    layers: list = []
+    for h in hidden:
+        layers += [stax.Dense(h), stax.Relu]
+    return stax.serial(*layers, stax.Dense(out_dim))
+
+
+def init_params(init_fn: Callable, key: jax.Array, d_in: int) -> Any:
+    return jax.tree_util.tree_map(lambda a: a.astype(F32), init_fn(key, (-1, d_in))[1])
+
+
+def ntk_fn(apply_fn: Callable) -> Callable:
+    """Full (n1, n2, K, K) empirical NTK (no trace over logits), structured derivatives."""
+    import neural_tangents as nt
+
+    return nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
+                               implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
+
+
+def l2_masked(params: Any) -> jnp.ndarray:
+    """Sum of squared (masked) weights; biases excluded."""
+    return sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params) if p.ndim == 2)
+
+
+def ntt_loss(student: Any, masks: Any, teacher: Any, x: jnp.ndarray, apply_fn: Callable,
+             lam_ker: float, lam_l2: float, density: float) -> tuple[jnp.ndarray, tuple]:
+    """The NTT objective (Liu & Zenke 2020; the authors' implementation, see the notes):
+    returns (loss, (kernel distance, output distance, L2 of masked weights))."""
+    sp = M.apply_masks(student, masks)
+    out = jnp.mean((apply_fn(sp, x) - apply_fn(teacher, x)) ** 2)
+    l2 = l2_masked(sp)
+    if lam_ker:
+        half = x.shape[0] // 2
+        k = ntk_fn(apply_fn)
+        ker = jnp.mean((k(x[:half], x[half:], sp) - jax.lax.stop_gradient(k(x[:half], x[half:], teacher))) ** 2)
+    else:
+        ker = jnp.zeros((), out.dtype)
+    return lam_ker * ker + out + lam_l2 / density * l2, (ker, out, l2)
+
+
+@partial(jax.jit, static_argnames=("apply_fn", "steps", "batch", "mask_every", "lam_ker"))
+def ntt_seeds(teacher: Any, x_pool: jnp.ndarray, keys: jax.Array, apply_fn: Callable, density: float,
+              steps: int, batch: int, mask_every: int, lam_ker: float, lam_l2: float,
+              lr: float) -> tuple[Any, Any, jnp.ndarray]:
+    """NTT for a batch of seeds (leading axis of ``teacher`` and ``keys``): returns the masked
+    student (m * theta), the masks and the per-step (loss, kernel, output, l2) log."""
+    opt = optax.adam(lr)
+
+    def one(teacher, key):
+        def step(state, i):
+            params, masks, opt_state, key = state
+            key, sub = jax.random.split(key)
+            x = x_pool[jax.random.choice(sub, x_pool.shape[0], (batch,), replace=False)]
+            (loss, aux), g = jax.value_and_grad(ntt_loss, has_aux=True)(
+                params, masks, teacher, x, apply_fn, lam_ker, lam_l2, density)
+            updates, opt_state = opt.update(g, opt_state)
+            params = optax.apply_updates(params, updates)
+            update = ((i + 1) % mask_every == 0) & (i < steps - mask_every)
+            masks = jax.lax.cond(update, lambda p: M.magnitude_masks(p, density), lambda p: masks, params)
+            return (params, masks, opt_state, key), jnp.stack([loss, *aux])
+
+        masks0 = M.magnitude_masks(teacher, density)
+        (params, masks, _, _), log = jax.lax.scan(step, (teacher, masks0, opt.init(teacher), key),
+                                                   jnp.arange(steps))
+        return M.apply_masks(params, masks), masks, log
+
+    return jax.vmap(one)(teacher, keys)
+
+
+def cross_entropy(params: Any, masks: Any, x: jnp.ndarray, y: jnp.ndarray, apply_fn: Callable) -> jnp.ndarray:
+    logits = apply_fn(M.apply_masks(params, masks), x)
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+
+@partial(jax.jit, static_argnames=("apply_fn", "epochs", "batch"))
+def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jnp.ndarray,
+                x_test: jnp.ndarray, y_test: jnp.ndarray, apply_fn: Callable, epochs: int, batch: int,
+                lr: float) -> tuple[Any, jnp.ndarray, jnp.ndarray]:
+    """Supervised Adam training with the mask held fixed (the loss sees m * theta), vmapped over
+    seeds: returns final raw params, per-epoch mean training loss, test accuracy."""
+    opt = optax.adam(lr)
+    steps = x.shape[0] // batch
+
+    def one(params, masks, key):
+        def epoch(state, k):
+            idx = jax.random.permutation(k, x.shape[0])[: steps * batch].reshape(steps, batch)
+
+            def step(st, i):
+                p, o = st
+                loss, g = jax.value_and_grad(cross_entropy)(p, masks, x[i], y[i], apply_fn)
+                u, o = opt.update(g, o)
+                return (optax.apply_updates(p, u), o), loss
+
+            state, losses = jax.lax.scan(step, state, idx)
+            return state, losses.mean()
+
+        (params, _), losses = jax.lax.scan(epoch, (params, opt.init(params)), jax.random.split(key, epochs))
+        acc = jnp.mean(jnp.argmax(apply_fn(M.apply_masks(params, masks), x_test), -1) == y_test)
+        return params, losses, acc
+
+    return jax.vmap(one)(params0, masks, keys)
+
+
+@partial(jax.jit, static_argnames=("apply_fn",))
+def rel_errors(students: Any, teachers: Any, x: jnp.ndarray, apply_fn: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Per seed: relative Frobenius NTK error ||Theta_s - Theta_t|| / ||Theta_t|| on the cross-kernel
+    of the two halves of ``x`` (full K x K), and the relative output error."""
+    k = ntk_fn(apply_fn)
+    h = x.shape[0] // 2
+
+    def one(s, t):
+        ts, tt = k(x[:h], x[h:], s), k(x[:h], x[h:], t)
+        fs, ft = apply_fn(s, x), apply_fn(t, x)
+        return jnp.linalg.norm(ts - tt) / jnp.linalg.norm(tt), jnp.linalg.norm(fs - ft) / jnp.linalg.norm(ft)
+
+    return jax.vmap(one)(students, teachers)
+
+
+def _stack(trees: list) -> Any:
+    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *trees)
+
+
+def _unstack(tree: Any, i: int) -> Any:
+    return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+def make_masks(method: str, teachers: Any, density: float, P: Any, split: Split, apply_fn: Callable,
+               ntt_out: dict, seed_keys: jax.Array, init_fn: Callable) -> tuple[Any, Any]:
+    """(initial params, masks) for every seed (stacked) for one pruning method."""
+    xs = jnp.asarray(split.x_train[: P.snip_examples], F32)
+    ys = jnp.asarray(split.labels_train[: P.snip_examples])
+    if method in ("ntt", "ntt_no_kernel"):
+        return ntt_out[method][0], ntt_out[method][1]
+    if method == "ntt_mask_fresh_init":
+        fresh = _stack([init_params(init_fn, jax.random.fold_in(k, 7), split.x_train.shape[1]) for k in seed_keys])
+        return M.apply_masks(fresh, ntt_out["ntt"][1]), ntt_out["ntt"][1]
+    per_seed = []
+    for s, key in enumerate(seed_keys):
+        t = _unstack(teachers, s)
+        if method == "magnitude":
+            m = M.magnitude_masks(t, density)
+        elif method in ("random", "scaled_random"):
+            m = M.random_masks(t, density, jax.random.fold_in(key, 3))
+        elif method == "snip":
+            m = M.saliency_masks(t, lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn),
+                                 density)
+        elif method == "logit_snip":
+            m = M.saliency_masks(t, lambda p: jnp.sum(apply_fn(p, xs) ** 2), density)
+        else:
+            raise ValueError(f"parameter 'methods' has unknown method {method!r}; allowed: {METHODS}")
+        p0 = M.apply_masks(t, m)
+        if method == "scaled_random":
+            p0 = jax.tree_util.tree_map(lambda a: a / np.sqrt(density) if a.ndim == 2 else a, p0)
+        per_seed.append((p0, m))
+    return _stack([p for p, _ in per_seed]), _stack([m for _, m in per_seed])
+
+
+def early_fraction(epochs: int) -> int:
+    """Epochs that count as 'early' training: the first 30 %."""
+    return max(1, int(np.ceil(0.3 * epochs)))
+
+
+def experiment(P: Any, split: Split) -> dict[str, Any]:
+    """Every method at every density for ``P.seeds`` seeds, all from the same dense init per seed:
+    masks (NTT and the baselines), kernel/output errors on held-out inputs, supervised training."""
+    init_fn, apply_fn = mlp(tuple(P.hidden))
+    d_in = split.x_train.shape[1]
+    seed_keys = [jax.random.PRNGKey(P.seed + s) for s in range(P.seeds)]
+    teachers = _stack([init_params(init_fn, k, d_in) for k in seed_keys])
+    ntt_keys = jnp.stack([jax.random.fold_in(k, 1) for k in seed_keys])
+    train_keys = jnp.stack([jax.random.fold_in(k, 2) for k in seed_keys])  # same batches for every method
+    x, xt = jnp.asarray(split.x_train, F32), jnp.asarray(split.x_test, F32)
+    y, yt = jnp.asarray(split.labels_train), jnp.asarray(split.labels_test)
+    x_eval = xt[: P.n_ntk_eval]
+    train = lambda p0, m: train_seeds(p0, m, train_keys, x, y, xt, yt, apply_fn, P.epochs,  # noqa: E731
+                                      P.batch_size, P.lr_train)
+    _, dense_losses, dense_acc = train(teachers, jax.tree_util.tree_map(jnp.ones_like, teachers))
+    runs, curves, ntt_logs = [], {}, {}
+    for density in P.densities:
+        ntt_out = {}
+        for name, lam in (("ntt", P.lambda_ker), ("ntt_no_kernel", 0.0)):
+            if name in P.methods or (name == "ntt" and "ntt_mask_fresh_init" in P.methods):
+                ntt_out[name] = ntt_seeds(teachers, x, ntt_keys, apply_fn, density, P.ntt_steps, P.batch_size,
+                                          P.mask_every, lam, P.lambda_l2, P.lr_ntt)
+                ntt_logs[f"{name}@{density:g}"] = np.asarray(ntt_out[name][2]).mean(0)
+        for method in P.methods:
+            p0, m = make_masks(method, teachers, density, P, split, apply_fn, ntt_out, seed_keys, init_fn)
+            pT, losses, acc = train(p0, m)
+            rel_ntk, rel_out = rel_errors(p0, teachers, x_eval, apply_fn)
+            losses = np.asarray(losses)
+            curves[f"{method}@{density:g}"] = losses
+            for s in range(P.seeds):
+                ms = _unstack(m, s)
+                runs.append({
+                    "method": method, "density": density, "seed": P.seed + s,
+                    "rel_ntk_error": float(rel_ntk[s]), "rel_output_error": float(rel_out[s]),
+                    "test_accuracy": float(acc[s]),
+                    "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
+                    "final_train_loss": float(losses[s, -1]),
+                    "achieved_density_per_layer": M.layer_densities(ms),
+                    "layer_count_errors": M.layer_count_errors(ms, density),
+                    "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
+                })
+    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)),
+            "dense_test_accuracy_per_seed": [float(a) for a in np.asarray(dense_acc)],
+            "_curves": curves, "_dense_curve": np.asarray(dense_losses), "_ntt_logs": ntt_logs}
+
+
+# ----- metrics and checks ---------------------------------------------------------------------
+def _cell(runs: list[dict], method: str, density: float, key: str) -> np.ndarray:
+    return np.array([r[key] for r in sorted(runs, key=lambda r: r["seed"])
+                     if r["method"] == method and r["density"] == density])
+
+
+def summarize(runs: list[dict]) -> dict[str, Any]:
+    """Mean and sd over seeds per ``method@density``."""
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in runs):
+        for density in dict.fromkeys(r["density"] for r in runs):
+            row = {}
+            for key in ("rel_ntk_error", "rel_output_error", "test_accuracy", "early_train_loss"):
+                v = _cell(runs, method, density, key)
+                row[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            out[f"{method}@{density:g}"] = row
+    return out
+
+
+def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy") -> dict[str, float]:
+    """NTT minus ``other`` per seed at ``density``: mean, sd, and the one-sided paired t-test p-value
+    (H1: NTT larger)."""
+    from scipy.stats import ttest_rel
+
+    a, b = _cell(runs, "ntt", density, key), _cell(runs, other, density, key)
+    diff = a - b
+    p = float(ttest_rel(a, b, alternative="greater").pvalue) if len(a) > 1 and diff.std() > 0 else float("nan")
+    return {"mean_diff": float(diff.mean()), "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+            "n": int(len(diff)), "p_one_sided": p}
+
+
+def collect(exp: dict[str, Any], P: Any) -> dict[str, Any]:
+    runs = exp["per_run"]
+    d_min = min(P.densities)
+    others = [m for m in ("random", "magnitude", "scaled_random", "snip", "logit_snip") if m in P.methods]
+    return {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
+            "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"],
+            "paired_accuracy_at_highest_sparsity": {o: paired(runs, d_min, o) for o in others},
+            "highest_sparsity_density": d_min,
+            "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean())}
+
+
+def checks(m: dict[str, Any], P: Any) -> list[dict[str, Any]]:
+    from ntkrepro.results import check
+
+    runs = m["per_run"]
+    others = [x for x in P.methods if x != "ntt"]
+    violations = []
+    for d in P.densities:
+        ntt = _cell(runs, "ntt", d, "rel_ntk_error")
+        best_other = np.min([_cell(runs, o, d, "rel_ntk_error") for o in others], axis=0)
+        violations += [f"d={d:g},seed={i}" for i in np.nonzero(ntt >= best_other)[0]]
+    ratio = min(float(np.min(_cell(runs, "ntt_no_kernel", d, "rel_ntk_error") / _cell(runs, "ntt", d, "rel_ntk_error")))
+                for d in P.densities)
+    count_err = max(max(r["layer_count_errors"]) for r in runs)
+    nonzero = sum(r["pruned_weights_nonzero_after_training"] for r in runs)
+    rows = [
+        check("exact_density_per_layer", count_err <= 1, count_err, "<= 1 weight",
+              "max over runs and layers of |kept - round(density * size)|", threshold=1),
+        check("pruned_weights_stay_zero", nonzero == 0, nonzero, "0",
+              "pruned weights that are nonzero after supervised training, all runs", threshold=0),
+        check("ntt_ntk_error_below_every_baseline", not violations, violations, "[] (every density and seed)",
+              f"cells where NTT's held-out NTK error is not below every other method's ({', '.join(others)})",
+              threshold=0),
+        check("ablation_clearly_worse_on_ntk", ratio > 1.5, ratio, "> 1.5",
+              "min over densities and seeds of NTK error (lambda_K = 0) / NTK error (NTT)", threshold=1.5),
+    ]
+    if P.profile == "full":
+        pa = m["paired_accuracy_at_highest_sparsity"]
+        d_min = m["highest_sparsity_density"]
+        for other in ("random", "magnitude", "snip"):
+            r = pa[other]
+            rows.append(check(f"ntt_accuracy_above_{other}", r["mean_diff"] > 0 and r["p_one_sided"] < 0.05,
+                              r, "mean diff > 0, one-sided paired p < 0.05",
+                              f"test accuracy NTT minus {other} at density {d_min:g}, paired over "
+                              f"{r['n']} seeds", threshold=0.05))
+        faster = {f"{d:g}": float(_cell(runs, "ntt", d, "early_train_loss").mean()
+                                  - _cell(runs, "random", d, "early_train_loss").mean()) for d in P.densities}
+        rows.append(check("ntt_trains_faster_than_random", all(v < 0 for v in faster.values()), faster,
+                          "< 0 at every density",
+                          f"mean training loss over the first {early_fraction(P.epochs)} epochs, NTT minus "
+                          "random (seed means)", threshold=0.0))
+    return rows

@@ -1,0 +1,58 @@
+"""Figures of the neural-tangent-transfer notebook (one function per figure)."""
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ntkrepro.plotting import log_ticks
+
+
+def ntk_error(runs: list[dict]) -> plt.Figure:
+    """Held-out relative NTK error per method and density (points: seeds; bars: means)."""
+    df = pd.DataFrame(runs)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.barplot(df, x="method", y="rel_ntk_error", hue="density", ax=ax, errorbar=None, alpha=0.6)
+    sns.stripplot(df, x="method", y="rel_ntk_error", hue="density", dodge=True, ax=ax, legend=False,
+                  palette="dark:k", size=3)
+    ax.set(ylabel="‖Θ_s − Θ_t‖_F / ‖Θ_t‖_F (held-out)", xlabel="",
+           title="Kernel match to the dense teacher (lower is better)")
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: float) -> plt.Figure:
+    """Training loss per epoch at ``density`` (mean over seeds, band: min to max)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, c in curves.items():
+        method, d = name.split("@")
+        if float(d) != density:
+            continue
+        line, = ax.plot(c.mean(0), label=method)
+        ax.fill_between(np.arange(c.shape[1]), c.min(0), c.max(0), color=line.get_color(), alpha=0.15)
+    ax.plot(dense.mean(0), "k--", label="dense")
+    ax.set(yscale="log", xlabel="epoch", ylabel="training cross-entropy",
+           title=f"Supervised training at density {density:g} (mask fixed)")
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_density(runs: list[dict], dense_acc: float) -> plt.Figure:
+    """Test accuracy against density per method (mean ± sd over seeds)."""
+    df = pd.DataFrame(runs)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method, g in df.groupby("method", sort=False):
+        s = g.groupby("density")["test_accuracy"].agg(["mean", "std"]).reset_index()
+        ax.errorbar(s["density"], s["mean"], s["std"], marker="o", capsize=3, label=method)
+    ax.axhline(dense_acc, color="k", ls="--", lw=1, label="dense")
+    ax.set(xscale="log", xlabel="density (fraction of weights kept)", ylabel="test accuracy",
+           title="Accuracy after supervised training")
+    log_ticks(ax, sorted(df["density"].unique()))
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig

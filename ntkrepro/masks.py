@@ -1,0 +1,79 @@
+"""Layerwise pruning masks for stax MLPs (weights only; biases are never pruned).
+
+Parameters are a stax params list: ``[(W, b), (), (W, b), (), ...]``; a mask has the same
+structure with 0/1 arrays of the same shapes (all-ones for biases). Every mask keeps exactly
+``round(density * size)`` weights per layer (ties broken by index).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Params = Any
+
+
+def is_weight(leaf: jnp.ndarray) -> bool:
+    return leaf.ndim == 2
+
+
+def kept_count(size: int, density: float) -> int:
+    """Weights kept in a layer of ``size`` weights at ``density``: round(density * size), at least 1."""
+    return max(1, int(round(density * size)))
+
+
+def top_k_mask(scores: jnp.ndarray, density: float | jnp.ndarray) -> jnp.ndarray:
+    """1 at the ``kept_count`` largest scores of a weight matrix, 0 elsewhere. ``density`` may be a
+    traced value, so one compiled program serves every density."""
+    k = jnp.maximum(1, jnp.round(density * scores.size))
+    rank = jnp.argsort(jnp.argsort(-scores.ravel()))  # 0 for the largest score
+    return (rank < k).astype(scores.dtype).reshape(scores.shape)
+
+
+def masks_from_scores(params: Params, scores: Params, density: float) -> Params:
+    """Layerwise top-k of ``scores`` on weights; ones on biases."""
+    return jax.tree_util.tree_map(lambda p, s: top_k_mask(s, density) if is_weight(p) else jnp.ones_like(p),
+                                  params, scores)
+
+
+def apply_masks(params: Params, masks: Params) -> Params:
+    return jax.tree_util.tree_map(lambda p, m: p * m, params, masks)
+
+
+def magnitude_masks(params: Params, density: float) -> Params:
+    """Keep the largest |w| in each layer."""
+    return masks_from_scores(params, jax.tree_util.tree_map(jnp.abs, params), density)
+
+
+def random_masks(params: Params, density: float, key: jax.Array) -> Params:
+    """Keep a uniformly random set of weights in each layer (exact count)."""
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    scores = [jax.random.uniform(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
+    return masks_from_scores(params, jax.tree_util.tree_unflatten(tree, scores), density)
+
+
+def saliency_masks(params: Params, objective: Callable[[Params], jnp.ndarray], density: float) -> Params:
+    """Keep the largest |dL/dw * w| (SNIP, Lee et al. 2019) for an objective L of the params."""
+    g = jax.grad(objective)(params)
+    return masks_from_scores(params, jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), g, params), density)
+
+
+def layer_densities(masks: Params) -> list[float]:
+    """Achieved density of each weight layer."""
+    return [float(np.asarray(m).mean()) for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2]
+
+
+def layer_count_errors(masks: Params, density: float) -> list[int]:
+    """|kept - round(density * size)| per weight layer (0 for an exact mask)."""
+    return [abs(int(np.asarray(m).sum()) - kept_count(m.size, density))
+            for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2]
+
+
+def pruned_nonzero(params: Params, masks: Params) -> int:
+    """Number of weights that are pruned by the mask but nonzero in ``params``."""
+    return int(sum(np.count_nonzero(np.asarray(p)[np.asarray(m) == 0])
+                   for p, m in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(masks))
+                   if p.ndim == 2))

@@ -1,0 +1,87 @@
+"""Neural tangent transfer: masks, the zero-gradient property, and the NTT loss by hand."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkrepro import masks as M
+from ntkrepro.experiments import ntt as E
+
+
+@pytest.fixture(scope="module")
+def net():
+    init_fn, apply_fn = E.mlp((12, 8), out_dim=3)
+    params = E.init_params(init_fn, jax.random.PRNGKey(0), 5)
+    x = jax.random.normal(jax.random.PRNGKey(1), (6, 5), jnp.float32)
+    return init_fn, apply_fn, params, x
+
+
+@pytest.mark.parametrize("density", [0.5, 0.1, 0.02])
+def test_masks_keep_exact_counts_and_skip_biases(net, density):
+    _, apply_fn, params, x = net
+    y = jnp.array([0, 1, 2, 0, 1, 2])
+    ones = jax.tree_util.tree_map(jnp.ones_like, params)
+    for m in (M.magnitude_masks(params, density), M.random_masks(params, density, jax.random.PRNGKey(2)),
+              M.saliency_masks(params, lambda p: E.cross_entropy(p, ones, x, y, apply_fn), density)):
+        assert M.layer_count_errors(m, density) == [0, 0, 0]
+        assert all(np.all(np.asarray(b) == 1) for b in jax.tree_util.tree_leaves(m) if b.ndim == 1)
+
+
+def test_magnitude_mask_keeps_the_largest(net):
+    _, _, params, _ = net
+    W = np.asarray(params[0][0])
+    m = np.asarray(M.magnitude_masks(params, 0.25)[0][0])
+    assert np.abs(W[m == 1]).min() >= np.abs(W[m == 0]).max()
+
+
+def test_saliency_is_abs_grad_times_weight(net):
+    _, apply_fn, params, x = net
+    obj = lambda p: jnp.sum(apply_fn(p, x) ** 2)  # noqa: E731  (logit-SNIP)
+    g = jax.grad(obj)(params)
+    s = np.abs(np.asarray(g[0][0]) * np.asarray(params[0][0]))
+    m = np.asarray(M.saliency_masks(params, obj, 0.2)[0][0])
+    assert s[m == 1].min() >= s[m == 0].max()
+
+
+def test_pruned_weights_get_exactly_zero_gradient(net):
+    _, apply_fn, params, x = net
+    masks = M.magnitude_masks(params, 0.1)
+    teacher = jax.tree_util.tree_map(lambda a: a * 1.1, params)
+    g = jax.grad(lambda p: E.ntt_loss(p, masks, teacher, x, apply_fn, 1e-3, 1e-4, 0.1)[0])(params)
+    for gi, mi in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(masks)):
+        assert np.all(np.asarray(gi)[np.asarray(mi) == 0] == 0.0)
+
+
+def test_ntt_loss_matches_hand_computation(net):
+    """lambda_K mean((Theta_s - Theta_t)^2) over the full (n1, n2, K, K) cross-kernel + mean((f_s-f_t)^2)
+    + lambda_2/d |m*W|^2, with the NTK built by hand from jacobians."""
+    _, apply_fn, params, x = net
+    masks = M.magnitude_masks(params, 0.3)
+    teacher = jax.tree_util.tree_map(lambda a: a * 0.9 + 0.01, params)
+
+    def ntk(p, a, b):
+        ja = jax.jacrev(lambda q: apply_fn(q, a))(p)
+        jb = jax.jacrev(lambda q: apply_fn(q, b))(p)
+        flat = lambda j, n: jnp.concatenate([l.reshape(n, 3, -1) for l in jax.tree_util.tree_leaves(j)], -1)  # noqa: E731
+        return jnp.einsum("ikp,jlp->ijkl", flat(ja, a.shape[0]), flat(jb, b.shape[0]))
+
+    sp = M.apply_masks(params, masks)
+    ker = jnp.mean((ntk(sp, x[:3], x[3:]) - ntk(teacher, x[:3], x[3:])) ** 2)
+    out = jnp.mean((apply_fn(sp, x) - apply_fn(teacher, x)) ** 2)
+    l2 = sum(jnp.sum(w**2) for w in jax.tree_util.tree_leaves(sp) if w.ndim == 2)
+    expected = 1e-3 * ker + out + 1e-4 / 0.3 * l2
+    loss, (k_got, o_got, l2_got) = E.ntt_loss(params, masks, teacher, x, apply_fn, 1e-3, 1e-4, 0.3)
+    np.testing.assert_allclose([loss, k_got, o_got, l2_got], [expected, ker, out, l2], rtol=1e-5)
+
+
+def test_ntt_run_keeps_density_and_reduces_kernel_distance(net):
+    _, apply_fn, params, _ = net
+    pool = jax.random.normal(jax.random.PRNGKey(3), (64, 5), jnp.float32)
+    teachers = jax.tree_util.tree_map(lambda a: a[None], params)
+    student, masks, log = E.ntt_seeds(teachers, pool, jax.random.PRNGKey(4)[None], apply_fn, 0.3, 60, 16, 20,
+                                      1e-2, 1e-4, 1e-2)
+    m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
+    assert M.layer_count_errors(m0, 0.3) == [0, 0, 0]
+    assert M.pruned_nonzero(jax.tree_util.tree_map(lambda a: a[0], student), m0) == 0
+    log = np.asarray(log[0])
+    assert log[-10:, 0].mean() < log[:10, 0].mean()
