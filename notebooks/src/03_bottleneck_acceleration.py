@@ -1,0 +1,150 @@
+"""Source of notebooks/03_bottleneck_acceleration.ipynb (run: python notebooks/src/03_bottleneck_acceleration.py)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from nbtools import build  # noqa: E402
+
+CELLS = [
+("md", r"""
+# Claim 3 — Bottlenecks accelerate infinitely wide networks (Littwin et al. 2021)
+
+**Paper.** E. Littwin, O. Saremi, S. Zhai, V. Thilak, H. Goh, J. M. Susskind, G. Yang, *Implicit Acceleration and
+Feature Learning in Infinitely Wide Neural Networks with Bottlenecks*, [arXiv 2107.00364](https://arxiv.org/abs/2107.00364) (2021).
+
+**Claim.** A single finite-width bottleneck inside an otherwise infinitely wide network lets the bottleneck
+representation learn data-dependent features (the NTK limit cannot), and this dramatically accelerates training
+compared with the purely infinite (NTK) network, with better final performance. The acceleration is understood
+through infinitely wide deep linear networks, where a bottleneck acts as a growing preconditioner.
+
+**What is reconstructed.** The paper's text was not available (only its abstract and a third-party summary). The
+model $F=f\circ g$ ($g:\mathbb R^m\to\mathbb R^d$ and $f:\mathbb R^d\to\mathbb R$ infinitely wide ReLU networks,
+NTK parameterization, bottleneck width $d$ finite) and its simulation are our reconstruction: $g$ is exact through
+its neural-tangents kernels (the bottleneck $Z$ moves by kernel gradient descent with $\Theta_g$) and $f$ is a wide
+random-feature network. The tasks, widths and learning rates are ours; **no paper number is claimed**. Which
+learning-rate protocol the paper used is unknown, so both are shown.
+"""),
+("parameters", r"""
+# Parameters. None = take the value from the profile ("smoke": seconds, "full": the paper-scale figure).
+profile = "smoke"
+seed = None
+output_dir = None
+n_train = None
+n_test = None
+input_dim = None
+target = None             # "quadratic" | "linear" | "tanh"
+amplitude = None          # target scale
+bottleneck_widths = None
+rf_width = None           # random-feature width simulating the infinite f
+lr = None                 # shared learning rate
+steps = None
+seeds = None
+lr_factors = None         # best-lr sweep, in units of the NTK's maximum stable rate
+linear_amplitudes = None  # deep-linear experiment
+linear_widths = None
+n_align = None            # points for the effective-NTK trace and alignment
+n_finite = None           # finite-network checks
+finite_width = None
+finite_d = None
+run_digits = None         # real-data panel
+"""),
+("code", r"""
+import numpy as np
+
+import ntkrepro
+from ntkrepro.experiments import bottleneck as E, bottleneck_figs as F
+from ntkrepro.plotting import savefig, set_style
+from ntkrepro.results import Run, checks_table
+
+P = ntkrepro.resolve_params("bottleneck", globals())  # validates every knob before compute
+run = Run("bottleneck", P)
+set_style()
+save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+rng = np.random.default_rng(P.seed)
+task = E.make_task(P.target, P.amplitude, P.n_train, P.n_test, P.input_dim, rng)
+dict(P)
+"""),
+("md", r"""
+## 1. The headline: NTK against bottlenecks at the same learning rate
+
+The NTK ($d=\infty$) is exact in closed form: its expected training loss over initialization by eigendecomposition,
+checked against `nt.predict.gradient_descent_mse_ensemble` (mean and covariance). Each bottleneck is simulated for
+`seeds` seeds. Losses are relative to the zero predictor's, $\frac12\mathrm{mean}(y^2)$.
+"""),
+("code", r"""
+head = E.headline(task, P)
+save(F.headline(head, P), "headline")
+{"ntk": head["ntk"], **{d: {k: v[k] for k in ("steps_to_10pct", "steps_to_1pct", "final_train_rel", "test_rel_mse")}
+                      for d, v in head["bottleneck"].items()}}
+"""),
+("md", r"""
+## 2. The mechanism: the effective kernel learns the target
+
+$\Theta_F=J_pJ_p^\top+(J_zJ_z^\top)\circ\Theta_g$ on `n_align` training points, at the start, a third of the way
+and the end of training: its trace and its kernel–target alignment $y^\top\Theta y/(\|\Theta\|_F\|y\|^2)$. The
+NTK's kernel is fixed by construction. Then the deep linear model, where the mechanism is exact: with
+$W=UV$ and a width-$d$ bottleneck, the end-to-end dynamics carry the preconditioners $V^\top V$ and $UU^\top$, which
+grow with the target; the infinite net is linear regression with a fixed preconditioner (checked against its
+closed form).
+"""),
+("code", r"""
+dl = E.deep_linear(P, rng)
+fin = E.finite_check(P, rng)
+best = E.best_lr(task, P, 2 * task[1].size / E.ntk_baseline(task, P, P.lr)["lambda_max"])
+digits = E.digits_panel(P) if P.run_digits else None
+metrics = E.collect(head, dl, best, fin, digits)
+save(F.mechanism(metrics["alignment"]), "mechanism")
+save(F.deep_linear(dl, P), "deep_linear")
+{a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}
+"""),
+("md", r"""
+## 3. Validation against finite networks
+
+The hybrid simulation against a fully finite NTK-parameterized `stax` network with the same bottleneck, and the NTK
+against a wide finite network *without* a bottleneck at unit amplitude (where it should be lazy).
+"""),
+("code", r"""
+metrics["finite_check"]
+"""),
+("md", r"""
+## 4. The learning-rate control
+
+Part of the equal-rate "acceleration" is the bottleneck's effective kernel growing, so its largest stable rate is
+lower than the NTK's. Both protocols, labelled: the same rate for every model (the paper's framing, as far as the
+abstract tells) and each model at its own best stable rate from a small sweep.
+"""),
+("code", r"""
+save(F.best_lr(best, head, P), "best_lr")
+best
+"""),
+("md", r"""
+## 5. Real data (scikit-learn digits), reported as measured
+"""),
+("code", r"""
+digits
+"""),
+("md", r"""
+## Checks and verdict
+"""),
+("code", r"""
+run.metrics = metrics
+run.add_checks(E.checks(metrics, P))
+results = run.write()
+print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
+checks_table(results["checks"])
+"""),
+("md", r"""
+## Reading the result
+
+- Expected from the companion's reference measurements: at amplitude 5 every bottleneck reaches 10% of the base
+  loss several times sooner than the NTK (which does not get there), with a much lower test error; the effect
+  weakens as $d$ grows and is modest at unit amplitude — the deep-linear mechanism.
+- At each model's best learning rate the bottleneck stays about 2× faster early and far better on test error, but
+  is **not** faster late: weigh both protocols.
+- The digits panel uses unit-scale one-hot targets, where the mechanism predicts little acceleration; whatever it
+  shows is reported, not tuned.
+"""),
+]
+
+if __name__ == "__main__":
+    build(CELLS, Path(__file__).resolve().parents[1] / "03_bottleneck_acceleration.ipynb")

@@ -1,0 +1,91 @@
+"""Bottleneck acceleration: kernel recursions and deep-linear dynamics against closed forms."""
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from ntkrepro.experiments import bottleneck as E
+from ntkrepro.numerics import tolerance
+
+
+def test_g_kernels_match_arc_cosine_closed_form():
+    """Dense(W_std=1) + Relu + Dense(W_std=sqrt 2), no bias: K = (|x||x'|/(pi m))(sin t + (pi-t) cos t),
+    Theta = K + ((pi - t)/pi) x.x'/m."""
+    x = np.random.default_rng(0).normal(size=(7, 5))
+    K, T = E.g_kernels(x)
+    G = x @ x.T / 5
+    nrm = np.sqrt(np.diag(G))
+    t = np.arccos(np.clip(G / np.outer(nrm, nrm), -1, 1))
+    K_cf = np.outer(nrm, nrm) / np.pi * (np.sin(t) + (np.pi - t) * np.cos(t))
+    T_cf = K_cf + (np.pi - t) / np.pi * G
+    off = ~np.eye(7, dtype=bool)  # the diagonal goes through arccos(1): sqrt(eps) conditioning
+    np.testing.assert_allclose(K[off], K_cf[off], atol=tolerance(np.float64, 10.0))
+    np.testing.assert_allclose(T[off], T_cf[off], atol=tolerance(np.float64, 10.0))
+    np.testing.assert_allclose(np.diag(K), np.diag(G), rtol=1e-7)
+
+
+def test_ntk_loss_curve_equals_matrix_exponential():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(12, 12))
+    K = A @ A.T / 12 + 0.1 * np.eye(12)
+    B = rng.normal(size=(12, 12))
+    Kn = B @ B.T / 12
+    y = rng.normal(size=(12, 2))
+    lr, t = 0.7, 9.0
+    n, k = y.shape
+    Et = expm(-lr * t * K / (n * k))
+    direct = 0.5 * (np.sum((Et @ y) ** 2) + k * np.trace(Et @ Kn @ Et)) / (n * k)
+    got = E.ntk_loss_curve(E.ntk_spectrum(K, Kn, y), lr, np.array([t]))[0]
+    assert got == pytest.approx(direct, rel=1e-10)
+
+
+def test_first_step_below_matches_brute_force():
+    curve = np.exp(-np.arange(5000) / 300.0)
+    loss_at = lambda t: float(curve[t])  # noqa: E731
+    for level in (0.5, 0.1, 1e-3):
+        assert E.first_step_below(loss_at, level, 4999) == int(np.nonzero(curve <= level)[0][0])
+    assert E.first_step_below(loss_at, 1e-12, 4999) is None
+
+
+def test_infinite_deep_linear_equals_closed_form():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(8, 200))
+    Y = 3.0 * X[:1]
+    W0 = rng.normal(scale=1 / np.sqrt(8), size=(1, 8))
+    sim = np.asarray(E.infinite_linear_run(jnp.asarray(W0), jnp.asarray(X), jnp.asarray(Y), 1.0, 200))
+    closed = E.infinite_linear_closed_form(W0, X, Y, 1.0, 200)
+    np.testing.assert_allclose(sim, closed, atol=tolerance(np.float64, closed[0], 1e4))
+
+
+def test_very_wide_bottleneck_approaches_infinite_net():
+    rng = np.random.default_rng(3)
+    m, d = 8, 20000
+    X = rng.normal(size=(m, 200))
+    Y = 2.0 * X[:1]
+    U0 = rng.normal(scale=1 / np.sqrt(d), size=(1, d))
+    V0 = rng.normal(scale=1 / np.sqrt(m), size=(d, m))
+    _, _, bn = E.deep_linear_run(jnp.asarray(U0), jnp.asarray(V0), jnp.asarray(X), jnp.asarray(Y), 1.0, 100)
+    inf = E.infinite_linear_run(jnp.asarray(U0 @ V0), jnp.asarray(X), jnp.asarray(Y), 1.0, 100)
+    assert np.max(np.abs(np.asarray(bn) - np.asarray(inf))) < 0.05 * float(inf[0])
+
+
+def test_balance_invariant_drift_is_order_lr():
+    """C = d U'U - m V V' is conserved by gradient flow; GD drifts by O(lr)."""
+    rng = np.random.default_rng(4)
+    m, d = 6, 4
+    X = rng.normal(size=(m, 100))
+    Y = 4.0 * X[:1]
+    U0, V0 = rng.normal(scale=1 / np.sqrt(d), size=(1, d)), rng.normal(scale=1 / np.sqrt(m), size=(d, m))
+    C = lambda U, V: d * np.asarray(U).T @ np.asarray(U) - m * np.asarray(V) @ np.asarray(V).T  # noqa: E731
+    drift = []
+    for lr in (0.1, 0.05):
+        U, V, _ = E.deep_linear_run(jnp.asarray(U0), jnp.asarray(V0), jnp.asarray(X), jnp.asarray(Y), lr, int(20 / lr))
+        drift.append(np.linalg.norm(C(U, V) - C(U0, V0)))
+    assert drift[1] < 0.7 * drift[0]
+
+
+def test_task_targets_are_scaled():
+    x, y, _, _ = E.make_task("linear", 3.0, 4000, 10, 5, np.random.default_rng(5))
+    np.testing.assert_allclose(y[:, 0], 3.0 * x[:, 0])
+    _, yq, _, _ = E.make_task("quadratic", 2.0, 20000, 10, 5, np.random.default_rng(6))
+    assert np.std(yq) == pytest.approx(2.0, rel=0.05)
