@@ -98,6 +98,29 @@ class Run:
         write_json(self.output_dir / "results.json", res)
         return to_jsonable(res)
 
+    def save(self, fig: Any, stem: str) -> list[Path]:
+        """Save a figure (PNG + PDF, atomically) into the output directory with this run's provenance."""
+        from ntkrepro.plotting import savefig
+
+        return savefig(fig, self.output_dir, stem, self.provenance(), self.params)
+
+    def conclude(self, metrics: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]):
+        """Record the metrics and checks, write ``results.json``, print the verdict and return the
+        checks table (the last cell of every claim notebook)."""
+        self.metrics = dict(metrics)
+        self.add_checks(checks)
+        res = self.write()
+        n_pass = sum(c["passed"] for c in res["checks"])
+        print(f"verdict: {res['verdict']}  ({n_pass}/{len(res['checks'])} checks pass)")
+        return checks_table(res["checks"])
+
+
+def drop_private(d: Any) -> Any:
+    """Recursively drop dict keys starting with ``_`` (arrays kept for figures, not for results.json)."""
+    if isinstance(d, Mapping):
+        return {k: drop_private(v) for k, v in d.items() if not str(k).startswith("_")}
+    return d
+
 
 def load_results(path: str | Path) -> dict[str, Any]:
     return read_json(path)

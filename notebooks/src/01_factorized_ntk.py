@@ -48,15 +48,10 @@ bench_m = None
 ("code", r"""
 import numpy as np
 
-import ntkrepro
 from ntkrepro.experiments import factorized_ntk as E, factorized_ntk_figs as F
-from ntkrepro.plotting import savefig, set_style
-from ntkrepro.results import Run, checks_table
+from ntkrepro.notebook import start
 
-P = ntkrepro.resolve_params("factorized_ntk", globals())  # validates every knob before compute
-run = Run("factorized_ntk", P)
-set_style()
-save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+P, run = start("factorized_ntk", globals())  # validates every knob before any compute
 rng = np.random.default_rng(P.seed)
 dict(P)
 """),
@@ -81,7 +76,7 @@ right, how far the NTK and the weights move. The **negative control** is $k=1$: 
 same vector, $\lambda_0^J=0$, the guarantee's premise is gone, and random labels cannot be fitted.
 """),
 ("code", r"""
-save(F.training(tr, P), "training")
+run.save(F.training(tr, P), "training")
 {name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in {**tr["runs"], "k=1": tr["negative_control"]}.items()}
 """),
 ("md", r"""
@@ -94,7 +89,7 @@ $\rho(k)=(k/d)(\lambda_0/\lambda_0^J)^4$: below 1, the factorized network is che
 """),
 ("code", r"""
 lam = E.lambda0_study(P, rng)
-save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
+run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
 {name: {k: round(v["rho"], 3) for k, v in s["by_k"].items()} for name, s in lam.items()}
 """),
 ("md", r"""
@@ -109,7 +104,7 @@ err_dense = E.ntk_error_vs_m(X, kern["_H"], P, rng)
 k_mid = P.k_list[len(P.k_list) // 2]
 Z = E.project(X, E.projection(P.projection, k_mid, P.d, rng))
 err_fact = E.ntk_error_vs_m(Z, E.h_inf(Z), P, rng)
-save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
+run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 """),
 ("md", r"""
 ## 5. Cost
@@ -120,18 +115,15 @@ Wall-clock numbers differ between machines and runs; the exact counts do not.
 """),
 ("code", r"""
 cst = E.cost(P, rng)
-save(F.cost(cst, P), "cost")
+run.save(F.cost(cst, P), "cost")
 cst
 """),
 ("md", r"""
 ## Checks and verdict
 """),
 ("code", r"""
-run.metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, P)
-run.add_checks(E.checks(run.metrics, P))
-results = run.write()
-print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
-checks_table(results["checks"])
+metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, P)
+run.conclude(metrics, E.checks(metrics, P))
 """),
 ("md", r"""
 ## Reading the result

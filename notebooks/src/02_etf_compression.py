@@ -51,15 +51,10 @@ c_sweep = None          # values of c for t*(c), rho*(c)
 ("code", r"""
 import numpy as np
 
-import ntkrepro
 from ntkrepro.experiments import etf as E, etf_figs as F
-from ntkrepro.plotting import savefig, set_style
-from ntkrepro.results import Run, checks_table
+from ntkrepro.notebook import start
 
-P = ntkrepro.resolve_params("etf", globals())  # validates every knob before compute
-run = Run("etf", P)
-set_style()
-save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+P, run = start("etf", globals())  # validates every knob before any compute
 rng = np.random.default_rng(P.seed)
 alpha, c = E.target_scalars(P.mu_norm, P.sigma_w)
 dict(P, alpha=alpha, c=c)
@@ -89,7 +84,7 @@ measured. The conjecture would be **falsified** by any start that ends below $L^
 """),
 ("code", r"""
 cen = E.centred(P, rng)
-save(F.centred(cen, P), "centred_etf")
+run.save(F.centred(cen, P), "centred_etf")
 {M: {k: row[k] for k in ("gd_loss", "etf_loss", "gram_offdiag_max_dev", "etf_hit_rate", "free_b_etf_hit_rate") if k in row}
  for M, row in cen["table"].items()}
 """),
@@ -102,7 +97,7 @@ descent on $\mathcal L_{sim}$ is compared with it, and the frame's axis $\sum_jv
 """),
 ("code", r"""
 til = E.tilted(P, rng)
-save(F.tilted(til), "tilted_etf")
+run.save(F.tilted(til), "tilted_etf")
 {M: {k: row[k] for k in ("t_star", "gd_t", "rho_star", "gd_rho", "axis_angle_rad")} for M, row in til["table"].items()}
 """),
 ("md", r"""
@@ -114,7 +109,7 @@ target draw). The loss at the first learned optimum is then re-estimated from fr
 """),
 ("code", r"""
 fin = E.finite_n(P, rng)
-save(F.finite_n(fin["table"]), "finite_n")
+run.save(F.finite_n(fin["table"]), "finite_n")
 W, a, V_opt, L_closed = fin["_optimum"]
 mc_loss, mc_se = E.monte_carlo_loss(W, a, V_opt, P.mc_samples, P.seed + 1)
 fin["table"], dict(mc_loss=mc_loss, mc_se=mc_se, closed_form=L_closed)
@@ -129,7 +124,7 @@ rate is unknown.
 """),
 ("code", r"""
 err = E.approximation_error(P, rng)
-save(F.approximation_error(err), "approximation_error")
+run.save(F.approximation_error(err), "approximation_error")
 """),
 ("md", r"""
 ## 6. Negative controls
@@ -140,7 +135,7 @@ frame (closed form $|v_j|^2=\frac{d+2}{d(M+2)}$).
 """),
 ("code", r"""
 neg = E.negative_controls(P, rng)
-save(F.negative_controls(neg), "negative_controls")
+run.save(F.negative_controls(neg), "negative_controls")
 {k: {kk: vv for kk, vv in v.items()} for k, v in neg.items() if not k.startswith("_")}
 """),
 ("md", r"""
@@ -150,11 +145,8 @@ Each row compares against a closed form, neural-tangents, Monte Carlo or a negat
 fixed in advance (`E.LOSS_RTOL`, `E.INVARIANT_TOL`: convergence of float64 gradient descent in `steps` steps).
 """),
 ("code", r"""
-run.metrics = E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg)
-run.add_checks(E.checks(run.metrics, P))
-results = run.write()
-print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
-checks_table(results["checks"])
+metrics = E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg)
+run.conclude(metrics, E.checks(metrics, P))
 """),
 ("md", r"""
 ## Reading the result

@@ -51,15 +51,10 @@ run_digits = None         # real-data panel
 ("code", r"""
 import numpy as np
 
-import ntkrepro
 from ntkrepro.experiments import bottleneck as E, bottleneck_figs as F
-from ntkrepro.plotting import savefig, set_style
-from ntkrepro.results import Run, checks_table
+from ntkrepro.notebook import start
 
-P = ntkrepro.resolve_params("bottleneck", globals())  # validates every knob before compute
-run = Run("bottleneck", P)
-set_style()
-save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+P, run = start("bottleneck", globals())  # validates every knob before any compute
 rng = np.random.default_rng(P.seed)
 task = E.make_task(P.target, P.amplitude, P.n_train, P.n_test, P.input_dim, rng)
 dict(P)
@@ -73,7 +68,7 @@ checked against `nt.predict.gradient_descent_mse_ensemble` (mean and covariance)
 """),
 ("code", r"""
 head = E.headline(task, P)
-save(F.headline(head, P), "headline")
+run.save(F.headline(head, P), "headline")
 {"ntk": head["ntk"], **{d: {k: v[k] for k in ("steps_to_10pct", "steps_to_1pct", "final_train_rel", "test_rel_mse")}
                       for d, v in head["bottleneck"].items()}}
 """),
@@ -93,8 +88,8 @@ fin = E.finite_check(P, rng)
 best = E.best_lr(task, P, 2 * task[1].size / E.ntk_baseline(task, P, P.lr)["lambda_max"])
 digits = E.digits_panel(P) if P.run_digits else None
 metrics = E.collect(head, dl, best, fin, digits)
-save(F.mechanism(metrics["alignment"]), "mechanism")
-save(F.deep_linear(dl, P), "deep_linear")
+run.save(F.mechanism(metrics["alignment"]), "mechanism")
+run.save(F.deep_linear(dl, P), "deep_linear")
 {a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}
 """),
 ("md", r"""
@@ -114,7 +109,7 @@ lower than the NTK's. Both protocols, labelled: the same rate for every model (t
 abstract tells) and each model at its own best stable rate from a small sweep.
 """),
 ("code", r"""
-save(F.best_lr(best, head, P), "best_lr")
+run.save(F.best_lr(best, head, P), "best_lr")
 best
 """),
 ("md", r"""
@@ -127,11 +122,7 @@ digits
 ## Checks and verdict
 """),
 ("code", r"""
-run.metrics = metrics
-run.add_checks(E.checks(metrics, P))
-results = run.write()
-print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
-checks_table(results["checks"])
+run.conclude(metrics, E.checks(metrics, P))
 """),
 ("md", r"""
 ## Reading the result

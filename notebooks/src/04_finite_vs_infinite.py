@@ -53,16 +53,11 @@ run_zca = None
 zca_regs = None
 """),
 ("code", r"""
-import ntkrepro
 from ntkrepro.data import load_split
 from ntkrepro.experiments import finite_vs_infinite as E, finite_vs_infinite_figs as F
-from ntkrepro.plotting import savefig, set_style
-from ntkrepro.results import Run, checks_table
+from ntkrepro.notebook import start
 
-P = ntkrepro.resolve_params("finite_vs_infinite", globals())  # validates every knob before compute
-run = Run("finite_vs_infinite", P)
-set_style()
-save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+P, run = start("finite_vs_infinite", globals())  # validates every knob before any compute
 split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
 dict(P)
 """),
@@ -91,7 +86,7 @@ and their argmax agreement with the NTK predictor approaches 1; an ensemble reco
 """),
 ("code", r"""
 finite = E.width_sweep(split, P, kern["lr"], kern["_ntk_t_mean"])
-save(F.width_sweep(kern, finite, P), "width_sweep")
+run.save(F.width_sweep(kern, finite, P), "width_sweep")
 """),
 ("md", r"""
 ## 3. Large learning rate and L2 break the correspondence (F4)
@@ -105,7 +100,7 @@ measured (the paper finds gains for tuned CNNs; here we claim only the *break*).
 """),
 ("code", r"""
 brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
-save(F.breaking(brk, P), "breaking")
+run.save(F.breaking(brk, P), "breaking")
 {name: {k: v[k] for k in ("delta_ntk", "agreement", "accuracy")} for name, v in brk.items()}
 """),
 ("md", r"""
@@ -118,7 +113,7 @@ $(1-e^{-\lambda t/(nk)})/\lambda$; it is derived in the companion's notes, not t
 """),
 ("code", r"""
 drt = E.diag_reg_vs_time(split, P)
-save(F.diag_reg_vs_time(drt), "diag_reg_vs_time")
+run.save(F.diag_reg_vs_time(drt), "diag_reg_vs_time")
 """),
 ("md", r"""
 ## 5. Floating-point precision (F7): a mechanism check
@@ -130,7 +125,7 @@ $n^*$ lies beyond what fits this machine, and we never fake ill-conditioning.
 """),
 ("code", r"""
 prec = E.precision(P)
-save(F.precision(prec), "precision")
+run.save(F.precision(prec), "precision")
 {k: prec[k] for k in ("cond_slope", "cond_fit_r2", "critical_n_float32")}
 """),
 ("md", r"""
@@ -153,11 +148,7 @@ some do.
 """),
 ("code", r"""
 metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P)
-run.metrics = metrics
-run.add_checks(E.checks(metrics, P))
-results = run.write()
-print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
-checks_table(results["checks"])
+run.conclude(metrics, E.checks(metrics, P))
 """),
 ("md", r"""
 ## Reading the result

@@ -47,16 +47,11 @@ n_ntk_eval = None     # held-out inputs for the NTK error
 snip_examples = None  # labeled examples for SNIP
 """),
 ("code", r"""
-import ntkrepro
 from ntkrepro.data import load_split
 from ntkrepro.experiments import ntt as E, ntt_figs as F
-from ntkrepro.plotting import savefig, set_style
-from ntkrepro.results import Run, checks_table
+from ntkrepro.notebook import start
 
-P = ntkrepro.resolve_params("ntt", globals())  # validates every knob before compute
-run = Run("ntt", P)
-set_style()
-save = lambda fig, stem: savefig(fig, P.output_dir, stem, run.provenance(), P)
+P, run = start("ntt", globals())  # validates every knob before any compute
 split = load_split("digits", 1203, 594, P.seed)  # 67/33 split; global standardization
 dict(P)
 """),
@@ -83,7 +78,7 @@ each sparse network at the start of supervised training and its dense teacher, o
 seen by NTT.
 """),
 ("code", r"""
-save(F.ntk_error(metrics["per_run"]), "ntk_error")
+run.save(F.ntk_error(metrics["per_run"]), "ntk_error")
 """),
 ("md", r"""
 ## 3. Faster training and higher accuracy?
@@ -92,8 +87,8 @@ Learning curves at the highest sparsity, and test accuracy against density. The 
 measured (SNIP uses labels).
 """),
 ("code", r"""
-save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities)), "learning_curves")
-save(F.accuracy_vs_density(metrics["per_run"], metrics["dense_test_accuracy"]), "accuracy_vs_density")
+run.save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities)), "learning_curves")
+run.save(F.accuracy_vs_density(metrics["per_run"], metrics["dense_test_accuracy"]), "accuracy_vs_density")
 metrics["paired_accuracy_at_highest_sparsity"]
 """),
 ("md", r"""
@@ -103,11 +98,7 @@ The `smoke` profile (2 seeds, short runs) checks the masks and the NTK ordering 
 (paired one-sided t-tests over seeds at the highest sparsity) run in the `full` profile.
 """),
 ("code", r"""
-run.metrics = metrics
-run.add_checks(E.checks(metrics, P))
-results = run.write()
-print(f"verdict: {results['verdict']}  ({sum(c['passed'] for c in results['checks'])}/{len(results['checks'])} checks pass)")
-checks_table(results["checks"])
+run.conclude(metrics, E.checks(metrics, P))
 """),
 ("md", r"""
 ## Reading the result

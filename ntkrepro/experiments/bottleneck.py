@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkrepro.params import Params
+from ntkrepro.results import drop_private
 
 SQRT2 = 2**0.5
 
@@ -403,19 +404,13 @@ def digits_panel(P: Params) -> dict[str, Any]:
 
 
 # ----- metrics and checks -----------------------------------------------------------------------
-def _public(d: Any) -> Any:
-    if isinstance(d, dict):
-        return {k: _public(v) for k, v in d.items() if not str(k).startswith("_")}
-    return d
-
-
 def collect(head: dict, dl: dict, best: dict, fin: dict, digits: dict | None) -> dict[str, Any]:
     k = head["bottleneck"]
     align = {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"]}
              for d, v in k.items() if v["kernel"]}
     n_steps = len(head["_curves"]["ntk"]) - 1
     speed = [_speedup(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps) for v in k.values()]
-    out = {"ntk": head["ntk"], "bottleneck": _public(k), "finite_check": _public(fin), "deep_linear": dl,
+    out = {"ntk": head["ntk"], "bottleneck": drop_private(k), "finite_check": drop_private(fin), "deep_linear": dl,
            "alignment": align, "best_lr": best, "min_speedup_to_10pct": min(speed)}
     if digits is not None:
         out["digits"] = digits

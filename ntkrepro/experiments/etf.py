@@ -19,6 +19,7 @@ from scipy.special import gammaln
 from ntkrepro.dual import cosines, kappa, norms, quadratic_kernel, relu_kernel
 from ntkrepro.optimize import gradient_descent_restarts
 from ntkrepro.params import Params
+from ntkrepro.results import drop_private
 
 TWO_PI = 2 * np.pi
 
@@ -332,17 +333,16 @@ than the loss (at M = 2 the loss is cubic in the angle near rho = -1), so they g
 def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float, float],
             err: dict, neg: dict) -> dict[str, Any]:
     """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    public = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
     return {
         **{k: kern[k] for k in ("kernel_max_abs_err_nt", "kernel_mc_max_abs_z")},
-        "kernel": public(kern),
+        "kernel": drop_private(kern),
         "centred": cen["table"],
         "centred_gram_max_dev": max(r["gram_offdiag_max_dev"] for r in cen["table"].values()),
         "tilted": til["table"], "tilted_alpha_c": [til["alpha"], til["c"]], "c_sweep": til["c_sweep"],
         "finite_n": fin["table"],
         "mc_loss": mc[0], "mc_se": mc[1], "closed_form_loss": mc[2],
         "approximation_error": err,
-        "negative_controls": public(neg),
+        "negative_controls": drop_private(neg),
     }
 
 

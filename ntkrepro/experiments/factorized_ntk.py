@@ -21,6 +21,7 @@ from ntkrepro.data import lowrank_data, sign_labels, sphere_data, unit_rows
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent
 from ntkrepro.params import Params
+from ntkrepro.results import drop_private
 from ntkrepro.results import check, check_above, check_below, check_close
 
 
@@ -218,7 +219,6 @@ def cost(P: Params, rng: np.random.Generator) -> dict[str, Any]:
 def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
             P: Params) -> dict[str, Any]:
     """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    public = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
     sel = lam[f"{P.data}/{P.projection}"]["by_k"]
     ms = [int(m) for m in err_dense]
     return {
@@ -233,8 +233,8 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "ntk_error_vs_m": err_dense, "ntk_error_slope": loglog_slope(ms, list(err_dense.values())),
         "ntk_error_vs_m_factorized": err_fact,
         "ntk_error_slope_factorized": loglog_slope(ms, list(err_fact.values())),
-        "training": {name: public(r) for name, r in tr["runs"].items()},
-        "negative_control": public(tr["negative_control"]),
+        "training": {name: drop_private(r) for name, r in tr["runs"].items()},
+        "negative_control": drop_private(tr["negative_control"]),
         "cost": cst,
     }
 

@@ -17,6 +17,7 @@ from ntkrepro.kernels import (condition_ratio, fcn, fcn_kernel_fn, gd_mean_predi
                               max_learning_rate, relu_fcn_kernels)
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
 from ntkrepro.params import Params
+from ntkrepro.results import drop_private
 from ntkrepro.results import check, check_above, check_below, check_close
 from ntkrepro.train import gd_mse_seeds, init_seeds
 
@@ -284,11 +285,10 @@ def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
 def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc: dict | None,
             P: Params) -> dict[str, Any]:
     """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    public = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
     metrics: dict[str, Any] = {
-        "kernel": public(kern), "finite": finite,
+        "kernel": drop_private(kern), "finite": finite,
         **summarize(kern, finite, P),
-        "breaking": {name: public(v) for name, v in brk.items()},
+        "breaking": {name: drop_private(v) for name, v in brk.items()},
         "diag_reg_vs_time": drt, "diag_reg_vs_time_max_gap": drt["max_gap"],
         "precision": prec,
     }
