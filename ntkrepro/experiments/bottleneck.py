@@ -7,6 +7,7 @@ effective NTK Theta_F = Theta_f(z, z') + J_f(z) Theta_g(x, x') J_f(z')^T evolves
 Simulation ("hybrid"): Z is updated by kernel gradient descent with g's exact NTK Theta_g
 (neural-tangents), f is a wide random-feature MLP of width ``rf_width`` trained by plain GD.
 Loss 0.5 * mean((F - y)^2) over all entries for every model (neural-tangents' convention).
+Kernels and closed forms are float64; the simulated training runs in float32 (speed).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ntkrepro.params import Params
 from ntkrepro.results import drop_private
 
 SQRT2 = 2**0.5
+F32 = jnp.float32
 
 
 # ----- data -------------------------------------------------------------------------------------
@@ -95,6 +97,8 @@ def hybrid_run(p: dict, Z: jnp.ndarray, S: jnp.ndarray, Y: jnp.ndarray, theta_g:
                lr: float, steps: int) -> tuple[dict, jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """``steps`` of joint GD: f's parameters by their gradient, Z by kernel GD with Theta_g; S
     accumulates dL/dZ (for test points). Returns (p, Z, S, loss before each step)."""
+    lr = jnp.asarray(lr, Z.dtype)  # a numpy float64 rate must not promote a float32 run
+
     def step(state, _):
         p, Z, S = state
         L, (gp, gZ) = jax.value_and_grad(_loss, (0, 1))(p, Z, Y)
@@ -156,10 +160,11 @@ def simulate(task: tuple, d: int, P: Params, lr: float, steps: int, seed: int,
     rng = np.random.default_rng(seed)
     K_g, T_g = _g_kernels_cached(task)
     p, Z0 = init_hybrid(d, P.rf_width, y.shape[1], K_g, rng)
-    Z, Zte0 = jnp.asarray(Z0[:n]), Z0[n:]
-    Tg = jnp.asarray(T_g[:n, :n])
+    p = jax.tree_util.tree_map(lambda a: a.astype(F32), p)
+    Z, Zte0 = jnp.asarray(Z0[:n], F32), Z0[n:]
+    Tg = jnp.asarray(T_g[:n, :n], F32)
     S = jnp.zeros_like(Z)
-    Y = jnp.asarray(y)
+    Y = jnp.asarray(y, F32)
     curve, kern = [], []
     cuts = [steps // 3, steps - steps // 3] if track_kernel else [steps]
     for i, seg in enumerate(cuts):
@@ -170,13 +175,13 @@ def simulate(task: tuple, d: int, P: Params, lr: float, steps: int, seed: int,
                          "alignment": alignment(th, y[:m])})
         p, Z, S, losses = hybrid_run(p, Z, S, Y, Tg, lr, seg)
         curve.append(np.asarray(losses))
-    curve = np.concatenate(curve + [np.asarray([float(_loss(p, Z, Y))])])
+    curve = np.concatenate(curve + [np.asarray([float(_loss(p, Z, Y))])]).astype(np.float64)
     if track_kernel:
         th = effective_ntk(p, Z[: track_kernel], T_g[: track_kernel, : track_kernel])
         kern.append({"step": steps, "trace_over_n": float(np.trace(th) / track_kernel),
                      "alignment": alignment(th, y[: track_kernel])})
     Zte = Zte0 - lr * T_g[n:, :n] @ np.asarray(S)
-    pred = np.asarray(rf_apply(p, jnp.asarray(Zte)))
+    pred = np.asarray(rf_apply(p, jnp.asarray(Zte, F32)), np.float64)
     return {"curve": curve, "test_rel_mse": float(np.mean((pred - yt) ** 2) / np.mean(yt**2)),
             "diverged": bool(not np.all(np.isfinite(curve))), "kernel": kern}
 
@@ -329,11 +334,12 @@ def headline(task: tuple, P: Params) -> dict[str, Any]:
 
 def best_lr(task: tuple, P: Params, lr_max_ntk: float) -> dict[str, Any]:
     """Each model at its own best stable learning rate from ``lr_factors`` x the NTK's maximum
-    stable rate 2n/lambda_max: the one that reaches 1% (else 10%, else lowest final loss) first."""
+    stable rate 2n/lambda_max. A run is stable when its loss stays finite and ends within 2x of its
+    minimum; among stable runs the best reaches 1% first (then 10%, then the lowest final loss)."""
     out = {}
     base = 0.5 * np.mean(task[1] ** 2)
     for name in ["ntk", *[str(d) for d in P.bottleneck_widths]]:
-        best = None
+        candidates = []
         for f in P.lr_factors:
             lr = f * lr_max_ntk
             if name == "ntk":
@@ -343,12 +349,13 @@ def best_lr(task: tuple, P: Params, lr_max_ntk: float) -> dict[str, Any]:
                 r = simulate(task, int(name), P, lr, P.steps, P.seed)
                 curve, test = r["curve"], r["test_rel_mse"]
             s = summarize_curve(curve, base)
-            key = (s["steps_to_1pct"] if s["steps_to_1pct"] is not None else 10**9,
+            stable = bool(np.all(np.isfinite(curve)) and curve[-1] <= 2 * np.min(curve))
+            key = (not stable,
+                   s["steps_to_1pct"] if s["steps_to_1pct"] is not None else 10**9,
                    s["steps_to_10pct"] if s["steps_to_10pct"] is not None else 10**9,
                    s["final_train_rel"] if s["final_train_rel"] is not None else np.inf)
-            if best is None or key < best[0]:
-                best = (key, {"lr": lr, **s, "test_rel_mse": test})
-        out[name] = best[1]
+            candidates.append((key, {"lr": lr, **s, "test_rel_mse": test, "stable": stable}))
+        out[name] = min(candidates, key=lambda c: c[0])[1]
     return out
 
 
@@ -361,20 +368,19 @@ def finite_check(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     from ntkrepro.train import gd_mse
 
     out = {}
-    for name, amp, d in (("bottleneck", P.amplitude, P.finite_d), ("no_bottleneck_unit_amp", 1.0, P.finite_width)):
+    for name, amp, d, w, steps in (("bottleneck", P.amplitude, P.finite_d, P.finite_width, P.steps),
+                                   ("no_bottleneck_unit_amp", 1.0, P.wide_width, P.wide_width, P.wide_steps)):
         task = make_task(P.target, amp, P.n_finite, P.n_test, P.input_dim, rng)
         x, y, xt, yt = task
-        w = P.finite_width
         init, apply, _ = stax.serial(stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(d, W_std=SQRT2),
                                      stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(1, W_std=SQRT2))
         p0 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), init(jax.random.PRNGKey(P.seed), x.shape)[1])
-        _, losses, _ = gd_mse(apply, p0, jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32),
-                              jnp.asarray(xt, jnp.float32), P.lr, P.steps)
+        _, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), P.lr, steps)
         finite = np.asarray(losses, np.float64)
         base = 0.5 * np.mean(y**2)
-        ref = (simulate(task, d, P, P.lr, P.steps, P.seed)["curve"] if name == "bottleneck"
-               else ntk_baseline(task, P, P.lr)["curve"])
-        out[name] = {"amplitude": amp, "d": d, "finite": summarize_curve(finite, base),
+        ref = (simulate(task, d, P, P.lr, steps, P.seed)["curve"] if name == "bottleneck"
+               else ntk_baseline(task, P, P.lr)["curve"][: steps + 1])
+        out[name] = {"amplitude": amp, "d": d, "width": w, "steps": steps, "finite": summarize_curve(finite, base),
                      "reference": summarize_curve(ref, base),
                      "final_loss_ratio": float(finite[-1] / ref[-1]),
                      "_curves": (finite / base, ref / base)}
@@ -395,9 +401,10 @@ def digits_panel(P: Params) -> dict[str, Any]:
     n = len(s.x_train)
     K_g, T_g = g_kernels(np.concatenate([s.x_train, s.x_test]))
     p, Z0 = init_hybrid(8, P.rf_width, 10, K_g, np.random.default_rng(P.seed))
-    p, Z, S, losses = hybrid_run(p, jnp.asarray(Z0[:n]), jnp.zeros((n, 8)), jnp.asarray(s.y_train),
-                                 jnp.asarray(T_g[:n, :n]), lr, P.steps)
-    pred = np.asarray(rf_apply(p, jnp.asarray(Z0[n:] - lr * T_g[n:, :n] @ np.asarray(S))))
+    p = jax.tree_util.tree_map(lambda a: a.astype(F32), p)
+    p, Z, S, losses = hybrid_run(p, jnp.asarray(Z0[:n], F32), jnp.zeros((n, 8), F32), jnp.asarray(s.y_train, F32),
+                                 jnp.asarray(T_g[:n, :n], F32), lr, P.steps)
+    pred = np.asarray(rf_apply(p, jnp.asarray(Z0[n:] - lr * T_g[n:, :n] @ np.asarray(S), F32)))
     return {"lr": float(lr), "ntk_mean_predictor_accuracy": ntk_acc,
             "bottleneck_d8_accuracy": float(np.mean(np.argmax(pred, 1) == s.labels_test)),
             "bottleneck_final_train_loss": float(np.asarray(losses)[-1])}
@@ -467,8 +474,8 @@ def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
                     f"d={P.finite_d}) against the hybrid (within a factor 1.5); final-loss ratio "
                     f"{fc['final_loss_ratio']:.3g} reported"),
         check_below("ntk_matches_wide_network_at_unit_amplitude", abs(np.log(lazy)), np.log(1.25),
-                    f"|log| final-loss ratio, finite net without bottleneck (width {P.finite_width}) against the NTK, "
-                    "amplitude 1 (within a factor 1.25)"),
+                    f"|log| final-loss ratio, finite net without bottleneck (width {P.wide_width}, {P.wide_steps} steps) "
+                    "against the NTK, amplitude 1 (within a factor 1.25)"),
         check_above("effective_kernel_learns_target", gain, 0.0,
                     f"min over d of the kernel-target alignment gain (end - start); max trace growth {growth:.2f}x"),
         check_below("deep_linear_infinite_matches_closed_form", closed, tolerance(np.float64, 1.0, 1e6),
