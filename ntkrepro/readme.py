@@ -23,6 +23,11 @@ def _fmt(value: object) -> str:
     return "n/a" if value is None else str(value)
 
 
+def _cell(text: str) -> str:
+    """Escape the pipes of a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
 def claims_table() -> str:
     lines = ["| # | claim | paper | notebook | figure | verdict (full profile) | key number |",
              "|---|---|---|---|---|---|---|"]
@@ -30,7 +35,7 @@ def claims_table() -> str:
         res = latest_results(c)
         verdict = res["verdict"] if res else "not run yet"
         label, path = c.key_metric
-        key = f"{label} = {_fmt(get_metric(res, path))}" if res else "n/a"
+        key = _cell(f"{label} = {_fmt(get_metric(res, path))}") if res else "n/a"
         if res:
             n_pass = sum(ch["passed"] for ch in res["checks"])
             verdict += f" ({n_pass}/{len(res['checks'])} checks)"
