@@ -69,6 +69,9 @@ def finite_n(fin: dict[str, Any]) -> plt.Figure:
         ax[1].plot(N, [r["norm_rel_spread"] for r in rows], "o-", label=f"d={d}")
     ax[0].set(xscale="log", yscale="log", xlabel="target width N", ylabel="max |cos + 1/(M−1)|",
               title="Exact problem: distance of the optimum from the ETF")
+    Ns = sorted({r["N"] for r in fin.values()})
+    for a in ax:
+        log_ticks(a, Ns)
     ax[1].set(xscale="log", yscale="log", xlabel="target width N", ylabel="(max−min)/mean of |v_j|",
               title="Norm spread of the optimum")
     for a in ax:
@@ -90,6 +93,7 @@ def approximation_error(err: dict[str, Any]) -> plt.Figure:
         ax.plot([r["N"] for r in rows], [abs(r["predicted_mean"]) for r in rows], ":", color=f"C{i}")
     ax.set(xscale="log", yscale="log", xlabel="target width N", ylabel="|L_exact − L_sim| at the ETF",
            title="Error of the simplification (dotted: closed-form mean, Gaussian)")
+    log_ticks(ax, sorted({r["N"] for r in err.values()}))
     ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     return fig
