@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NORM_EPS = 1e-24  # keeps |v| differentiable at 0 without biasing the loss (float64)
 
@@ -29,6 +30,17 @@ def _kappa_jvp(primals, tangents):
 def kappa_prime(rho: jnp.ndarray) -> jnp.ndarray:
     """d kappa / d rho = (pi - arccos rho) / (2 pi), finite at rho = +-1."""
     return (jnp.pi - jnp.arccos(jnp.clip(rho, -1.0, 1.0))) / (2 * jnp.pi)
+
+
+def kappa_np(rho: np.ndarray | float) -> np.ndarray:
+    """:func:`kappa` in numpy float64 (for closed forms outside jax)."""
+    rho = np.clip(rho, -1.0, 1.0)
+    return (np.sqrt(1.0 - rho**2) + (np.pi - np.arccos(rho)) * rho) / (2 * np.pi)
+
+
+def kappa_prime_np(rho: np.ndarray | float) -> np.ndarray:
+    """:func:`kappa_prime` in numpy: E[relu'(u) relu'(v)] for unit Gaussians with correlation rho."""
+    return (np.pi - np.arccos(np.clip(rho, -1.0, 1.0))) / (2 * np.pi)
 
 
 def norms(U: jnp.ndarray) -> jnp.ndarray:

@@ -37,12 +37,11 @@ def fcn_kernel_fn(depth: int, W_std: float, b_std: float, out_dim: int = 10) -> 
 def _arccos1(q1: np.ndarray, q2: np.ndarray, q12: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians with
     variances q1, q2 and covariance q12 (Cho & Saul 2009, degree-1 and degree-0 arc-cosine)."""
+    from ntkrepro.dual import kappa_np, kappa_prime_np
+
     norm = np.sqrt(np.outer(q1, q2))
-    rho = np.clip(q12 / norm, -1.0, 1.0)
-    theta = np.arccos(rho)
-    k1 = norm * (np.sin(theta) + (np.pi - theta) * rho) / (2 * np.pi)
-    k0 = (np.pi - theta) / (2 * np.pi)
-    return k1, k0
+    rho = q12 / norm
+    return norm * kappa_np(rho), kappa_prime_np(rho)
 
 
 def relu_fcn_kernels(x1: np.ndarray, x2: np.ndarray, depth: int, W_std: float,

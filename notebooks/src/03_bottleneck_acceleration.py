@@ -87,7 +87,7 @@ closed form).
 ("code", r"""
 dl = E.deep_linear(P, rng)
 fin = E.finite_check(P, rng)
-best = E.best_lr(task, P, 2 * task[1].size / E.ntk_baseline(task, P, P.lr)["lambda_max"])
+best = E.best_lr(task, P, head["_lr_max"])
 digits = E.digits_panel(P) if P.run_digits else None
 metrics = E.collect(head, dl, best, fin, digits)
 run.save(F.mechanism(metrics["alignment"]), "mechanism")

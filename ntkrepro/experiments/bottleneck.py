@@ -317,7 +317,8 @@ def headline(task: tuple, P: Params) -> dict[str, Any]:
                    "closed_form_max_abs_err": ntk["closed_form_max_rel_err"],
                    "steps_to_10pct_extended": ntk["steps_to_10pct_extended"],
                    "steps_to_1pct_extended": ntk["steps_to_1pct_extended"]},
-           "bottleneck": {}, "_curves": {"ntk": ntk["curve"]}, "_base": base}
+           "bottleneck": {}, "_curves": {"ntk": ntk["curve"]}, "_base": base,
+           "_lr_max": 2 * task[1].size / ntk["lambda_max"]}  # the NTK's largest stable rate
     for d in P.bottleneck_widths:
         runs = [simulate(task, d, P, P.lr, P.steps, P.seed + s, track_kernel=P.n_align if s == 0 else 0)
                 for s in range(P.seeds)]

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import optimize as sopt
 from scipy.special import gammaln
 
-from ntkrepro.dual import cosines, kappa, norms, quadratic_kernel, relu_kernel
+from ntkrepro.dual import cosines, kappa, kappa_np, norms, quadratic_kernel, relu_kernel
 from ntkrepro.optimize import gradient_descent_restarts
 from ntkrepro.params import Params
 from ntkrepro.results import drop_private
@@ -25,11 +25,6 @@ TWO_PI = 2 * np.pi
 
 
 # ----- closed forms -------------------------------------------------------------------------
-def kappa_np(rho: np.ndarray | float) -> np.ndarray:
-    rho = np.clip(rho, -1.0, 1.0)
-    return (np.sqrt(1 - rho**2) + (np.pi - np.arccos(rho)) * rho) / TWO_PI
-
-
 def target_scalars(mu_norm: float, sigma_w: float) -> tuple[float, float]:
     """(alpha, c) = (sqrt(|mu|^2 + sigma_w^2), |mu| / alpha) for output weights a_i = 1/N."""
     alpha = float(np.hypot(mu_norm, sigma_w))

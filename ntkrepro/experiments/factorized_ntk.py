@@ -18,11 +18,11 @@ import numpy as np
 from scipy.linalg import hadamard
 
 from ntkrepro.data import lowrank_data, sign_labels, sphere_data, unit_rows
+from ntkrepro.dual import kappa_prime_np
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent
 from ntkrepro.params import Params
-from ntkrepro.results import drop_private
-from ntkrepro.results import check, check_above, check_below, check_close
+from ntkrepro.results import check, check_above, check_below, check_close, drop_private
 
 
 # ----- kernels --------------------------------------------------------------------------------
@@ -30,8 +30,7 @@ def h_inf(X: np.ndarray) -> np.ndarray:
     """Du et al.'s Gram matrix H^inf_ij = x_i.x_j (pi - arccos cos(x_i, x_j)) / (2 pi)."""
     G = X @ X.T
     nrm = np.sqrt(np.diag(G))
-    cos = np.clip(G / np.outer(nrm, nrm), -1.0, 1.0)
-    return G * (np.pi - np.arccos(cos)) / (2 * np.pi)
+    return G * kappa_prime_np(G / np.outer(nrm, nrm))
 
 
 def h_inf_series(X: np.ndarray, terms: int = 200) -> np.ndarray:
