@@ -11,7 +11,6 @@ STAMP := $(VENV)/.ntkrepro-installed
 INSTALLER ?= uv
 UV_VERSION := 0.13.8
 CLAIMS := finite_vs_infinite etf_compression factorized_ntk bottleneck ntt
-export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
 .PHONY: help venv figures test unit lab clean lock readme benchmark $(CLAIMS)
@@ -25,10 +24,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkrepro needs Python 3.11, got " + sys.version' 
 	$(PY) -m pip install -q --upgrade pip
 	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install -q uv==$(UV_VERSION); then \
-	  $(VENV)/bin/uv pip install --python $(PY) -r requirements.lock && \
+	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -r requirements.lock && \
 	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -e . ; \
 	else \
-	  $(PY) -m pip install -r requirements.lock && $(PY) -m pip install --no-deps -e . ; \
+	  $(PY) -m pip install --no-deps -r requirements.lock && $(PY) -m pip install --no-deps -e . ; \
 	fi
 	$(PY) -m ipykernel install --sys-prefix --name ntkrepro --display-name "Python 3 (ntkrepro)"
 	@touch $(STAMP)
@@ -59,7 +58,7 @@ benchmark: $(STAMP)  ## print speed ratios (jit, lax.scan, NTK implementations)
 	$(PY) scripts/benchmark.py
 
 lock:  ## re-resolve requirements.lock and environment.yml from requirements/requirements.in
-	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in -o requirements.lock
+	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in --override requirements/overrides.txt -o requirements.lock
 	$(PY) -m ntkrepro envfile > environment.yml
 
 clean:  ## remove build outputs (executed notebooks, smoke runs); keeps figures/ and .venv

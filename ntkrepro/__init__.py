@@ -1,15 +1,18 @@
 """ntkrepro: a thin helper package behind the claim notebooks.
 
-Importing the package turns on float64 in jax (``jax_enable_x64``): kernels, eigenvalues
-and kernel solves need it. Training loops that can run in float32 cast explicitly.
+Importing the package (1) replaces ``neural_tangents.experimental`` by an empty module before
+neural-tangents is imported, so that neural-tangents loads without tensorflow
+(:mod:`ntkrepro.compat`; import ``ntkrepro`` first), and (2) turns on float64 in jax
+(``jax_enable_x64``): kernels, eigenvalues and kernel solves need it. Training loops that can
+run in float32 cast explicitly.
 """
 from __future__ import annotations
 
-import os
+from ntkrepro import compat
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # neural-tangents imports tensorflow
+compat.install()
 
-import jax
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 

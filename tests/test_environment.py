@@ -1,6 +1,9 @@
 """The pinned environment: lock and environment.yml agree, installed versions match the lock,
 and every neural-tangents feature the project uses works (so a bad pin fails loudly)."""
+import subprocess
+import sys
 from importlib import metadata
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -10,8 +13,9 @@ from ntkrepro.envfile import ENV_FILE, LOCK, env_yml_pins, lock_pins, render
 from ntkrepro.kernels import fcn
 from ntkrepro.numerics import tolerance
 
-KEY_PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "neural-tangents", "tensorflow", "tf2jax",
-                "papermill", "optax", "scikit-learn", "seaborn")
+KEY_PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "neural-tangents", "papermill", "optax",
+                "scikit-learn", "seaborn")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_environment_yml_matches_lock():
@@ -66,3 +70,34 @@ def test_predict_and_gp_inference_run(net):
     k = kfn(x, None, "nngp")
     out = nt.predict.gp_inference(k, y, diag_reg=1e-3)(get="nngp", k_test_train=kfn(x[:2], x, "nngp"))
     assert out.shape == (2, 3)
+
+
+def test_neural_tangents_imports_without_tensorflow():
+    """``import ntkrepro`` then ``import neural_tangents`` loads no tensorflow, tf2jax or jax2tf
+    module, and writes nothing to stderr (no TF/absl log lines)."""
+    code = ("import sys, ntkrepro, neural_tangents as nt; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf2jax', 'keras') "
+            "or 'jax2tf' in m]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert out.stderr == ""
+
+
+def test_tensorflow_is_not_installed():
+    for name in ("tensorflow", "tf2jax", "keras"):
+        with pytest.raises(metadata.PackageNotFoundError):
+            metadata.version(name)
+
+
+def test_compat_is_the_only_place_that_patches_neural_tangents():
+    """One documented measure: only ntkrepro/compat.py touches ``sys.modules`` for neural-tangents."""
+    hits = [p.relative_to(REPO) for p in (REPO / "ntkrepro").rglob("*.py")
+            if "sys.modules[" in p.read_text() and "neural_tangents" in p.read_text()]
+    assert hits == [Path("ntkrepro/compat.py")]
+
+
+def test_stub_explains_itself():
+    import neural_tangents as nt
+
+    with pytest.raises(AttributeError, match="compat.py"):
+        nt.experimental.empirical_ntk_fn_tf  # noqa: B018
