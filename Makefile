@@ -10,10 +10,12 @@ STAMP := $(VENV)/.ntkrepro-installed
 # INSTALLER=pip forces plain pip; the default uses uv (pinned) when it installs, else pip.
 INSTALLER ?= uv
 UV_VERSION := 0.13.8
-CLAIMS := finite_vs_infinite etf_compression factorized_ntk bottleneck ntt
+# one target per claim folder (the registry lists the same folders; a test compares them)
+CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/claims/*/claim.py)))
+JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv figures test unit lab clean lock readme benchmark $(CLAIMS)
+.PHONY: help venv figures test unit lab clean lock readme benchmark print-claims $(CLAIMS)
 
 help:  ## list the targets
 	@grep -E '^[a-z_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -35,7 +37,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)  ## create the pinned environment in .venv
 
 figures: $(STAMP)  ## run every claim notebook (full profile); only changed ones re-execute
-	$(PY) -m ntkrepro run all --profile full --skip-unchanged
+	$(PY) -m ntkrepro run all --profile full --skip-unchanged --jobs $(JOBS)
 	$(PY) -m ntkrepro readme
 
 $(CLAIMS): $(STAMP)  ## run one claim notebook (full profile), e.g. `make finite_vs_infinite`
@@ -60,6 +62,9 @@ benchmark: $(STAMP)  ## print speed ratios (jit, lax.scan, NTK implementations)
 lock:  ## re-resolve requirements.lock and environment.yml from requirements/requirements.in
 	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in --override requirements/overrides.txt -o requirements.lock
 	$(PY) -m ntkrepro envfile > environment.yml
+
+print-claims:  ## the claim targets (from ntkrepro/claims/*/claim.py)
+	@echo $(CLAIMS)
 
 clean:  ## remove build outputs (executed notebooks, smoke runs); keeps figures/ and .venv
 	rm -rf build .pytest_cache

@@ -16,8 +16,7 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-from ntkrepro.params import resolve_params  # noqa: E402
-from ntkrepro.registry import CLAIMS, get_claim  # noqa: E402
+from ntkrepro.registry import CLAIMS, get_claim, resolve_params  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["CLAIMS", "get_claim", "resolve_params", "__version__"]

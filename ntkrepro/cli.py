@@ -1,4 +1,4 @@
-"""Command line: ``python -m ntkrepro run <claim>|all``, ``list``, ``readme``, ``envfile``."""
+"""Command line: ``python -m ntkrepro run <claim>|all [--jobs N]``, ``list``, ``ids``, ``readme``, ``envfile``."""
 from __future__ import annotations
 
 import argparse
@@ -15,9 +15,52 @@ def _parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+# One thread per process when several claims run side by side, so that N jobs on N cores do not
+# oversubscribe (XLA's Eigen pool and BLAS would otherwise each take every core).
+SINGLE_THREAD_ENV = {
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+}
+
+
+def _child_argv(args: argparse.Namespace, cid: str) -> list[str]:
+    argv = [sys.executable, "-m", "ntkrepro", "run", cid, "--profile", args.profile, "-q",
+            "--timeout", str(args.timeout)]
+    for name, value in args.param or []:
+        argv += ["-p", name, value]
+    if args.params_file:
+        argv += ["--params-file", args.params_file]
+    argv += ["--skip-unchanged"] if args.skip_unchanged else []
+    argv += ["--no-html"] if args.no_html else []
+    return argv
+
+
+def _run_parallel(args: argparse.Namespace, ids: list[str]) -> list[str]:
+    """Each claim in its own process (its own kernel, staging directory and signal handling),
+    at most ``args.jobs`` at a time; each one's output is printed when it ends."""
+    import os
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**os.environ, **SINGLE_THREAD_ENV}
+
+    def one(cid: str) -> tuple[str, int, str]:
+        proc = subprocess.run(_child_argv(args, cid), env=env, capture_output=True, text=True)
+        return cid, proc.returncode, proc.stdout + proc.stderr
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for cid, code, text in pool.map(one, ids):
+            print(text.rstrip(), flush=True)
+            if code:
+                failures.append(cid)
+    return failures
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ntkrepro.ledger import IMPLEMENTATION_ERROR, failed_implementation_checks
     from ntkrepro.registry import CLAIMS, get_claim
-    from ntkrepro.runner import NotebookFailed, run_claim
+    from ntkrepro.runner import NotebookFailed, OutputBusy, run_claim
 
     overrides: dict[str, Any] = {}
     if args.params_file:
@@ -26,27 +69,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ids = list(CLAIMS) if args.claim == "all" else [get_claim(args.claim).id]
     if args.claim == "all" and args.output_dir:
         raise ValueError("--output-dir needs a single claim, not 'all'")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     for cid in ids:  # validate every claim's parameters before running any
         get_claim(cid).params.resolve({**overrides, "profile": args.profile},
                                        get_claim(cid).default_output_dir)
-    failures = []
-    for cid in ids:
-        t0 = time.perf_counter()
-        print(f"==> {cid} ({args.profile})", flush=True)
-        try:
-            res = run_claim(cid, args.profile, overrides, args.output_dir,
-                            skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
-                            html=not args.no_html, cell_timeout=args.timeout)
-        except NotebookFailed as err:
-            print(f"FAILED: {err}", file=sys.stderr, flush=True)
-            failures.append(cid)
-            continue
-        state = "up to date (inputs unchanged; skipped)" if res.skipped else \
-            f"done in {time.perf_counter() - t0:.0f} s"
-        verdict = res.results["verdict"] if res.results else "?"
-        print(f"    {cid}: {state}; verdict: {verdict}; outputs in {res.output_dir}", flush=True)
+    if args.jobs > 1 and len(ids) > 1:
+        failures = _run_parallel(args, ids)
+    else:
+        failures = []
+        for cid in ids:
+            t0 = time.perf_counter()
+            print(f"==> {cid} ({args.profile})", flush=True)
+            try:
+                res = run_claim(cid, args.profile, overrides, args.output_dir,
+                                skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
+                                html=not args.no_html, cell_timeout=args.timeout)
+            except (NotebookFailed, OutputBusy) as err:
+                print(f"FAILED: {err}", file=sys.stderr, flush=True)
+                failures.append(cid)
+                continue
+            state = "up to date (inputs unchanged; skipped)" if res.skipped else \
+                f"done in {time.perf_counter() - t0:.0f} s"
+            verdict = res.results["verdict"] if res.results else "?"
+            print(f"    {cid}: {state}; verdict: {verdict}; outputs in {res.output_dir}", flush=True)
+            if verdict == IMPLEMENTATION_ERROR:
+                print(f"FAILED: {cid}: implementation check(s) failed: "
+                      f"{', '.join(failed_implementation_checks(res.results))}", file=sys.stderr, flush=True)
+                failures.append(cid)
     if failures:
-        print(f"failed notebooks: {', '.join(failures)}", file=sys.stderr)
+        print(f"failed claims: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
 
@@ -57,8 +109,17 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
     for c in CLAIMS.values():
         res = latest_results(c)
-        verdict = res["verdict"] if res else "not run yet"
-        print(f"{c.id:22s} {c.paper.short:28s} {verdict:22s} notebooks/{c.notebook}")
+        print(f"{c.number}. {c.id} ({c.paper.short}), notebooks/{c.notebook}")
+        print(f"   verdict: {res['verdict'] if res else 'not run yet'}")
+        for f in (res or {}).get("findings", []):
+            print(f"   {f['id']:7s} {f['verdict']:15s} {f['statement']}")
+    return 0
+
+
+def _cmd_ids(_: argparse.Namespace) -> int:
+    from ntkrepro.registry import CLAIMS
+
+    print(" ".join(CLAIMS))
     return 0
 
 
@@ -91,8 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-html", action="store_true", help="do not export the executed notebook as HTML")
     run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("-j", "--jobs", type=int, default=1,
+                     help="with 'all': run up to N claims side by side (one process and one thread each)")
     run.set_defaults(func=_cmd_run)
     sub.add_parser("list", help="the claims and their last verdicts").set_defaults(func=_cmd_list)
+    sub.add_parser("ids", help="the claim ids, space-separated (the Makefile's claim targets)").set_defaults(
+        func=_cmd_ids)
     sub.add_parser("readme", help="regenerate the README claims table").set_defaults(func=_cmd_readme)
     sub.add_parser("envfile", help="print environment.yml from requirements.lock").set_defaults(func=_cmd_envfile)
     return parser

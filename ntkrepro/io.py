@@ -9,9 +9,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def umask() -> int:
+    """The process umask (read without changing it for longer than a moment)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+    The file gets the permissions a plain ``open`` would give it (0666 less the umask), not
+    mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
@@ -19,6 +28,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -59,3 +69,12 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def drop_private(d: Any) -> Any:
+    """Recursively drop dict keys starting with ``_`` (arrays kept for figures, not for results.json)."""
+    from collections.abc import Mapping
+
+    if isinstance(d, Mapping):
+        return {k: drop_private(v) for k, v in d.items() if not str(k).startswith("_")}
+    return d

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ntkrepro.params import Params, resolve_params
+from ntkrepro.params import Params
+from ntkrepro.registry import resolve_params
 from ntkrepro.plotting import set_style
 from ntkrepro.results import Run
 

@@ -166,16 +166,3 @@ def require(condition: bool, name: str, message: str) -> None:
     """Cross-parameter rule helper: raise ``ValueError`` naming ``name`` unless ``condition``."""
     if not condition:
         raise ValueError(f"parameter {name!r}: {message}")
-
-
-def resolve_params(claim_id: str, namespace: Mapping[str, Any] | None = None, **explicit: Any) -> Params:
-    """Resolve a claim's parameters from a notebook namespace (``globals()``) and/or keywords.
-
-    Only names the claim declares are read from ``namespace``; ``None`` means "use the profile".
-    """
-    from ntkrepro.registry import get_claim
-
-    claim = get_claim(claim_id)
-    given = {n: namespace[n] for n in claim.params.names if namespace and n in namespace}
-    given.update(explicit)
-    return claim.params.resolve(given, claim.default_output_dir)

@@ -1,80 +1,21 @@
-"""The claims registry: one source of truth per claim.
+"""The claims registry: one line per claim. Each claim is a folder ``ntkrepro/claims/<id>/``
+whose ``claim.py`` declares it (parameters, profiles, findings, checks with their gates, figure
+captions); the README, the CLI, the runner, the Makefile and the tests all read this registry.
 
-Each claim lives in its own module under :mod:`ntkrepro.claims` and exports ``CLAIM``. The
-README table, the CLI, the runner and the tests all read this registry.
+Import order (no cycles): ``params``, ``provenance`` -> ``spec`` -> ``claims.<id>`` -> ``registry``
+-> ``results``, ``runner``, ``cli``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Mapping
 
-from ntkrepro.params import ParamSet
-from ntkrepro.provenance import REPO_ROOT
+from ntkrepro.claims import bottleneck, etf, factorized_ntk, finite_vs_infinite, ntt
+from ntkrepro.params import Params
+from ntkrepro.spec import CheckSpec, Claim, Finding, Paper  # noqa: F401  (re-exported)
 
-
-@dataclass(frozen=True)
-class Paper:
-    authors: str
-    title: str
-    year: int
-    arxiv: str
-    venue: str = ""
-
-    @property
-    def url(self) -> str:
-        return f"https://arxiv.org/abs/{self.arxiv}"
-
-    @property
-    def short(self) -> str:
-        return f"{self.authors} {self.year}"
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """A check the notebook must report. ``smoke`` says whether it runs in the smoke profile and
-    ``smoke_must_pass`` whether the tests require it to pass there (small sizes can make a
-    full-scale claim unreachable; the check is still reported)."""
-
-    name: str
-    description: str
-    smoke: bool = True
-    smoke_must_pass: bool = True
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    number: int
-    title: str
-    paper: Paper
-    notebook: str  # file name inside notebooks/
-    figures: tuple[str, ...]  # figure stems written to output_dir (PNG + PDF each)
-    params: ParamSet
-    checks: tuple[CheckSpec, ...]
-    key_metric: tuple[str, str]  # (label, dotted path into results["metrics"])
-    reconstructed: str  # what is reconstructed where the paper's text was not available
-
-    @property
-    def notebook_path(self) -> Path:
-        return REPO_ROOT / "notebooks" / self.notebook
-
-    def default_output_dir(self, profile: str) -> Path:
-        if profile == "full":
-            return REPO_ROOT / "figures" / self.id
-        return REPO_ROOT / "build" / profile / self.id
-
-    def check_names(self, profile: str) -> tuple[str, ...]:
-        return tuple(c.name for c in self.checks if profile == "full" or c.smoke)
-
-
-def _load() -> dict[str, Claim]:
-    from ntkrepro.claims import ALL
-
-    claims = sorted(ALL, key=lambda c: c.number)
-    return {c.id: c for c in claims}
-
-
-CLAIMS: dict[str, Claim] = _load()
+CLAIMS: dict[str, Claim] = {c.id: c for c in sorted(
+    (factorized_ntk.CLAIM, etf.CLAIM, bottleneck.CLAIM, finite_vs_infinite.CLAIM, ntt.CLAIM),
+    key=lambda c: c.number)}
 
 
 def get_claim(claim_id: str) -> Claim:
@@ -82,3 +23,14 @@ def get_claim(claim_id: str) -> Claim:
         return CLAIMS[claim_id]
     except KeyError:
         raise ValueError(f"unknown claim {claim_id!r}; known claims: {sorted(CLAIMS)}") from None
+
+
+def resolve_params(claim_id: str, namespace: Mapping[str, Any] | None = None, **explicit: Any) -> Params:
+    """Resolve a claim's parameters from a notebook namespace (``globals()``) and/or keywords.
+
+    Only names the claim declares are read from ``namespace``; ``None`` means "use the profile".
+    """
+    claim = get_claim(claim_id)
+    given = {n: namespace[n] for n in claim.params.names if namespace and n in namespace}
+    given.update(explicit)
+    return claim.params.resolve(given, claim.default_output_dir)

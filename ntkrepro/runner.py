@@ -3,18 +3,31 @@
 The notebook's directory is the working directory, the kernel is the pinned ``ntkrepro``
 kernel, each cell has a timeout, parameters are validated before the kernel starts, and a
 failing cell becomes one line: notebook, cell number, exception.
+
+A run's outputs appear together or not at all: the notebook writes into a staging directory
+beside the output directory (``NTKREPRO_STAGE_DIR``), and only a run that finished moves its
+files into place. Ctrl-C or SIGTERM stops the kernel and removes the staging directory. A lock
+beside the output directory refuses a second run into the same directory while one is running.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+import shutil
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ntkrepro.io import atomic_path, to_jsonable, write_text
 from ntkrepro.provenance import REPO_ROOT
-from ntkrepro.registry import Claim, get_claim
+from ntkrepro.registry import get_claim
+from ntkrepro.results import STAGE_ENV
+from ntkrepro.spec import Claim
 
 KERNEL_NAME = "ntkrepro"
 BUILD_DIR = REPO_ROOT / "build"
@@ -23,6 +36,77 @@ CELL_TIMEOUT_S = 1800
 
 class NotebookFailed(RuntimeError):
     """A cell raised: the message names the notebook, the cell and the exception."""
+
+
+class OutputBusy(RuntimeError):
+    """Another run is writing the same output directory."""
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (a hidden file beside it) for the duration of a run."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f".{out.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise OutputBusy(f"output directory {out} is in use by another run (pid {holder}); wait for it "
+                             "to finish or choose another --output-dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so that papermill
+    shuts the kernel down and the staging directory is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _commit(stage: Path, out: Path) -> None:
+    """Move every file of ``stage`` into ``out`` with signals held back, so that the set lands whole."""
+    out.mkdir(parents=True, exist_ok=True)
+    mask = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, mask)
+    try:
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @dataclass(frozen=True)
@@ -105,7 +189,8 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
               progress_bar: bool = True, html: bool = True,
               cell_timeout: int = CELL_TIMEOUT_S) -> RunResult:
     """Validate, execute and export one claim notebook. Raises ``ValueError`` on bad
-    parameters (before any compute) and :class:`NotebookFailed` when a cell fails."""
+    parameters (before any compute), :class:`OutputBusy` when another run holds the output
+    directory and :class:`NotebookFailed` when a cell fails (then no output is replaced)."""
     claim = get_claim(claim_id)
     explicit = dict(overrides or {})
     explicit["profile"] = profile
@@ -119,13 +204,38 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
             and (out / "results.json").exists():
         return RunResult(claim.id, True, out, None, json.loads((out / "results.json").read_text()))
 
-    executed = BUILD_DIR / "notebooks" / profile / claim.notebook if output_dir is None \
-        else out / claim.notebook
+    # the executed notebook goes beside the outputs when an output directory is given, else to build/
+    notebook_dir = out if output_dir is not None else BUILD_DIR / "notebooks" / profile
     pm_params = {k: v for k, v in explicit.items() if k != "output_dir"}
     pm_params["output_dir"] = str(out)
-    execute(claim.notebook_path, executed, pm_params, progress_bar, cell_timeout)
-    if html:
-        export_html(executed)
-    results = json.loads((out / "results.json").read_text())
-    write_text(stamp, digest + "\n")
-    return RunResult(claim.id, False, out, executed, results)
+    with output_lock(out):
+        stage = out.parent / f".{out.name}.staging-{os.getpid()}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        try:
+            with _env(STAGE_ENV, str(stage)), _sigterm_as_interrupt():
+                executed = stage / claim.notebook
+                try:
+                    execute(claim.notebook_path, executed, pm_params, progress_bar, cell_timeout)
+                except NotebookFailed as err:
+                    failed = executed.with_name(executed.stem + ".failed.ipynb")
+                    notebook_dir.mkdir(parents=True, exist_ok=True)
+                    if failed.exists():
+                        os.replace(failed, notebook_dir / failed.name)
+                    raise NotebookFailed(str(err).replace(_relative(failed), _relative(notebook_dir / failed.name))) \
+                        from None
+                if html:
+                    export_html(executed)
+                results = json.loads((stage / "results.json").read_text())
+                if notebook_dir != out:
+                    notebook_dir.mkdir(parents=True, exist_ok=True)
+                    for f in stage.glob(Path(claim.notebook).stem + ".*"):
+                        os.replace(f, notebook_dir / f.name)
+                if output_dir is not None:
+                    write_text(stage / ".inputs.sha256", digest + "\n")
+                _commit(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    if output_dir is None:
+        write_text(stamp, digest + "\n")
+    return RunResult(claim.id, False, out, notebook_dir / claim.notebook, results)

@@ -40,3 +40,25 @@ def test_failing_cell_is_one_line_naming_notebook_and_cell(tmp_path):
 def test_readme_table_is_fresh():
     text = readme.README.read_text()
     assert readme.render(text) == text, "README claims table is stale: run `make readme`"
+
+
+def test_makefile_claim_targets_match_registry():
+    import subprocess
+
+    from ntkrepro import CLAIMS
+    from ntkrepro.provenance import REPO_ROOT
+
+    out = subprocess.run(["make", "-s", "print-claims"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert sorted(out.stdout.split()) == sorted(CLAIMS)
+
+
+def test_cli_exits_nonzero_naming_failed_implementation_check(monkeypatch, tmp_path, capsys):
+    from ntkrepro import runner
+
+    results = {"verdict": "implementation error",
+               "checks": [{"name": "kernel_matches_closed_form", "kind": "implementation", "outcome": "fail"}]}
+    monkeypatch.setattr(runner, "run_claim",
+                        lambda *a, **k: runner.RunResult("finite_vs_infinite", False, tmp_path, None, results))
+    assert cli.main(["run", "finite_vs_infinite", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "implementation check" in err and "kernel_matches_closed_form" in err

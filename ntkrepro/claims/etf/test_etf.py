@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkrepro.dual import kappa, kappa_prime, quadratic_kernel, relu_kernel
-from ntkrepro.experiments import etf as E
+from ntkrepro.claims.etf import science as E
 from ntkrepro.numerics import tolerance
 
 TOL = tolerance(np.float64)

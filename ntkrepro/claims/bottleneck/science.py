@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkrepro.params import Params
-from ntkrepro.results import drop_private
+from ntkrepro.io import drop_private
 
 SQRT2 = 2**0.5
 F32 = jnp.float32
@@ -431,64 +431,3 @@ def _speedup(t_ref: int | None, t: int | None, steps: int) -> float:
         return 0.0
     return ((t_ref if t_ref is not None else steps + 1) / max(t, 1))
 
-
-def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
-    from ntkrepro.numerics import tolerance, tolerance_sqrt
-    from ntkrepro.results import check, check_above, check_below
-
-    ntk, bn = m["ntk"], m["bottleneck"]
-    ws = [str(d) for d in P.bottleneck_widths]
-    speed = {d: _speedup(ntk["steps_to_10pct_extended"], bn[d]["steps_to_10pct"], 1000 * P.steps) for d in ws}
-    t10 = [bn[d]["steps_to_10pct"] for d in ws]
-    mono = all(a is not None for a in t10) and all(a <= b for a, b in zip(t10, t10[1:]))
-    test_ratio = max((bn[d]["test_rel_mse"] or np.inf) / ntk["test_rel_mse"] for d in ws)
-    fc = m["finite_check"]["bottleneck"]
-    fin_ratio = max((abs(np.log(fc["finite"][k] / fc["reference"][k])) if fc["finite"][k] and fc["reference"][k]
-                     else np.inf) for k in ("steps_to_10pct", "steps_to_1pct"))
-    lazy = m["finite_check"]["no_bottleneck_unit_amp"]["final_loss_ratio"]
-    gain = min(v["end"]["alignment"] - v["start"]["alignment"] for v in m["alignment"].values())
-    growth = max(v["end"]["trace_over_n"] / v["start"]["trace_over_n"] for v in m["alignment"].values())
-    dl = m["deep_linear"]
-    amps = sorted(P.linear_amplitudes)
-    lw = [str(d) for d in P.linear_widths]
-    stable = [d for d in lw if all(dl[f"amp={a:g}"][d]["speedup"] is not None for a in amps)]
-    grows = [d for d in stable if dl[f"amp={amps[-1]:g}"][d]["speedup"] > dl[f"amp={amps[0]:g}"][d]["speedup"]]
-    unit = max((dl["amp=1"][d]["speedup"] or 0.0) for d in lw)
-    top = dl[f"amp={amps[-1]:g}"]
-    stable_top = [d for d in lw if top[d]["speedup"] is not None]
-    near = (abs(top[stable_top[-1]]["speedup"] - 1) < abs(top[stable_top[0]]["speedup"] - 1)) if len(stable_top) > 1 else False
-    closed = max(v["infinite"]["closed_form_max_rel_err"] for v in dl.values())
-    bl = m["best_lr"]
-    best_speed = max(_speedup(bl["ntk"]["steps_to_10pct"], bl[d]["steps_to_10pct"], P.steps) for d in ws)
-    return [
-        check_below("ntk_closed_form_matches_neural_tangents", ntk["closed_form_max_abs_err"], tolerance_sqrt(np.float64, 1.0),
-                    "max relative error of the eigendecomposition loss curve against nt.predict (mean + covariance)"),
-        check_above("bottleneck_accelerates", min(speed.values()), 2.0,
-                    f"min over d of steps-to-10% (NTK, closed form beyond the run) / steps-to-10% (bottleneck), "
-                    f"same lr = {P.lr:g}, amplitude {P.amplitude:g}"),
-        check_below("bottleneck_better_test_error", test_ratio, 1.0,
-                    "max over d of test relative MSE (bottleneck) / test relative MSE (NTK mean predictor)"),
-        check("acceleration_weakens_with_width", mono, t10, "non-decreasing in d",
-              "mean steps to 10% against the bottleneck width d", threshold=0),
-        check_below("hybrid_matches_finite_network", fin_ratio, np.log(1.5),
-                    f"max |log ratio| of steps to 10% and to 1%, finite stax net (width {P.finite_width}, "
-                    f"d={P.finite_d}) against the hybrid (within a factor 1.5); final-loss ratio "
-                    f"{fc['final_loss_ratio']:.3g} reported"),
-        check_below("ntk_matches_wide_network_at_unit_amplitude", abs(np.log(lazy)), np.log(1.25),
-                    f"|log| final-loss ratio, finite net without bottleneck (width {P.wide_width}, {P.wide_steps} steps) "
-                    "against the NTK, amplitude 1 (within a factor 1.25)"),
-        check_above("effective_kernel_learns_target", gain, 0.0,
-                    f"min over d of the kernel-target alignment gain (end - start); max trace growth {growth:.2f}x"),
-        check_below("deep_linear_infinite_matches_closed_form", closed, tolerance(np.float64, 1.0, 1e6),
-                    "max |simulated - closed form| / L(0) of the infinite deep linear loss curve"),
-        check("deep_linear_speedup_grows_with_amplitude", bool(stable) and grows == stable, grows,
-              f"all of {stable}", f"widths d whose speedup at amplitude {amps[-1]:g} exceeds that at {amps[0]:g}",
-              threshold=0),
-        check_below("negative_control_unit_amplitude", unit, 1.5,
-                    "max over d of the deep-linear speedup at amplitude 1 (modest or absent)"),
-        check("negative_control_wide_bottleneck_approaches_ntk", near,
-              [top[d]["speedup"] for d in stable_top], "|speedup - 1| smaller at the largest d",
-              f"deep-linear speedups at amplitude {amps[-1]:g} for d = {stable_top}", threshold=0),
-        check_above("bottleneck_faster_early_at_best_lr", best_speed, 1.0,
-                    "max over d of steps-to-10% (NTK at its best lr) / steps-to-10% (bottleneck at its best lr)"),
-    ]

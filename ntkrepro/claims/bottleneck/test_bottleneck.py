@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from ntkrepro.experiments import bottleneck as E
+from ntkrepro.claims.bottleneck import science as E
 from ntkrepro.numerics import tolerance
 
 

@@ -17,8 +17,7 @@ from ntkrepro.kernels import (condition_ratio, fcn, fcn_kernel_fn, gd_mean_predi
                               max_learning_rate, relu_fcn_kernels)
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
 from ntkrepro.params import Params
-from ntkrepro.results import drop_private
-from ntkrepro.results import check, check_above, check_below, check_close
+from ntkrepro.io import drop_private
 from ntkrepro.train import gd_mse_seeds, init_seeds
 
 F32 = jnp.float32
@@ -215,71 +214,6 @@ def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
         "uncentered_to_gp_variance_ratio": big["uncentered_variance"] / kernel["gp_posterior_variance"],
         "centered_agreement_largest_width": big["centered_agreement"],
     }
-
-
-def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
-    """The check rows; each can fail (closed forms, independent implementations, controls)."""
-    k, fin, br = m["kernel"], m["finite"], m["breaking"]
-    w_small, w_big = str(P.widths[0]), str(P.widths[-1])
-    big = fin[w_big]
-    sem = big["accuracy_std"] / np.sqrt(P.n_seeds)
-    gap = k["ntk_t_accuracy"] - big["accuracy_mean"]
-    recovered = (big["ensemble_accuracy"] - big["accuracy_mean"]) / gap if gap > 0 else float("nan")
-    lr_break = [v["delta_ntk"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] > 1]
-    lazy = [v["delta_ntk"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] < 1]
-    l2 = br[f"l2={max(P.weight_decays):g}"]["delta_ntk"]
-    dis_ratio = (1 - big["centered_agreement"]) / max(1 - fin[w_small]["centered_agreement"], 1e-12)
-    prec = m["precision"]
-    below = [i for i, n in enumerate(prec["sizes"]) if n < prec["critical_n_float32"]]
-    prec_gap = max((abs(prec["float32_accuracy"][i] - prec["float64_accuracy"][i]) for i in below),
-                   default=float("nan"))
-    rows = [
-        check_close("kernel_matches_closed_form", k["kernel_max_abs_err_closed_form"], 0.0,
-                    tolerance(np.float64, k["kernel_scale"]),
-                    "max |stax - arc-cosine recursion| over NNGP and NTK entries (float64)"),
-        check_close("kernel_prediction_matches_eigendecomposition", k["prediction_max_abs_err_eig"], 0.0,
-                    tolerance(np.float64, 1.0, safety=1e6),
-                    "max |nt.predict NTK mean(t) - K_*x K^-1 (I - exp(-lr t K/nk)) y| (float64 eigh)"),
-        check_above("finite_net_below_kernel", gap, 2 * sem,
-                    f"NTK(t) accuracy minus mean single-net accuracy at width {w_big}; must exceed 2 s.e.m."),
-        check_close("uncentered_variance_reaches_gp", m["uncentered_to_gp_variance_ratio"], 1.0, 0.2,
-                    f"Var over seeds of uncentered outputs / NTK-GP posterior variance at width {w_big} "
-                    "(allowance for finite width and seed sampling)"),
-        check_below("centered_variance_falls_with_width", m["centered_variance_slope"], -0.5,
-                    "log-log slope of the centred variance against width (theory: -1 asymptotically)"),
-        check_below("centered_agreement_approaches_one", dis_ratio, 0.5,
-                    f"(1 - agreement at width {w_big}) / (1 - agreement at width {w_small})"),
-        check_above("ensemble_recovers_gap", recovered, 0.5,
-                    f"fraction of the single-net-to-NTK accuracy gap an ensemble of {P.n_seeds} recovers"),
-        check_above("large_lr_breaks_ntk", min(lr_break), 0.2,
-                    "smallest relative NTK change among rates above 2/lambda_max (lazy: O(1/sqrt(width)))"),
-        check_above("l2_breaks_ntk", l2, 0.2,
-                    f"relative NTK change with weight decay {max(P.weight_decays):g}"),
-        check_below("stable_lr_stays_lazy", max(lazy), 2 / np.sqrt(P.break_width),
-                    "largest relative NTK change among stable rates (< 2/lambda_max), no L2; "
-                    "bound 2/sqrt(width), the lazy O(1/sqrt(width)) scale"),
-        check("nngp_at_least_ntk", k["nngp_accuracy"] >= k["ntk_accuracy"],
-              k["nngp_accuracy"] - k["ntk_accuracy"], ">= 0",
-              "NNGP minus NTK test accuracy, infinite time (the paper: NNGP often better)", threshold=0.0),
-        check_below("diag_reg_matches_early_stopping", m["diag_reg_vs_time_max_gap"], 0.02,
-                    "max |acc(diag_reg eps) - acc(time t(eps))| over the eps grid and both kernels"),
-        check("condition_number_power_law",
-              prec["cond_slope"] < 0 and prec["cond_fit_r2"] > 0.9, prec["cond_slope"],
-              "slope < 0 with log-log R^2 > 0.9",
-              f"slope of log(lambda_min/lambda_max) against log(n); R^2 = {prec['cond_fit_r2']:.3f}",
-              threshold=0.0),
-        check("float32_matches_float64_below_critical_n",
-              bool(below) and prec_gap <= 1.0 / P.n_test, prec_gap,
-              f"<= {1.0 / P.n_test:.4g} (one test point) at {len(below)} sizes below n*",
-              "max |acc(float32 solve) - acc(float64 solve)| for sizes below the extrapolated n*",
-              threshold=1.0 / P.n_test),
-    ]
-    if "zca" in m:
-        z = m["zca"]
-        best = max(v for kk, v in z.items() if kk != "none")
-        rows.append(check_above("zca_improves_kernel", best - z["none"], 0.0,
-                                "best ZCA accuracy minus layer-norm-only accuracy (NNGP kernel)"))
-    return rows
 
 
 def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc: dict | None,

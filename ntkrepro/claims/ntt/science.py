@@ -19,8 +19,10 @@ import numpy as np
 import optax
 
 from ntkrepro import masks as M
-from ntkrepro.claims.ntt import METHODS
 from ntkrepro.data import Split
+
+METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "logit_snip",
+           "ntt_mask_fresh_init")
 
 F32 = jnp.float32
 
@@ -278,45 +280,3 @@ def collect(exp: dict[str, Any], P: Any) -> dict[str, Any]:
             "highest_sparsity_density": d_min,
             "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean())}
 
-
-def checks(m: dict[str, Any], P: Any) -> list[dict[str, Any]]:
-    from ntkrepro.results import check
-
-    runs = m["per_run"]
-    others = [x for x in P.methods if x != "ntt"]
-    violations = []
-    for d in P.densities:
-        ntt = _cell(runs, "ntt", d, "rel_ntk_error")
-        best_other = np.min([_cell(runs, o, d, "rel_ntk_error") for o in others], axis=0)
-        violations += [f"d={d:g},seed={i}" for i in np.nonzero(ntt >= best_other)[0]]
-    ratio = min(float(np.min(_cell(runs, "ntt_no_kernel", d, "rel_ntk_error") / _cell(runs, "ntt", d, "rel_ntk_error")))
-                for d in P.densities)
-    count_err = max(max(r["layer_count_errors"]) for r in runs)
-    nonzero = sum(r["pruned_weights_nonzero_after_training"] for r in runs)
-    rows = [
-        check("exact_density_per_layer", count_err <= 1, count_err, "<= 1 weight",
-              "max over runs and layers of |kept - round(density * size)|", threshold=1),
-        check("pruned_weights_stay_zero", nonzero == 0, nonzero, "0",
-              "pruned weights that are nonzero after supervised training, all runs", threshold=0),
-        check("ntt_ntk_error_below_every_baseline", not violations, violations, "[] (every density and seed)",
-              f"cells where NTT's held-out NTK error is not below every other method's ({', '.join(others)})",
-              threshold=0),
-        check("ablation_clearly_worse_on_ntk", ratio > 1.5, ratio, "> 1.5",
-              "min over densities and seeds of NTK error (lambda_K = 0) / NTK error (NTT)", threshold=1.5),
-    ]
-    if P.profile == "full":
-        pa = m["paired_accuracy_at_highest_sparsity"]
-        d_min = m["highest_sparsity_density"]
-        for other in ("random", "magnitude", "snip"):
-            r = pa[other]
-            rows.append(check(f"ntt_accuracy_above_{other}", r["mean_diff"] > 0 and r["p_one_sided"] < 0.05,
-                              r, "mean diff > 0, one-sided paired p < 0.05",
-                              f"test accuracy NTT minus {other} at density {d_min:g}, paired over "
-                              f"{r['n']} seeds", threshold=0.05))
-        faster = {f"{d:g}": float(_cell(runs, "ntt", d, "early_train_loss").mean()
-                                  - _cell(runs, "random", d, "early_train_loss").mean()) for d in P.densities}
-        rows.append(check("ntt_trains_faster_than_random", all(v < 0 for v in faster.values()), faster,
-                          "< 0 at every density",
-                          f"mean training loss over the first {early_fraction(P.epochs)} epochs, NTT minus "
-                          "random (seed means)", threshold=0.0))
-    return rows

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkrepro import masks as M
-from ntkrepro.experiments import ntt as E
+from ntkrepro.claims.ntt import science as E
 
 
 @pytest.fixture(scope="module")

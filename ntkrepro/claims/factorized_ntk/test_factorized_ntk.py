@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntkrepro.experiments import factorized_ntk as E
+from ntkrepro.claims.factorized_ntk import science as E
 from ntkrepro.numerics import tolerance
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ntkrepro.experiments.finite_vs_infinite import summarize
+from ntkrepro.claims.finite_vs_infinite.science import summarize
 from ntkrepro.params import Params
 from ntkrepro.plotting import log_ticks
 

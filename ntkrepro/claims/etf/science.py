@@ -19,7 +19,7 @@ from scipy.special import gammaln
 from ntkrepro.dual import cosines, kappa, kappa_np, norms, quadratic_kernel, relu_kernel
 from ntkrepro.optimize import gradient_descent_restarts
 from ntkrepro.params import Params
-from ntkrepro.results import drop_private
+from ntkrepro.io import drop_private
 
 TWO_PI = 2 * np.pi
 
@@ -316,13 +316,7 @@ def negative_controls(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-# ----- metrics and checks -------------------------------------------------------------------
-LOSS_RTOL = 1e-8
-"""Relative tolerance on a converged loss: plain GD in ``steps`` float64 steps reaches the
-closed form to ~1e-10 relative (measured in the companion's notes: < 1e-12 at 6000 steps)."""
-INVARIANT_TOL = 1e-5
-"""Tolerance on cosines, norms and angles of a converged frame. Invariants converge more slowly
-than the loss (at M = 2 the loss is cubic in the angle near rho = -1), so they get a looser bound."""
+# ----- metrics ------------------------------------------------------------------------------
 
 
 def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float, float],
@@ -340,74 +334,3 @@ def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float,
         "negative_controls": drop_private(neg),
     }
 
-
-def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
-    """The check rows: closed forms, an independent implementation, Monte Carlo, negative controls."""
-    from scipy.stats import t as student_t
-
-    from ntkrepro.numerics import loglog_slope, tolerance
-    from ntkrepro.results import check, check_above, check_below, check_close
-
-    cen, til = m["centred"], m["tilted"]
-    loss_err = max(abs(r["gd_loss"] - r["etf_loss"]) / r["etf_loss"] for r in cen.values())
-    below_rel = min((min(r["gd_loss_min_all"], r.get("free_b_gd_loss_min", np.inf)) - r["etf_loss"]) / r["etf_loss"]
-                    for r in cen.values())
-    til_err = max(max(abs(r["gd_loss"] - r["L_star"]) / r["L_star"] / LOSS_RTOL,
-                      abs(r["gd_rho"] - r["rho_star"]) / INVARIANT_TOL,
-                      abs(r["gd_norm"] - r["r_star"]) / r["r_star"] / INVARIANT_TOL) for r in til.values())
-    fin = m["finite_n"]
-    by_d: dict[int, list] = {}
-    for r in fin.values():
-        by_d.setdefault(r["d"], []).append((r["N"], r["gram_offdiag_max_dev"]))
-    fin_ratio = max(sorted(v)[-1][1] / sorted(v)[0][1] for v in by_d.values())
-    err = m["approximation_error"]
-    gauss = [r for r in err.values() if r["weights"] == "gaussian"]
-    z_id = max(abs(r["mean"] - r["predicted_mean"]) / (r["sd"] / np.sqrt(P.n_draws)) for r in gauss)
-    t_crit = float(student_t.ppf(1 - 0.001 / (2 * len(gauss)), P.n_draws - 1))
-    n_max = max(P.N_list)
-    plateau = sorted((r["d"], abs(r["mean"])) for r in gauss if r["N"] == n_max)
-    slope = loglog_slope([p[0] for p in plateau], [p[1] for p in plateau])
-    neg = m["negative_controls"]
-    mc_z = abs(m["mc_loss"] - m["closed_form_loss"]) / m["mc_se"]
-    return [
-        check_close("kernel_matches_neural_tangents", m["kernel_max_abs_err_nt"], 0.0,
-                    tolerance(np.float64, 1.0, safety=1e4),
-                    "max |closed form - nt.stax Dense(W_std=sqrt d)+Relu NNGP| at 7 angles, |u|=1, |v|=2"),
-        check_below("kernel_matches_monte_carlo", m["kernel_mc_max_abs_z"], 4.0,
-                    "max |MC - closed form| / standard error over the angles"),
-        check_below("centred_gd_reaches_etf_loss", loss_err, LOSS_RTOL,
-                    f"max over M in {P.M_list} of |L_GD - L*_ETF| / L*_ETF (best of {P.n_restarts} starts)"),
-        check("no_restart_below_etf", below_rel >= -LOSS_RTOL, below_rel, f">= -{LOSS_RTOL:g}",
-              "min over M and all starts (b = +1 and free sign) of (L_GD - L*_ETF) / L*_ETF: a negative "
-              "value beyond round-off would falsify the conjecture", threshold=-LOSS_RTOL),
-        check_below("centred_gram_is_simplex", m["centred_gram_max_dev"], INVARIANT_TOL,
-                    "max over M of max_jl |cos(v_j, v_l) + 1/(M-1)|"),
-        check_below("centred_norms_equal_r_star", max(r["norm_rel_err"] for r in cen.values()), INVARIANT_TOL,
-                    "max over M of |mean |v_j| - r*| / r*"),
-        check_below("tilted_matches_1d_search", til_err, 1.0,
-                    f"alpha={m['tilted_alpha_c'][0]:g}, c={m['tilted_alpha_c'][1]:g}: max over M of the "
-                    f"errors in L* (rel., tol {LOSS_RTOL:g}), rho* and r* (tol {INVARIANT_TOL:g}), "
-                    "each divided by its tolerance"),
-        check_below("tilted_axis_parallel_to_mean", max(r["axis_angle_rad"] for r in til.values()), INVARIANT_TOL,
-                    "max over M of the angle (rad) between sum_j v_j and mu"),
-        check_below("finite_n_approaches_etf", fin_ratio, 1.0,
-                    f"Gram deviation from the ETF at N={max(P.N_list)} over that at N={min(P.N_list)} "
-                    "(worst d)"),
-        check_below("monte_carlo_matches_closed_form_loss", mc_z, 4.0,
-                    f"|MC - closed form| / SE of the loss at the finite-N optimum ({P.mc_samples} inputs)"),
-        check_below("expected_loss_identity", z_id, t_crit,
-                    f"max over {len(gauss)} Gaussian (N, d) of |mean_draws L_exact - (L_MF,d + (1/2-1/(2pi)) "
-                    f"sigma_w^2/N)| / (sd/sqrt(n)); bound: Student t, {P.n_draws - 1} dof, family-wise "
-                    "two-sided level 0.001 (Bonferroni)"),
-        check_below("approx_error_shrinks_with_d", slope, -0.5,
-                    f"log-log slope of |L_exact - L_sim| at N={n_max} against d (about -1 expected)"),
-        check_above("negative_control_m_gt_d_plus_1", neg["m_gt_d_plus_1"]["gram_offdiag_max_dev"], 0.1,
-                    "d=2, M=5: max |cos + 1/(M-1)| of the GD optimum must be far from 0 (no ETF exists)"),
-        check("negative_control_quadratic",
-              neg["quadratic"]["gram_offdiag_max_dev"] > 0.1
-              and neg["quadratic"]["gram_max_abs_err_orthogonal"] < INVARIANT_TOL,
-              neg["quadratic"]["gram_offdiag_max_dev"], "> 0.1 (and Gram = orthogonal closed form)",
-              "quadratic activation, d=10, M=3: the optimum is the orthogonal frame, so the ETF "
-              f"statistic is far from 0; Gram error vs orthogonal = {neg['quadratic']['gram_max_abs_err_orthogonal']:.2g}",
-              threshold=0.1),
-    ]

@@ -22,7 +22,7 @@ from ntkrepro.dual import kappa_prime_np
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent
 from ntkrepro.params import Params
-from ntkrepro.results import check, check_above, check_below, check_close, drop_private
+from ntkrepro.io import drop_private
 
 
 # ----- kernels --------------------------------------------------------------------------------
@@ -237,47 +237,3 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "cost": cst,
     }
 
-
-def checks(m: dict[str, Any], P: Params) -> list[dict[str, Any]]:
-    """The check rows: closed forms against neural-tangents, the m^-1/2 law, Du's bound, the
-    linearized dynamics, the lambda_0 study, and the k = 1 negative control."""
-    tr, neg = m["training"], m["negative_control"]
-    lam = m["lambda0_study"]
-    rho_min = {data: min(v["rho"] for v in lam[f"{data}/{P.projection}"]["by_k"].values())
-               for data in ("sphere", "lowrank")}
-    ratio_sel = m["lambda0_ratio"]
-    ks = sorted(int(k) for k in ratio_sel)
-    rows = [
-        check_close("h_inf_matches_neural_tangents", m["kernel_max_abs_err_nt"], 0.0,
-                    tolerance_sqrt(np.float64, 1.0),
-                    "max |H^inf closed form - (NTK - NNGP) of nt.stax|; sqrt(eps) tolerance because the "
-                    "diagonal (cos = 1) goes through arccos; off-diagonal error = "
-                    f"{m['kernel_max_abs_err_nt_offdiag']:.1e}"),
-        check_close("empirical_ntk_matches_neural_tangents", m["empirical_ntk_max_abs_err_nt"], 0.0,
-                    tolerance(np.float64, 1.0, 1e4),
-                    "max |closed-form H(W) - nt.empirical_ntk_fn(structured derivatives)| at m=256"),
-        check_close("ntk_error_slope", m["ntk_error_slope"], -0.5, 0.15,
-                    "log-log slope of ||H(0) - H^inf||_2 against m, dense (theory -1/2; allowance for "
-                    f"{P.n_draws} draws)"),
-        check_close("ntk_error_slope_factorized", m["ntk_error_slope_factorized"], -0.5, 0.15,
-                    f"the same for the factorized network on Z = JX (k={P.k_list[len(P.k_list) // 2]})"),
-        check("du_bound_held", all(r["du_bound_held"] for r in tr.values()),
-              [name for name, r in tr.items() if not r["du_bound_held"]], "[] (every model)",
-              "L(t) <= (1 - eta lambda_min(H(0))/2)^t L(0) at every step, dense and every k", threshold=0),
-        check_below("linear_prediction_tracks_loss", max(r["max_log10_dev_from_linear"] for r in tr.values()),
-                    np.log10(2.0), "max over models and the first 100 steps of |log10 L / L_lin| "
-                    "(within a factor 2)"),
-        check_above("lambda0_ratio_grows_with_k", ratio_sel[str(ks[-1])]["mean"] - ratio_sel[str(ks[0])]["mean"],
-                    0.0, f"lambda_0^J/lambda_0 at k={ks[-1]} minus at k={ks[0]} ({P.data}, {P.projection})"),
-        check_below("bound_cost_reduced_lowrank", rho_min["lowrank"], 1.0,
-                    "min over k of rho(k) = (k/d)(lambda_0/lambda_0^J)^4, low-intrinsic-dimension data"),
-        check_below("bound_cost_reduced_sphere", rho_min["sphere"], 1.0,
-                    "min over k of rho(k), isotropic sphere data with d ~ n"),
-        check("negative_control_k1_fails", neg["lambda0_J"] < tolerance(np.float64, 1.0, 1e4)
-              and neg["loss_final"] > 0.05 * neg["loss_initial"],
-              [neg["lambda0_J"], neg["loss_final"] / neg["loss_initial"]],
-              "lambda_0^J ~ 0 and L(T)/L(0) > 0.05",
-              "k = 1: all projected points are parallel, so the premise lambda_0 > 0 fails and "
-              "training must not converge", threshold=0.05),
-    ]
-    return rows

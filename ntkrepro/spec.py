@@ -1,0 +1,252 @@
+"""The types of the findings ledger: a leaf module (it imports no other part of ntkrepro but
+:mod:`ntkrepro.params`). Each claim's declaration (``ntkrepro/claims/<id>/claim.py``) builds a
+:class:`Claim` from these; :mod:`ntkrepro.registry` collects the claims.
+
+A claim lists the paper's **findings** it tests (:class:`Finding`) and its **checks**
+(:class:`CheckSpec`). A check has a kind:
+
+- ``implementation``: our code against a closed form, Monte Carlo or an independent
+  implementation. A failure means the code is wrong, not the paper.
+- ``finding``: evidence for or against one finding.
+- ``control``: the finding's premise removed; it must come out negative, and it must be able not to.
+
+Every check reads one value from the run's metrics (``value(metrics, params)``) and compares it
+with a :class:`Gate` declared here, before any run. Every check also declares two metric
+overrides, ``passes_with`` and ``fails_with`` (dotted paths into the metrics, ``*`` for every
+key at that level): ``tests/test_ledger.py`` applies them to a real run's metrics and requires
+the check to pass under the first and fail under the second, so no check can be one that
+cannot fail.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ntkrepro.params import ParamSet
+from ntkrepro.provenance import REPO_ROOT
+
+KINDS = ("implementation", "finding", "control")
+OUTCOMES = ("pass", "fail", "inconclusive", "not run")
+FINDING_VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not run")
+SOURCES = ("abstract", "paper", "reconstruction")
+
+
+@dataclass(frozen=True)
+class Paper:
+    authors: str
+    title: str
+    year: int
+    arxiv: str
+    venue: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv}"
+
+    @property
+    def short(self) -> str:
+        return f"{self.authors} {self.year}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of the paper: ``id`` (F1, F2, ...), one sentence, and where it comes from
+    (``abstract``, ``paper`` with a section in ``where``, or ``reconstruction``)."""
+
+    id: str
+    statement: str
+    source: str
+    where: str = ""
+    not_run_reason: str = ""  # set when no check of this profile tests it (the reason is shown)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"finding {self.id}: source must be one of {SOURCES}, got {self.source!r}")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A pre-declared decision rule.
+
+    ``op`` is one of
+    - ``"<"`` / ``">"``: value strictly below / above ``bound`` (a tie fails);
+    - ``"close"``: |value - ``bound``| <= ``tol`` (``relative``: times |bound|);
+    - ``"between"``: ``bound`` <= value <= ``high``;
+    - ``"true"``: value is True;
+    - ``"empty"``: value is an empty list (the list names the offending cases);
+    - ``"interval>"``: value is ``{mean, ci_low, ci_high, ...}``; pass when ``ci_low > bound``,
+      fail when ``ci_high < effect`` (the interval excludes the effect of interest), otherwise
+      inconclusive (the test cannot decide at this size). A tie is never a pass.
+    """
+
+    op: str
+    bound: Any = None
+    tol: float | None = None
+    high: float | None = None
+    relative: bool = False
+    effect: float | None = None
+
+    def outcome(self, value: Any) -> str:
+        op = self.op
+        if op == "true":
+            return "pass" if value is True else "fail"
+        if op == "empty":
+            return "pass" if isinstance(value, (list, tuple)) and len(value) == 0 else "fail"
+        if op == "interval>":
+            lo, hi = (value or {}).get("ci_low"), (value or {}).get("ci_high")
+            if not (_finite(lo) and _finite(hi)):
+                return "fail"
+            if lo > self.bound:
+                return "pass"
+            return "fail" if hi < self.effect else "inconclusive"
+        if not _finite(value):
+            return "fail"
+        if op == "<":
+            ok = value < self.bound
+        elif op == ">":
+            ok = value > self.bound
+        elif op == "close":
+            scale = abs(self.bound) if self.relative else 1.0
+            ok = abs(value - self.bound) <= self.tol * scale
+        elif op == "between":
+            ok = self.bound <= value <= self.high
+        else:
+            raise ValueError(f"unknown gate op {op!r}")
+        return "pass" if ok else "fail"
+
+    def describe(self) -> str:
+        op = self.op
+        if op in ("<", ">"):
+            return f"{op} {self.bound:g}"
+        if op == "close":
+            return f"{self.bound:g} ± {self.tol:.3g}" + (" (relative)" if self.relative else "")
+        if op == "between":
+            return f"in [{self.bound:g}, {self.high:g}]"
+        if op == "true":
+            return "True"
+        if op == "empty":
+            return "[] (no case)"
+        return (f"CI low > {self.bound:g} (pass); CI high < {self.effect:g} (fail); else inconclusive")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"op": self.op, "bound": self.bound}
+        for k in ("tol", "high", "effect"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        if self.relative:
+            d["relative"] = True
+        return d
+
+
+def below(x: float) -> Gate:
+    return Gate("<", x)
+
+
+def above(x: float) -> Gate:
+    return Gate(">", x)
+
+
+def close(x: float, tol: float, relative: bool = False) -> Gate:
+    return Gate("close", x, tol=tol, relative=relative)
+
+
+def between(lo: float, hi: float) -> Gate:
+    return Gate("between", lo, high=hi)
+
+
+def is_true() -> Gate:
+    return Gate("true")
+
+
+def no_cases() -> Gate:
+    return Gate("empty")
+
+
+def interval_above(null: float, effect: float) -> Gate:
+    """Paired effect: pass when the CI lies above ``null``; fail when it lies below ``effect``."""
+    return Gate("interval>", null, effect=effect)
+
+
+Overrides = Mapping[Any, Any]  # dotted path (str) or tuple of keys -> value or callable
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check: its kind, its finding, its pre-declared gate, how its value is read from the
+    metrics, and the metric overrides under which it must pass and must fail.
+
+    ``profiles``: the profiles it runs in; ``smoke_must_pass``: whether the smoke tests require it
+    to pass there (small sizes can make a full-scale effect unreachable; it is still reported)."""
+
+    name: str
+    kind: str
+    description: str
+    gate: Gate
+    value: Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+    passes_with: Overrides
+    fails_with: Overrides
+    finding: str | None = None
+    profiles: tuple[str, ...] = ("smoke", "full")
+    smoke_must_pass: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"check {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        if (self.kind == "implementation") != (self.finding is None):
+            raise ValueError(f"check {self.name}: an implementation check has no finding; the others have one")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    stem: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    number: int
+    title: str
+    paper: Paper
+    notebook: str  # file name inside notebooks/
+    figures: tuple[FigureSpec, ...]
+    params: ParamSet
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckSpec, ...]
+    key_metric: tuple[str, str]  # (label, dotted path into results["metrics"])
+    reconstructed: str  # what is reconstructed where the paper's text was not available
+    nondeterministic: tuple[str, ...] = ()  # dotted metric paths that are timings (vary run to run)
+
+    def __post_init__(self) -> None:
+        ids = [f.id for f in self.findings]
+        for c in self.checks:
+            if c.finding is not None and c.finding not in ids:
+                raise ValueError(f"claim {self.id}: check {c.name} names unknown finding {c.finding}")
+        names = [c.name for c in self.checks]
+        if len(names) != len(set(names)):
+            raise ValueError(f"claim {self.id}: duplicate check names")
+
+    @property
+    def notebook_path(self) -> Path:
+        return REPO_ROOT / "notebooks" / self.notebook
+
+    def default_output_dir(self, profile: str) -> Path:
+        if profile == "full":
+            return REPO_ROOT / "figures" / self.id
+        return REPO_ROOT / "build" / profile / self.id
+
+    @property
+    def figure_stems(self) -> tuple[str, ...]:
+        return tuple(f.stem for f in self.figures)
+
+    def check_specs(self, profile: str) -> tuple[CheckSpec, ...]:
+        return tuple(c for c in self.checks if profile in c.profiles)
+
+    def check_names(self, profile: str) -> tuple[str, ...]:
+        return tuple(c.name for c in self.check_specs(profile))
