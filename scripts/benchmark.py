@@ -1,13 +1,21 @@
 """Speed ratios behind the project's implementation choices (prints ratios, asserts nothing).
 
-    .venv/bin/python scripts/benchmark.py
+    .venv/bin/python scripts/benchmark.py [--no-runs]
 
-Each line times two ways of doing the same computation (median of repeats after a warm-up) and
-prints their ratio; absolute times depend on the machine, the ratios much less.
+Each line times two ways of doing the same computation, side by side in one run (median of
+repeats after a warm-up), and prints their ratio; absolute times depend on the machine (two
+machines of the same kind differed by up to 3x), the ratios much less. Everything is also
+written to build/benchmark.json. ``--no-runs`` skips the smoke-profile comparison of
+``run all --jobs 2`` against ``--jobs 1`` (several minutes).
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -29,11 +37,57 @@ def median_time(fn: Callable[[], Any], repeats: int = 5) -> float:
     return float(np.median(times))
 
 
+RESULTS: list[dict[str, Any]] = []
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def report(name: str, slow_label: str, slow: float, fast_label: str, fast: float) -> None:
-    print(f"{name:42s} {slow_label} {slow * 1e3:9.2f} ms | {fast_label} {fast * 1e3:9.2f} ms | ratio {slow / fast:7.1f}x")
+    print(f"{name:42s} {slow_label} {slow * 1e3:9.2f} ms | {fast_label} {fast * 1e3:9.2f} ms | ratio {slow / fast:7.1f}x",
+          flush=True)
+    RESULTS.append({"name": name, "a": slow_label.strip(), "a_s": slow, "b": fast_label.strip(), "b_s": fast,
+                    "ratio": slow / fast})
+
+
+def wall(argv: list[str], repeats: int = 1, env: dict | None = None) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, env=env, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def imports() -> None:
+    """Import of ntkrepro + neural-tangents (tensorflow never loaded) against the same import with
+    neural-tangents' real ``experimental`` subpackage, which loads tensorflow: only where
+    tensorflow is installed (the lock no longer installs it)."""
+    ours = wall([sys.executable, "-c", "import ntkrepro, neural_tangents"], 3)
+    floor = wall([sys.executable, "-c", "import jax"], 3)
+    report("import ntkrepro+neural_tangents vs jax", "ours ", ours, "jax  ", floor)
+    try:
+        from importlib import metadata
+        metadata.version("tensorflow")
+    except Exception:
+        print(f"{'import with tensorflow':42s} tensorflow not installed (the lock drops it); measured before "
+              "the change: 13-15 s on this kind of machine", flush=True)
+        RESULTS.append({"name": "import with tensorflow", "skipped": "tensorflow not installed"})
+        return
+    real = wall([sys.executable, "-c", "import neural_tangents, ntkrepro"], 3)
+    report("import: real experimental vs stub", "tf   ", real, "stub ", ours)
+
+
+def parallel_runs() -> None:
+    """Every smoke profile (outputs in build/smoke/) with ``run all --jobs 1`` against ``--jobs 2``."""
+    times = {}
+    for jobs in (1, 2):
+        argv = [sys.executable, "-m", "ntkrepro", "run", "all", "--profile", "smoke", "-q", "--no-html",
+                "--jobs", str(jobs)]
+        times[jobs] = wall(argv)
+    report("smoke profiles, run all", "jobs1", times[1], "jobs2", times[2])
 
 
 def main() -> None:
+    imports()
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(500, 64)))
     y = jnp.asarray(rng.normal(size=(500, 10)))
@@ -75,6 +129,12 @@ def main() -> None:
     fastest = min(times, key=times.get)
     for name, t in times.items():
         report(f"empirical NTK (100 pts, FCN-3 w=256)", f"{name[:7]:7s}", t, f"{fastest[:5]}", times[fastest])
+    if "--no-runs" not in sys.argv:
+        parallel_runs()
+    out = ROOT / "build" / "benchmark.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": {"cores": os.cpu_count()}, "results": RESULTS}, indent=2) + "\n")
+    print(f"written {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Kernels and closed forms are float64; the simulated training runs in float32 (sp
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import jax
@@ -26,15 +26,27 @@ F32 = jnp.float32
 
 
 # ----- data -------------------------------------------------------------------------------------
+class Task(tuple):
+    """``(x, y, x_test, y_test)``; :attr:`g_kernels` (g's kernels on train + test inputs) is computed
+    once per task, on first use, and travels with it (no module-level cache)."""
+
+    def __new__(cls, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> "Task":
+        return super().__new__(cls, (x, y, xt, yt))
+
+    @cached_property
+    def g_kernels(self) -> tuple[np.ndarray, np.ndarray]:
+        return g_kernels(np.concatenate([self[0], self[2]]))
+
+
 def make_task(target: str, amplitude: float, n_train: int, n_test: int, input_dim: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              rng: np.random.Generator) -> Task:
     """x ~ N(0, I_m); single-index targets of the first coordinate, scaled by ``amplitude``:
     quadratic amp (x1^2 - 1)/sqrt 2, linear amp x1, tanh amp tanh(x1)/0.63 (unit variance)."""
     x = rng.normal(size=(n_train + n_test, input_dim))
     u = x[:, 0]
     y = {"quadratic": (u**2 - 1) / SQRT2, "linear": u, "tanh": np.tanh(u) / 0.6278}[target]
     y = amplitude * y[:, None]
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    return Task(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
 # ----- kernels ----------------------------------------------------------------------------------
@@ -133,32 +145,20 @@ def alignment(theta: np.ndarray, y: np.ndarray) -> float:
     return float(y @ theta @ y / (np.linalg.norm(theta) * (y @ y)))
 
 
-_G_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _g_kernels_cached(task: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """g's kernels on train + test inputs, computed once per task object."""
-    key = id(task[0])
-    if key not in _G_CACHE:
-        _G_CACHE.clear()
-        _G_CACHE[key] = g_kernels(np.concatenate([task[0], task[2]]))
-    return _G_CACHE[key]
-
-
 def steps_to(curve: np.ndarray, level: float) -> int | None:
     """First step at which ``curve`` <= level (None when never, or after a divergence)."""
     hit = np.nonzero(np.asarray(curve) <= level)[0]
     return int(hit[0]) if hit.size else None
 
 
-def simulate(task: tuple, d: int, P: Params, lr: float, steps: int, seed: int,
+def simulate(task: Task, d: int, P: Params, lr: float, steps: int, seed: int,
              track_kernel: int = 0) -> dict[str, Any]:
     """One hybrid run: loss curve, test relative MSE, and (optionally) the effective NTK's trace
     and alignment on the first ``track_kernel`` training points at t = 0, steps/3 and the end."""
     x, y, xt, yt = task
     n = len(x)
     rng = np.random.default_rng(seed)
-    K_g, T_g = _g_kernels_cached(task)
+    K_g, T_g = task.g_kernels
     p, Z0 = init_hybrid(d, P.rf_width, y.shape[1], K_g, rng)
     p = jax.tree_util.tree_map(lambda a: a.astype(F32), p)
     Z, Zte0 = jnp.asarray(Z0[:n], F32), Z0[n:]
@@ -394,7 +394,7 @@ def digits_panel(P: Params) -> dict[str, Any]:
     from ntkrepro.data import load_split
 
     s = load_split("digits", min(512, P.n_train), 500, P.seed)
-    task = (s.x_train, s.y_train, s.x_test, s.y_test)
+    task = Task(s.x_train, s.y_train, s.x_test, s.y_test)
     kfn = ntk_kernel_fn()
     ktr, kte = np.asarray(kfn(s.x_train, None, "ntk")), np.asarray(kfn(s.x_test, s.x_train, "ntk"))
     lr = 0.5 * 2 * s.y_train.size / np.linalg.eigvalsh(ktr)[-1]
