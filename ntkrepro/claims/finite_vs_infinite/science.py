@@ -6,6 +6,8 @@ jitted ``lax.scan``, seeds vmapped).
 """
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Any
 
 import jax
@@ -15,6 +17,7 @@ import numpy as np
 from ntkrepro.data import Split, accuracy, agreement, load_split
 from ntkrepro.kernels import (condition_ratio, fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
                               max_learning_rate, relu_fcn_kernels)
+from ntkrepro.ntk import nt_fcn_ntk
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
 from ntkrepro.params import Params
 from ntkrepro.io import drop_private
@@ -97,13 +100,10 @@ def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
     """F4: relative change of the empirical NTK, ||Theta_T - Theta_0||_F / ||Theta_0||_F, for
     centred networks trained at several learning rates and with L2; each compared with the NTK
     predictor at its own rate and step count."""
-    import neural_tangents as nt
-
     init, apply, _ = fcn(P.break_width, P.depth, P.W_std, P.b_std)
     x, y, xt = _to32(split.x_train, split.y_train, split.x_test)
     p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 1), P.break_seeds, x.shape)
-    ntk_fn = jax.jit(nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0,
-                                         implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES))
+    ntk_fn = jax.jit(partial(nt_fcn_ntk, W_std=P.W_std, b_std=P.b_std))  # ntkrepro.ntk, checked against nt
     x_ntk = x[: P.n_ntk]
     per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, None, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
                                for s in range(P.break_seeds)]

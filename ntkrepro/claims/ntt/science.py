@@ -20,6 +20,7 @@ import optax
 
 from ntkrepro import masks as M
 from ntkrepro.data import Split
+from ntkrepro.ntk import example_stax_layers, mlp_ntk
 
 METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "logit_snip",
            "ntt_mask_fresh_init")
@@ -42,12 +43,25 @@ def init_params(init_fn: Callable, key: jax.Array, d_in: int) -> Any:
     return jax.tree_util.tree_map(lambda a: a.astype(F32), init_fn(key, (-1, d_in))[1])
 
 
-def ntk_fn(apply_fn: Callable) -> Callable:
-    """Full (n1, n2, K, K) empirical NTK (no trace over logits), structured derivatives."""
+def ntk(x1: jnp.ndarray, x2: jnp.ndarray, params: Any) -> jnp.ndarray:
+    """Full (n1, n2, K, K) empirical NTK (no trace over logits) of the MLP at ``params``, over the
+    dense Jacobian (the authors' choice), by :func:`ntkrepro.ntk.mlp_ntk`."""
+    return mlp_ntk(example_stax_layers(params), x1, x2)
+
+
+def ntk_masked(x1: jnp.ndarray, x2: jnp.ndarray, params: Any, masks: Any) -> jnp.ndarray:
+    """The NTK the sparse network trains with, J_m J_m^T (kept weights and all biases)."""
+    return mlp_ntk(example_stax_layers(params), x1, x2,
+                   masks=[m for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2])
+
+
+def nt_ntk_fn(apply_fn: Callable, implementation: Any = None) -> Callable:
+    """neural-tangents' full empirical NTK (the reference :func:`ntk` is checked and benchmarked
+    against; structured derivatives by default)."""
     import neural_tangents as nt
 
     return nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
-                               implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
+                               implementation=implementation or nt.NtkImplementation.STRUCTURED_DERIVATIVES)
 
 
 def l2_masked(params: Any) -> jnp.ndarray:
@@ -64,8 +78,7 @@ def ntt_loss(student: Any, masks: Any, teacher: Any, x: jnp.ndarray, apply_fn: C
     l2 = l2_masked(sp)
     if lam_ker:
         half = x.shape[0] // 2
-        k = ntk_fn(apply_fn)
-        ker = jnp.mean((k(x[:half], x[half:], sp) - jax.lax.stop_gradient(k(x[:half], x[half:], teacher))) ** 2)
+        ker = jnp.mean((ntk(x[:half], x[half:], sp) - jax.lax.stop_gradient(ntk(x[:half], x[half:], teacher))) ** 2)
     else:
         ker = jnp.zeros((), out.dtype)
     return lam_ker * ker + out + lam_l2 / density * l2, (ker, out, l2)
@@ -138,11 +151,10 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
 def rel_errors(students: Any, teachers: Any, x: jnp.ndarray, apply_fn: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Per seed: relative Frobenius NTK error ||Theta_s - Theta_t|| / ||Theta_t|| on the cross-kernel
     of the two halves of ``x`` (full K x K), and the relative output error."""
-    k = ntk_fn(apply_fn)
     h = x.shape[0] // 2
 
     def one(s, t):
-        ts, tt = k(x[:h], x[h:], s), k(x[:h], x[h:], t)
+        ts, tt = ntk(x[:h], x[h:], s), ntk(x[:h], x[h:], t)
         fs, ft = apply_fn(s, x), apply_fn(t, x)
         return jnp.linalg.norm(ts - tt) / jnp.linalg.norm(tt), jnp.linalg.norm(fs - ft) / jnp.linalg.norm(ft)
 
