@@ -15,12 +15,12 @@ CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/cla
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv figures test unit lab clean lock readme benchmark print-claims $(CLAIMS)
+.PHONY: help venv figures test unit lab sync report clean lock readme benchmark print-claims $(CLAIMS)
 
 help:  ## list the targets
 	@grep -E '^[a-z_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml requirements/jupyterlab-overrides.json
 	@echo "==> creating $(VENV) from requirements.lock with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkrepro needs Python 3.11, got " + sys.version' 
@@ -32,6 +32,9 @@ $(STAMP): requirements.lock pyproject.toml
 	  $(PY) -m pip install --no-deps -r requirements.lock && $(PY) -m pip install --no-deps -e . ; \
 	fi
 	$(PY) -m ipykernel install --sys-prefix --name ntkrepro --display-name "Python 3 (ntkrepro)"
+	@# JupyterLab starts a notebook's own kernel (ntkrepro) without asking, and fetches no news
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp requirements/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create the pinned environment in .venv
@@ -50,11 +53,18 @@ test: $(STAMP)  ## unit tests + every notebook re-executed with its smoke profil
 unit: $(STAMP)  ## unit tests only (no notebooks)
 	$(PY) -m pytest -m "not notebook"
 
-lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's kernel; jupytext keeps each .py/.ipynb pair in sync
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+sync: $(STAMP)  ## sync each notebook pair from the newer file (edit the .py, then run this), outputs stripped
+	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --log-level=WARN --clear-output --inplace notebooks/[0-9]*.ipynb
 
 readme: $(STAMP)  ## regenerate the README claims table from the registry and figures/*/results.json
 	$(PY) -m ntkrepro readme
+
+report: $(STAMP)  ## a static, browsable report: build/report/index.html (figures, findings, executed notebooks)
+	$(PY) -m ntkrepro report
 
 benchmark: $(STAMP)  ## print speed ratios (jit, lax.scan, NTK implementations)
 	$(PY) scripts/benchmark.py

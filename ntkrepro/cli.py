@@ -130,6 +130,14 @@ def _cmd_readme(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(_: argparse.Namespace) -> int:
+    from ntkrepro.provenance import REPO_ROOT
+    from ntkrepro.report import build
+
+    print(f"written {build().relative_to(REPO_ROOT)}")
+    return 0
+
+
 def _cmd_envfile(_: argparse.Namespace) -> int:
     from ntkrepro.envfile import LOCK, render
 
@@ -159,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("ids", help="the claim ids, space-separated (the Makefile's claim targets)").set_defaults(
         func=_cmd_ids)
     sub.add_parser("readme", help="regenerate the README claims table").set_defaults(func=_cmd_readme)
+    sub.add_parser("report", help="write build/report/index.html (static)").set_defaults(func=_cmd_report)
     sub.add_parser("envfile", help="print environment.yml from requirements.lock").set_defaults(func=_cmd_envfile)
     return parser
 

@@ -32,6 +32,27 @@ def _parameters_cell(nb):
 
 
 @pytest.mark.parametrize("claim_id", CLAIM_IDS)
+def test_notebook_pair_agrees(claim_id):
+    """The .py (py:percent) and .ipynb of each pair hold the same cells and declare the pairing."""
+    import jupytext
+
+    ipynb = CLAIMS[claim_id].notebook_path
+    nb, py = nbformat.read(ipynb, as_version=4), jupytext.read(ipynb.with_suffix(".py"))
+    cells = lambda n: [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in n.cells]  # noqa: E731
+    assert cells(nb) == cells(py), f"{ipynb.name} and its .py disagree: run `make sync`"
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+
+
+def test_plain_papermill_refuses_unknown_parameter(tmp_path):
+    """`papermill ... -p n_typo 3` fails in the notebook's first call, naming the parameter."""
+    from ntkrepro.runner import NotebookFailed, execute
+
+    nb = CLAIMS["factorized_ntk"].notebook_path
+    with pytest.raises(NotebookFailed, match="n_typo"):
+        execute(nb, tmp_path / "out.ipynb", {"n_typo": 3, "output_dir": str(tmp_path)}, progress_bar=False)
+
+
+@pytest.mark.parametrize("claim_id", CLAIM_IDS)
 def test_notebook_is_clean_and_matches_registry(claim_id):
     claim = CLAIMS[claim_id]
     nb = nbformat.read(claim.notebook_path, as_version=4)
