@@ -3,8 +3,24 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# STACK=pinned (default; the reference for the committed figures): Python 3.11, requirements.lock, .venv.
+# STACK=modern: Python 3.12 or 3.13, requirements-modern.lock (jax 0.9, numpy 2), .venv-modern.
+STACK ?= pinned
+# a Python that runs, from PATH or pyenv's versions (pyenv shims can exist without a working version)
+find_python = $(firstword $(foreach p,$(1),$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+ifeq ($(STACK),modern)
+PYTHON ?= $(call find_python,python3.12 python3.13 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
+VENV ?= .venv-modern
+LOCK := requirements-modern.lock
+PY_VERSIONS := 3.12 3.13
+else ifeq ($(STACK),pinned)
+PYTHON ?= $(call find_python,python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) python3)
 VENV ?= .venv
+LOCK := requirements.lock
+PY_VERSIONS := 3.11
+else
+$(error STACK must be pinned or modern, got '$(STACK)')
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ntkrepro-installed
 # INSTALLER=pip forces plain pip; the default uses uv (pinned) when it installs, else pip.
@@ -15,21 +31,22 @@ CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/cla
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv figures test unit lab sync report clean lock readme benchmark print-claims $(CLAIMS)
+.PHONY: help venv figures test unit lab sync report maps clean lock readme benchmark print-claims $(CLAIMS)
 
 help:  ## list the targets
 	@grep -E '^[a-z_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-$(STAMP): requirements.lock pyproject.toml requirements/jupyterlab-overrides.json
-	@echo "==> creating $(VENV) from requirements.lock with $(PYTHON)"
+$(STAMP): $(LOCK) pyproject.toml requirements/jupyterlab-overrides.json
+	@test -n "$(PYTHON)" || { echo "no Python $(PY_VERSIONS) found for STACK=$(STACK) (set PYTHON=...)"; exit 1; }
+	@echo "==> creating $(VENV) from $(LOCK) with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ntkrepro needs Python 3.11, got " + sys.version' 
+	@$(PY) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; assert v in "$(PY_VERSIONS)".split(), f"STACK=$(STACK) needs Python $(PY_VERSIONS), got {v}"' 
 	$(PY) -m pip install -q --upgrade pip
 	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install -q uv==$(UV_VERSION); then \
-	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -r requirements.lock && \
+	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -r $(LOCK) && \
 	  $(VENV)/bin/uv pip install --python $(PY) --no-deps -e . ; \
 	else \
-	  $(PY) -m pip install --no-deps -r requirements.lock && $(PY) -m pip install --no-deps -e . ; \
+	  $(PY) -m pip install --no-deps -r $(LOCK) && $(PY) -m pip install --no-deps -e . ; \
 	fi
 	$(PY) -m ipykernel install --sys-prefix --name ntkrepro --display-name "Python 3 (ntkrepro)"
 	@# JupyterLab starts a notebook's own kernel (ntkrepro) without asking, and fetches no news
@@ -37,7 +54,7 @@ $(STAMP): requirements.lock pyproject.toml requirements/jupyterlab-overrides.jso
 	cp requirements/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
-venv: $(STAMP)  ## create the pinned environment in .venv
+venv: $(STAMP)  ## create the environment (.venv; STACK=modern: .venv-modern)
 
 figures: $(STAMP)  ## run every claim notebook (full profile); only changed ones re-execute
 	$(PY) -m ntkrepro run all --profile full --skip-unchanged --jobs $(JOBS)
@@ -47,7 +64,7 @@ $(CLAIMS): $(STAMP)  ## run one claim notebook (full profile), e.g. `make finite
 	$(PY) -m ntkrepro run $@ --profile full
 	$(PY) -m ntkrepro readme
 
-test: $(STAMP)  ## unit tests + every notebook re-executed with its smoke profile
+test: $(STAMP)  ## unit tests + every notebook re-executed with its smoke profile (STACK=modern: on .venv-modern, compared with .venv)
 	$(PY) -m pytest
 
 unit: $(STAMP)  ## unit tests only (no notebooks)
@@ -63,14 +80,19 @@ sync: $(STAMP)  ## sync each notebook pair from the newer file (edit the .py, th
 readme: $(STAMP)  ## regenerate the README claims table from the registry and figures/*/results.json
 	$(PY) -m ntkrepro readme
 
+maps: $(STAMP)  ## claim maps: each claim's declared sweep on Dask -> figures/maps/ (not part of make figures)
+	$(PY) -m ntkrepro maps all
+	$(PY) -m ntkrepro readme
+
 report: $(STAMP)  ## a static, browsable report: build/report/index.html (figures, findings, executed notebooks)
 	$(PY) -m ntkrepro report
 
 benchmark: $(STAMP)  ## print speed ratios (jit, lax.scan, NTK implementations)
 	$(PY) scripts/benchmark.py
 
-lock:  ## re-resolve requirements.lock and environment.yml from requirements/requirements.in
+lock:  ## re-resolve both locks (requirements/*.in) and environment.yml
 	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in --override requirements/overrides.txt -o requirements.lock
+	$(VENV)/bin/uv pip compile --python-version 3.12 requirements/requirements-modern.in --override requirements/overrides.txt -o requirements-modern.lock
 	$(PY) -m ntkrepro envfile > environment.yml
 
 print-claims:  ## the claim targets (from ntkrepro/claims/*/claim.py)

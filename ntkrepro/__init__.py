@@ -11,6 +11,7 @@ from __future__ import annotations
 from ntkrepro import compat
 
 compat.install()
+compat.patch_jax()
 
 import jax  # noqa: E402
 

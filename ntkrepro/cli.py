@@ -130,6 +130,32 @@ def _cmd_readme(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from ntkrepro.sweep import sweep
+
+    axes = {name: _parse_value(value) for name, value in args.param or []}
+    if not axes:
+        raise ValueError("a sweep needs at least one -p NAME \"[v1, v2, ...]\"")
+    fixed = {name: _parse_value(value) for name, value in args.set or []}
+    summary = sweep(args.claim, axes, args.profile, "zip" if args.zip else "grid", args.output_dir,
+                    args.scheduler, args.workers, fixed, args.metric, progress=not args.quiet)
+    failed = [r["point"] for r in summary["rows"] if r["status"] == "failed"]
+    for r in summary["rows"]:
+        print(f"  {r['point']}: {r['status']}; {r.get('verdict', r.get('error', ''))}")
+    print(f"sweep of {len(summary['rows'])} points: {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _cmd_maps(args: argparse.Namespace) -> int:
+    from ntkrepro.registry import CLAIMS
+    from ntkrepro.sweep import make_maps
+
+    ids = list(CLAIMS) if args.claim == "all" else [args.claim]
+    for path in make_maps(ids, args.workers, args.scheduler, progress=not args.quiet):
+        print(f"written {path}")
+    return 0
+
+
 def _cmd_report(_: argparse.Namespace) -> int:
     from ntkrepro.provenance import REPO_ROOT
     from ntkrepro.report import build
@@ -163,6 +189,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=1,
                      help="with 'all': run up to N claims side by side (one process and one thread each)")
     run.set_defaults(func=_cmd_run)
+    sw = sub.add_parser("sweep", help="run a claim notebook over a grid of parameter values on Dask")
+    sw.add_argument("claim", help="claim id (see `list`)")
+    sw.add_argument("--profile", default="smoke", choices=("smoke", "full"))
+    sw.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUES"),
+                    help='a swept parameter and its values as a YAML list, e.g. -p d "[64, 128]"')
+    sw.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                    help="a parameter held fixed at VALUE for every point")
+    mode = sw.add_mutually_exclusive_group()
+    mode.add_argument("--grid", action="store_true", help="the cartesian product of the lists (default)")
+    mode.add_argument("--zip", action="store_true", help="the lists zipped (equal lengths)")
+    sw.add_argument("--scheduler", help="address of a running dask scheduler (default: $DASK_SCHEDULER_ADDRESS, "
+                                        "else a LocalCluster)")
+    sw.add_argument("--workers", type=int, help="LocalCluster workers (default: the number of cores)")
+    sw.add_argument("--output-dir", help="where each point's outputs, sweep.json, sweep.csv and map.png go "
+                                         "(default build/sweeps/<claim>)")
+    sw.add_argument("--metric", help="dotted metric path for the map (default: the claim's key metric)")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_cmd_sweep)
+    mp = sub.add_parser("maps", help="each claim's declared sweep -> figures/maps/<claim>.png (make maps)")
+    mp.add_argument("claim", nargs="?", default="all")
+    mp.add_argument("--workers", type=int)
+    mp.add_argument("--scheduler")
+    mp.add_argument("-q", "--quiet", action="store_true")
+    mp.set_defaults(func=_cmd_maps)
     sub.add_parser("list", help="the claims and their last verdicts").set_defaults(func=_cmd_list)
     sub.add_parser("ids", help="the claim ids, space-separated (the Makefile's claim targets)").set_defaults(
         func=_cmd_ids)

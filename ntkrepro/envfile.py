@@ -6,7 +6,15 @@ from pathlib import Path
 
 from ntkrepro.provenance import REPO_ROOT
 
-LOCK = REPO_ROOT / "requirements.lock"
+LOCKS = {"pinned": REPO_ROOT / "requirements.lock", "modern": REPO_ROOT / "requirements-modern.lock"}
+LOCK = LOCKS["pinned"]  # environment.yml carries the pinned (reference) stack
+
+
+def active_lock() -> Path:
+    """The lock of the stack this interpreter runs (see :func:`ntkrepro.compat.stack`)."""
+    from ntkrepro.compat import stack
+
+    return LOCKS[stack()]
 ENV_FILE = REPO_ROOT / "environment.yml"
 _PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)")
 

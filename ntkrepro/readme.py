@@ -54,6 +54,13 @@ def claims_table() -> str:
         lines.append(f"| {c.number} | {c.title} | [{c.paper.short}]({c.paper.url}) | "
                      f"[{c.notebook}](notebooks/{c.notebook}) | {res['verdict'] if res else 'not run yet'} | "
                      f"{_counts(res) if res else 'n/a'} | {key} |")
+    maps = [c for c in CLAIMS.values() if (REPO_ROOT / "figures" / "maps" / f"{c.id}.png").exists()]
+    if maps:
+        lines += ["", "**Claim maps** (`make maps`: each claim's declared sweep, smoke-sized points, on Dask; "
+                  "each finding's verdict across the swept parameter):", ""]
+        lines += [f"- {c.number}. {c.title}: [`figures/maps/{c.id}.png`](figures/maps/{c.id}.png) "
+                  f"(sweep over {', '.join(c.sweep_map['axes'])}; table [`{c.id}.csv`](figures/maps/{c.id}.csv))"
+                  for c in maps]
     for c in CLAIMS.values():
         res = latest_results(c)
         if not res or "findings" not in res:

@@ -70,6 +70,13 @@ def build(out: Path = REPORT_DIR) -> Path:
                 shutil.copy2(png, out / "figures" / c.id / png.name)
                 sec.append(f"<figure><img src='figures/{c.id}/{_e(png.name)}' alt='{_e(fig.stem)}'>"
                            f"<figcaption><b>{_e(fig.stem)}</b>: {_e(fig.caption)}</figcaption></figure>")
+        cmap = REPO_ROOT / "figures" / "maps" / f"{c.id}.png"
+        if cmap.exists():
+            (out / "figures" / "maps").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(cmap, out / "figures" / "maps" / cmap.name)
+            sec.append(f"<figure><img src='figures/maps/{c.id}.png' alt='claim map'><figcaption><b>claim map</b>: "
+                       f"each finding's verdict over a sweep of {_e(', '.join(c.sweep_map['axes']))} (smoke-sized "
+                       "points, <code>make maps</code>).</figcaption></figure>")
         if res:
             p = res["provenance"]
             sec.append(f"<p><small>Provenance: commit <code>{_e(p.get('git_commit'))}</code>"

@@ -222,6 +222,8 @@ class Claim:
     key_metric: tuple[str, str]  # (label, dotted path into results["metrics"])
     reconstructed: str  # what is reconstructed where the paper's text was not available
     nondeterministic: tuple[str, ...] = ()  # dotted metric paths that are timings (vary run to run)
+    # the claim map of `make maps`: a smoke-profile sweep {"axes": {name: [values]}, "fixed": {...}}
+    sweep_map: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         ids = [f.id for f in self.findings]

@@ -67,13 +67,13 @@ def test_notebook_is_clean_and_matches_registry(claim_id):
     assert "reconstruct" in nb.cells[0].source.lower()
 
 
-def _smoke(out_dir):
+def _smoke(out_dir, python=sys.executable):
     """Run every claim's smoke profile into ``out_dir/<claim>``, two processes at a time with one
     thread each (as ``run all --jobs 2`` does); return the results per claim."""
     env = {**os.environ, **SINGLE_THREAD_ENV}
 
     def one(cid):
-        proc = subprocess.run([sys.executable, "-m", "ntkrepro", "run", cid, "--profile", "smoke", "-q",
+        proc = subprocess.run([python, "-m", "ntkrepro", "run", cid, "--profile", "smoke", "-q",
                                "--no-html", "--output-dir", str(out_dir / cid)],
                               env=env, capture_output=True, text=True)
         assert proc.returncode == 0, f"{cid}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
@@ -129,3 +129,53 @@ def test_same_parameters_give_same_metrics(smoke_runs, tmp_path):
         a, b = (apply_overrides(r[cid]["metrics"], blank) for r in (first, second))
         assert a == b, f"{cid}: metrics differ between two runs with the same parameters"
         assert [c["outcome"] for c in first[cid]["checks"]] == [c["outcome"] for c in second[cid]["checks"]]
+
+
+def _leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from _leaves(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, tree
+
+
+# Two stacks (jax 0.4.25 / 0.9, XLA versions apart) round differently: round-off-level metrics
+# (errors of closed forms, ~1e-16 to 1e-9) agree to STACK_ATOL, float32 training over hundreds of
+# steps to STACK_RTOL; everything else must be identical, and every finding's verdict must be.
+STACK_ATOL, STACK_RTOL = 1e-8, 1e-2
+PINNED_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv", "bin", "python")
+
+
+@pytest.mark.notebook
+@pytest.mark.stacks
+def test_modern_stack_matches_pinned_stack(smoke_runs, tmp_path):
+    """On the modern stack: every smoke profile again on the pinned stack (.venv), compared leaf by
+    leaf. Says how many metrics are identical and how many only agree within the tolerance."""
+    from ntkrepro.compat import stack
+
+    if stack() != "modern":
+        pytest.skip("run on the modern stack (make test STACK=modern); the pinned stack is the reference")
+    if not os.path.exists(PINNED_PY):
+        pytest.skip("the pinned stack (.venv) is not built: make venv")
+    _, modern = smoke_runs
+    pinned = _smoke(tmp_path, python=PINNED_PY)
+    report = []
+    for cid in CLAIM_IDS:
+        blank = {p: None for p in CLAIMS[cid].nondeterministic}
+        a = dict(_leaves(apply_overrides(pinned[cid]["metrics"], blank)))
+        b = dict(_leaves(apply_overrides(modern[cid]["metrics"], blank)))
+        assert a.keys() == b.keys(), cid
+        identical = [k for k in a if a[k] == b[k]]
+        close, beyond = [], []
+        for k in a.keys() - set(identical):
+            x, y = a[k], b[k]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
+            ok = numeric and abs(x - y) <= STACK_ATOL + STACK_RTOL * max(abs(x), abs(y))
+            (close if ok else beyond).append((k, x, y))
+        report.append(f"{cid}: {len(identical)} identical, {len(close)} within tolerance, {len(beyond)} beyond")
+        assert not beyond, f"{cid}: metrics beyond the cross-stack tolerance: {beyond[:5]}"
+        assert [f["verdict"] for f in pinned[cid]["findings"]] == [f["verdict"] for f in modern[cid]["findings"]]
+    print("\n".join(report))

@@ -221,4 +221,5 @@ CLAIM = Claim(
     reconstructed=("The paper's text was not available: the model F = f o g (g, f infinitely wide, NTK "
                    "parameterization, bottleneck width d) and its hybrid simulation are a reconstruction; no "
                    "paper number is claimed."),
+    sweep_map={"axes": {"amplitude": [1.0, 2.0, 5.0, 10.0]}, "fixed": {}},  # the target amplitude
 )

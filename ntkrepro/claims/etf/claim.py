@@ -228,4 +228,5 @@ CLAIM = Claim(
     reconstructed=("The paper's full text was not available: the setting (Gaussian inputs, a_i = 1/N, "
                    "w_i = mu + sigma_w z_i/sqrt(d), the simplified objective in alpha and c) is a "
                    "reconstruction consistent with the abstract; no paper number is claimed."),
+    sweep_map={"axes": {"mu_norm": [0.2, 0.6, 1.0, 1.5]}, "fixed": {}},  # how non-centred the target is
 )

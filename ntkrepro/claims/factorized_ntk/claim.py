@@ -161,4 +161,5 @@ CLAIM = Claim(
                    "m x k factor trained, Du et al. 2019's network on Jx/|Jx|) is a reconstruction; no "
                    "paper number is claimed."),
     nondeterministic=("cost",),
+    sweep_map={"axes": {"d": [32, 64, 128, 256]}, "fixed": {"k_list": [4, 8, 16, 32]}},  # d/n = 1..8 at n = 32
 )

@@ -252,4 +252,5 @@ CLAIM = Claim(
     reconstructed=("The paper's body (tables, hyper-parameters) was not available: the experiments "
                    "follow its abstract's findings on offline data at CPU scale; no paper number "
                    "is used as a target."),
+    sweep_map={"axes": {"lr_factor": [0.1, 0.25, 0.5, 0.9]}, "fixed": {}},  # rate / largest stable rate
 )

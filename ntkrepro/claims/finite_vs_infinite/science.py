@@ -6,8 +6,6 @@ jitted ``lax.scan``, seeds vmapped).
 """
 from __future__ import annotations
 
-from functools import partial
-
 from typing import Any
 
 import jax
@@ -103,7 +101,7 @@ def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
     init, apply, _ = fcn(P.break_width, P.depth, P.W_std, P.b_std)
     x, y, xt = _to32(split.x_train, split.y_train, split.x_test)
     p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 1), P.break_seeds, x.shape)
-    ntk_fn = jax.jit(partial(nt_fcn_ntk, W_std=P.W_std, b_std=P.b_std))  # ntkrepro.ntk, checked against nt
+    ntk_fn = jax.jit(lambda x1, x2, params: nt_fcn_ntk(params, x1, x2, P.W_std, P.b_std))  # checked against nt
     x_ntk = x[: P.n_ntk]
     per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, None, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
                                for s in range(P.break_seeds)]

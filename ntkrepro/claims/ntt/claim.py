@@ -166,4 +166,5 @@ CLAIM = Claim(
                    "follow the authors' released code (reimplemented, not copied); the data are "
                    "scikit-learn's 8x8 digits with a 64-300-100-10 MLP, not MNIST/CIFAR; no paper number "
                    "is used as a target."),
+    sweep_map={"axes": {"densities": [[0.1], [0.05], [0.03], [0.02]]}, "fixed": {}},  # sparsity
 )

@@ -1,0 +1,117 @@
+"""Sweeps on Dask: points expanded and validated before anything runs; a two-point sweep on a
+LocalCluster and the same sweep sent to a scheduler and a worker started on 127.0.0.1 give
+identical results; a failing point is recorded and does not stop the others; a killed sweep
+resumes without re-running finished points."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ntkrepro import CLAIMS
+from ntkrepro.ledger import apply_overrides
+from ntkrepro.sweep import expand, point_id, sweep, validate
+
+CLAIM = "factorized_ntk"
+# a tiny factorized-NTK point (seconds): the sweeps test the machinery, not the science
+FIXED = {"n": 8, "m": 64, "m_list": [16, 64], "k_list": [2, 4], "steps": 10, "n_draws": 2, "bench_batch": 8,
+         "bench_d": 16, "bench_m": 32, "intrinsic_dim": 2}
+AXES = {"d": [16, 32]}
+
+
+def test_expand_grid_and_zip():
+    assert expand({"a": [1, 2], "b": [3, 4]}) == [{"a": 1, "b": 3}, {"a": 1, "b": 4}, {"a": 2, "b": 3},
+                                                   {"a": 2, "b": 4}]
+    assert expand({"a": [1, 2], "b": [3, 4]}, "zip") == [{"a": 1, "b": 3}, {"a": 2, "b": 4}]
+    with pytest.raises(ValueError, match="equal length"):
+        expand({"a": [1, 2], "b": [3]}, "zip")
+    with pytest.raises(ValueError, match="'a'"):
+        expand({"a": 3})
+
+
+def test_every_point_validated_before_anything_runs():
+    points = expand({"d": [16, 24]})  # 24 is not a power of 2
+    with pytest.raises(ValueError, match=r"sweep point d=24: parameter 'd'"):
+        validate(CLAIM, "smoke", points, FIXED)
+
+
+def _metrics(row_dir: Path):
+    res = json.loads((row_dir / "results.json").read_text())
+    return apply_overrides(res["metrics"], {p: None for p in CLAIMS[CLAIM].nondeterministic})
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    broken = {"d": 64}
+    (out / point_id(broken)).write_text("a file where the point's directory should be\n")
+    return out, sweep(CLAIM, {"d": [16, 32, 64]}, output_dir=out, workers=2, fixed=FIXED, progress=False)
+
+
+@pytest.mark.notebook
+def test_local_cluster_sweep_and_failing_point(local):
+    out, summary = local
+    status = {r["point"]: r["status"] for r in summary["rows"]}
+    assert status == {"d=16": "done", "d=32": "done", "d=64": "failed"}
+    failed = next(r for r in summary["rows"] if r["status"] == "failed")
+    assert failed["error"] and "\n" not in failed["error"]
+    for name in ("sweep.json", "sweep.csv", "map.png", "map.pdf"):
+        assert (out / name).stat().st_size > 0
+    csv_rows = (out / "sweep.csv").read_text().splitlines()
+    assert len(csv_rows) == 4 and csv_rows[0].startswith("point,d,status,verdict,F1,F2,F3")
+
+
+@pytest.mark.notebook
+def test_scheduler_and_worker_on_localhost_give_identical_results(local, tmp_path):
+    out_local, _ = local
+    port = _free_port()
+    dask = str(Path(sys.executable).with_name("dask"))
+    sched = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    worker = subprocess.Popen([dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--nworkers", "1",
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        summary = sweep(CLAIM, AXES, output_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{port}", fixed=FIXED,
+                        progress=False)
+        assert [r["status"] for r in summary["rows"]] == ["done", "done"]
+        for r in summary["rows"]:
+            assert _metrics(tmp_path / r["point"]) == _metrics(out_local / r["point"])
+    finally:
+        for p in (worker, sched):
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=30)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_killed_sweep_resumes(tmp_path):
+    argv = [sys.executable, "-m", "ntkrepro", "sweep", CLAIM, "-p", "d", "[16, 32]", "--workers", "1", "-q",
+            "--output-dir", str(tmp_path)]
+    for k, v in FIXED.items():
+        argv += ["--set", k, json.dumps(v)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    first = tmp_path / "d=16" / "results.json"
+    while time.time() < deadline and not first.exists():
+        time.sleep(0.2)
+    assert first.exists(), "the first point never finished"
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert not (tmp_path / "sweep.json").exists()
+    stamp = first.stat().st_mtime
+    summary = sweep(CLAIM, AXES, output_dir=tmp_path, workers=1, fixed=FIXED, progress=False)
+    status = {r["point"]: r["status"] for r in summary["rows"]}
+    assert status == {"d=16": "skipped (unchanged)", "d=32": "done"}
+    assert first.stat().st_mtime == stamp
