@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import CLAIMS
-from ntkrepro.results import finding_counts, get_metric, load_results
-from ntkrepro.spec import FINDING_VERDICTS, Claim
+from ntkrepro.results import get_metric, load_results
+from ntkrepro.spec import Claim
 
 README = REPO_ROOT / "README.md"
 BLOCKS = {
@@ -37,23 +37,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _counts(res: dict) -> str:
+def _verdict(res: dict | None) -> str:
+    if res is None:
+        return "not run yet"
     if "findings" not in res:
         return "re-run needed (no findings ledger in results.json)"
-    counts = finding_counts(res)
-    return ", ".join(f"{counts[v]} {v}" for v in FINDING_VERDICTS if counts[v])
+    return res["verdict"]
 
 
 def claims_table() -> str:
-    lines = ["| # | claim | paper | notebook | verdict (full profile) | findings | key number |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| # | claim | paper | notebook | verdict (full profile) | key number |",
+             "|---|---|---|---|---|---|"]
     for c in CLAIMS.values():
         res = latest_results(c)
         label, path = c.key_metric
         key = _cell(f"{label} = {_fmt(get_metric(res, path))}") if res else "n/a"
         lines.append(f"| {c.number} | {c.title} | [{c.paper.short}]({c.paper.url}) | "
-                     f"[{c.notebook}](notebooks/{c.notebook}) | {res['verdict'] if res else 'not run yet'} | "
-                     f"{_counts(res) if res else 'n/a'} | {key} |")
+                     f"[{c.notebook}](notebooks/{c.notebook}) | {_verdict(res)} | {key} |")
     maps = [c for c in CLAIMS.values() if (REPO_ROOT / "figures" / "maps" / f"{c.id}.png").exists()]
     if maps:
         lines += ["", "**Claim maps** (`make maps`: each claim's declared sweep, smoke-sized points, on Dask; "

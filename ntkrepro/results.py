@@ -16,7 +16,6 @@ from ntkrepro import ledger
 from ntkrepro.io import read_json, to_jsonable, write_json
 from ntkrepro.provenance import provenance
 from ntkrepro.registry import get_claim
-from ntkrepro.spec import FINDING_VERDICTS
 
 STAGE_ENV = "NTKREPRO_STAGE_DIR"
 
@@ -110,6 +109,3 @@ def checks_table(checks):
              "what it tests": c["description"]} for c in checks]
     return pd.DataFrame(rows)
 
-
-def finding_counts(results: Mapping[str, Any]) -> dict[str, int]:
-    return {v: sum(f["verdict"] == v for f in results.get("findings", [])) for v in FINDING_VERDICTS}

@@ -82,9 +82,8 @@ def test_run_all_in_jupyterlab(lab):
         driver.get(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
         wait = WebDriverWait(driver, 120)
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
-        # the kernel is up when the status reads idle
-        wait.until(lambda d: "Idle" in d.find_element(By.CSS_SELECTOR, ".jp-StatusBar-Widget, #jp-main-statusbar").text
-                   or d.execute_script("return !!document.querySelector('.jp-Notebook')"))
+        # the kernel is up when the status bar reads "<kernel> | Idle"
+        wait.until(lambda d: "| Idle" in d.find_element(By.ID, "jp-main-statusbar").text)
         menu = wait.until(EC.element_to_be_clickable(
             (By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space()='Run']")))
         menu.click()
