@@ -72,6 +72,11 @@ def test_run_all_in_jupyterlab(lab):
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, token = lab
+    # a copy of the pair, so that JupyterLab's autosave never writes outputs into the committed notebook
+    src = REPO_ROOT / "notebooks" / NOTEBOOK
+    copy = src.with_name(f"zz_browser_{os.getpid()}_{NOTEBOOK}")
+    shutil.copyfile(src, copy)
+    shutil.copyfile(src.with_suffix(".py"), copy.with_suffix(".py"))
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
@@ -79,7 +84,7 @@ def test_run_all_in_jupyterlab(lab):
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     shot = REPO_ROOT / "build" / "browser-failure.png"
     try:
-        driver.get(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+        driver.get(f"{url}/lab/tree/{copy.name}?token={token}")
         wait = WebDriverWait(driver, 120)
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
         # the kernel is up when the status bar reads "<kernel> | Idle"
@@ -105,6 +110,8 @@ def test_run_all_in_jupyterlab(lab):
         raise
     finally:
         driver.quit()
+        for p in (copy, copy.with_suffix(".py")):
+            p.unlink(missing_ok=True)
 
 
 def test_lab_keeps_pairs_in_sync(lab):
