@@ -53,6 +53,12 @@ n_draws = None         # draws of J (and of W)
 bench_batch = None     # timing benchmark size
 bench_d = None
 bench_m = None
+control_width = None   # width of the small-width control
+eps = None             # cost to accuracy: reach training loss eps * L(0)
+train_seeds = None     # initializations per model in the cost-to-accuracy comparison
+dn_ratios = None       # d / n of the d/n sweep
+dn_compression = None  # d / k in the d/n sweep
+dn_width = None        # width of the networks of the d/n sweep
 
 # %%
 import numpy as np
@@ -81,8 +87,11 @@ kern = E.kernel_check(tr["_X"], rng)
 #
 # For the dense network and each $k$: the loss (solid), Du's bound $(1-\eta\lambda_{min}(H(0))/2)^tL(0)$ (dashed)
 # and the linearized prediction $\sum_i(1-\eta\mu_i)^{2t}(q_i\cdot r_0)^2/2$ from the eigenpairs of $H(0)$ (dotted);
-# right, how far the NTK and the weights move. The **negative control** is $k=1$: every projected point is $\pm$ the
-# same vector, $\lambda_0^J=0$, the guarantee's premise is gone, and random labels cannot be fitted.
+# right, how far the NTK moves against the guarantee's premise, drift below $\lambda_0/4$ (runs outside it are
+# listed and left out of the checks), and how far the weights move. The **small-width control** (grey) is the dense
+# network at `control_width`: with the premise of a wide network removed, the linearization must break down. The late
+# rate compares the measured slope of $\log L$ per step with $2\log(1-\eta\lambda_{min}(H(0)))$, the decay of the
+# slowest linearized mode. $k=1$ is an implementation check ($\lambda_0^J=0$ by construction).
 
 # %%
 run.save(F.training(tr, P), "training")
@@ -124,14 +133,39 @@ run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 
 # %%
 cst = E.cost(P, rng)
+fwht_err = E.fwht_check(P.bench_d, rng)
 run.save(F.cost(cst, P), "cost")
 cst
+
+# %% [markdown]
+# ## 6. Cost to accuracy (F2)
+#
+# What the abstract promises is cheaper training *at equal accuracy*. For the dense network and each $k$ (the same
+# projected data as in section 2), `train_seeds` initializations each train until the loss reaches
+# $\varepsilon L(0)$: the steps, the multiply-adds (forward + backward $\approx 3nm\cdot\dim$ per step, plus the
+# one-time projection $nkd$) and the seconds (steps times a measured GD step). Ratios are paired by seed.
+
+# %%
+c2e = E.cost_to_eps(tr["_Z"], tr["_y"], P.m, P.lr, P.steps, P.eps, P.train_seeds, rng)
+run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
+{k: {kk: v[kk] for kk in ("steps", "macs", "seconds", "reached")} for k, v in c2e.items()}
+
+# %% [markdown]
+# ## 7. Does the benefit grow as $d$ approaches $n$? (F3)
+#
+# At fixed $n$, $d$ from `dn_ratios`$\cdot n$ with $k=d/$`dn_compression` (isotropic data, Gaussian $J$): how much
+# of $\lambda_0$ survives, the bound-implied $\rho_4$, and the measured cost-to-$\varepsilon$ ratio.
+
+# %%
+dns = E.dn_sweep(P, rng)
+run.save(F.dn_sweep(dns, P.n), "dn_sweep")
+dns
 
 # %% [markdown]
 # ## Checks and verdict
 
 # %%
-metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, P)
+metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, P)
 run.conclude(metrics);
 
 # %% [markdown]
@@ -140,10 +174,13 @@ run.conclude(metrics);
 # The verdict, the findings table and the reading above are generated from this run's numbers; every gate is
 # declared in `ntkrepro/claims/factorized_ntk/claim.py`. What would falsify each finding:
 #
-# - **F1** (guarantee transfers): the loss rising above Du's bound at some step, the linearized prediction
-#   departing from the loss by more than a factor 2, or the finite-width NTK not concentrating like $m^{-1/2}$.
-# - **F2** (cost at equal guarantee): $\rho(k)\ge1$ for every $k$ on low-intrinsic-dimension data.
-# - **F3** ($d\sim n$): $\rho(k)\ge1$ for every $k$ on isotropic data with $d\sim n$. Note that $\rho$ uses the
-#   exponent 4 of Du's width bound, so this verdict is about the bound, not about measured cost.
-# - `negative_control_k1_fails` is an implementation check: with $k=1$ every projected point is $\pm v$, so
-#   $\lambda_0^J=0$ by construction; it tests our projection code, not the paper.
+# - **F1** (guarantee transfers): a run inside the premise whose loss rises above Du's bound, departs from the
+#   linearized prediction by more than 0.15 in $\log_{10}$ (the notes' pre-registered tolerance; the first version
+#   gated a factor 2), or decays at a late rate more than 15 % away from the slowest mode's; the finite-width NTK
+#   not concentrating like $m^{-1/2}$ (slope within $\pm0.05$; the first version allowed $\pm0.15$); or
+#   $\lambda_0^J/\lambda_0$ not increasing across every $k$. Its control: at a small width the linearization must
+#   break.
+# - **F2** (cost at equal accuracy): no factorized model inside the premise reaching $\varepsilon L(0)$ with fewer
+#   multiply-adds than the dense network on every seed. The bound-implied $\rho_p(k)=(k/d)(\lambda_0/\lambda_0^J)^p$
+#   is reported for $p=1..4$ (`exponent_sensitivity`): one exponent of a width bound should not set a verdict.
+# - **F3** ($d\to n$): the measured cost ratio at $d=n$ not below the one at the smallest $d/n$.

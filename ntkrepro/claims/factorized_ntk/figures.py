@@ -20,6 +20,7 @@ def lambda0_vs_k(lam: dict[str, Any], P: Params) -> plt.Figure:
         ax[0].errorbar(k, [r["mean"] for r in rows], [r["std"] for r in rows], fmt="o" + style,
                        color=f"C{i}", capsize=2, label=f"{name} (λ0={v['lambda0']:.3f})")
         ax[1].plot(k, [r["rho"] for r in rows], "o" + style, color=f"C{i}", label=name)
+    _jl_line(ax[0], lam, k)
     ax[0].set(xscale="log", xlabel="projected dimension k", ylabel="λ0^J / λ0",
               title=f"Least eigenvalue kept by the projection (n={P.n}, d={P.d})")
     ax[1].axhline(1, color="k", lw=1)
@@ -30,6 +31,12 @@ def lambda0_vs_k(lam: dict[str, Any], P: Params) -> plt.Figure:
         a.legend(fontsize="x-small")
     fig.tight_layout()
     return fig
+
+
+def _jl_line(ax: plt.Axes, lam: dict[str, Any], k: np.ndarray) -> None:
+    rows = lam.get("sphere/gaussian", {}).get("by_k", {})
+    if rows and all("jl_expected" in rows[str(kk)] for kk in k):
+        ax.plot(k, [rows[str(kk)]["jl_expected"] for kk in k], "k:", label="JL expectation (sphere)")
 
 
 def ntk_convergence(err_dense: dict[str, float], err_fact: dict[str, float], k: int) -> plt.Figure:
@@ -58,8 +65,9 @@ def training(tr: dict[str, Any], P: Params) -> plt.Figure:
         ax[0].plot(r["_loss"], color=f"C{i}", label=f"{label} (λmin H(0)={r['lambda_min_H0']:.3f})")
         ax[0].plot(r["_bound"], color=f"C{i}", ls="--", lw=1)
         ax[0].plot(r["_linear"], color=f"C{i}", ls=":", lw=1.5)
-    neg = tr["negative_control"]
-    ax[0].plot(neg["_loss"], color="k", label="k=1 (negative control)")
+    small = tr["small_width"]
+    ax[0].plot(small["_loss"], color="0.5", label=f"dense, m={small['m']} (small-width control)")
+    ax[0].plot(small["_linear"], color="0.5", ls=":", lw=1.5)
     ax[0].set(yscale="log", xlabel="GD step", ylabel="½‖u − y‖²",
               title="Training loss (solid), Du's bound (dashed), linearized (dotted)")
     ax[0].set_ylim(max(1e-14, ax[0].get_ylim()[0]), None)
@@ -67,6 +75,8 @@ def training(tr: dict[str, Any], P: Params) -> plt.Figure:
     names = ["dense"] + [str(k) for k in P.k_list]
     x = np.arange(len(names))
     ax[1].bar(x - 0.2, [runs[n]["ntk_drift"] for n in names], 0.4, label="NTK drift ‖H(T) − H(0)‖₂")
+    ax[1].scatter(x - 0.2, [runs[n]["lambda0_inf"] / 4 for n in names], marker="_", s=300, color="k", zorder=3,
+                  label="premise: λ₀/4")
     ax[1].bar(x + 0.2, [runs[n]["max_weight_move"] for n in names], 0.4, label="max_r ‖w_r(T) − w_r(0)‖")
     ax[1].set_xticks(x, ["dense"] + [f"k={k}" for k in P.k_list])
     ax[1].set(yscale="log", title=f"Laziness at width m={P.m}")
@@ -77,15 +87,67 @@ def training(tr: dict[str, Any], P: Params) -> plt.Figure:
 
 def cost(cst: dict[str, Any], P: Params) -> plt.Figure:
     """Multiply-add ratio and measured speedup of a jitted forward + GD step against k."""
-    ks = [k for k in cst if k != "dense"]
+    ks = [k for k in cst if k.isdigit()]
     k = np.array([int(v) for v in ks])
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(k, [cst[v]["mac_ratio"] for v in ks], "o-", label="MAC ratio (exact count)")
-    ax.plot(k, [cst[v]["measured_speedup"] for v in ks], "s-", label="measured speedup (jit, float32)")
+    ax.plot(k, [cst[v]["measured_speedup"] for v in ks], "s-", label="measured speedup, Gaussian J (jit, float32)")
+    hk = [v for v in ks if f"hadamard/{v}" in cst]
+    if hk:
+        ax.plot([int(v) for v in hk], [cst[f"hadamard/{v}"]["measured_speedup"] for v in hk], "^--",
+                label="measured speedup, SRHT by fast WHT")
     ax.axhline(1, color="k", lw=1)
     ax.set(xscale="log", yscale="log", xlabel="projected dimension k", ylabel="dense / factorized",
            title=f"Cost (batch {P.bench_batch}, d={P.bench_d}, m={P.bench_m})")
     log_ticks(ax, k)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def cost_to_eps(c2e: dict[str, Any], runs: dict[str, Any], eps: float) -> plt.Figure:
+    """Cost to reach training loss eps L(0), factorized / dense, per k."""
+    ks = [k for k in c2e if k != "dense"]
+    x = np.arange(len(ks))
+    macs = [np.array(c2e[k]["macs_ratio_per_seed"]) for k in ks]
+    secs = [c2e[k]["seconds"] / c2e["dense"]["seconds"] for k in ks]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    outside = [not runs[k]["in_premise"] for k in ks]
+    ax.bar(x - 0.2, [m.mean() for m in macs], 0.4, label="multiply-adds (seed mean)", color="C0")
+    ax.errorbar(x - 0.2, [m.mean() for m in macs], [[m.mean() - m.min() for m in macs], [m.max() - m.mean() for m in macs]],
+                fmt="none", color="k", capsize=3)
+    ax.bar(x + 0.2, secs, 0.4, label="seconds", color="C1")
+    for i, out in enumerate(outside):
+        if out:
+            ax.bar([x[i] - 0.2, x[i] + 0.2], [macs[i].mean(), secs[i]], 0.4, fill=False, hatch="//",
+                   edgecolor="k", lw=0)
+    ax.axhline(1, color="k", lw=1)
+    ax.set_xticks(x, [f"k={k}" + ("" if c2e[k]["reached"] else "\n(not reached)") for k in ks])
+    ax.set(yscale="log", ylabel="factorized / dense", title=f"Cost to reach L ≤ {eps:g}·L(0) (below 1: cheaper)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def dn_sweep(sw: dict[str, Any], n: int) -> plt.Figure:
+    """lambda_0 ratio, rho_4 and the measured cost-to-eps ratio against d/n."""
+    r = np.array([float(v) for v in sw])
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax[0].plot(r, [sw[v]["lambda0_ratio"] for v in sw], "o-")
+    ax[0].set(ylabel="λ0^J / λ0", title="Least eigenvalue kept (k = d/4)")
+    ax[1].plot(r, [sw[v]["rho4"] for v in sw], "o-")
+    ax[1].set(yscale="log", ylabel="ρ₄ = (k/d)(λ0/λ0^J)^4", title="Bound-implied cost ratio")
+    ax[2].plot(r, [np.nan if sw[v]["cost_to_eps_ratio"] is None else sw[v]["cost_to_eps_ratio"] for v in sw], "o-")
+    for rv, v in zip(r, sw):
+        if sw[v]["cost_to_eps_ratio"] is None:
+            ax[2].annotate("not reached", (rv, 1), ha="center", va="bottom", fontsize="x-small", rotation=90)
+    ax[2].set(yscale="log", ylabel="factorized / dense", title="Measured cost to eps (multiply-adds)")
+    for a in ax[1:]:
+        a.axhline(1, color="k", lw=1)
+    for a in ax:
+        a.axvline(1, color="0.6", ls=":")
+        a.set_xscale("log")
+        log_ticks(a, r)
+        a.set_xlabel(f"d / n (n = {n})")
     fig.tight_layout()
     return fig

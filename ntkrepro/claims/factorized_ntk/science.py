@@ -20,9 +20,13 @@ from scipy.linalg import hadamard
 from ntkrepro.data import lowrank_data, sign_labels, sphere_data, unit_rows
 from ntkrepro.dual import kappa_prime_np
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
-from ntkrepro.optimize import gradient_descent
+from ntkrepro.optimize import gradient_descent, gradient_descent_restarts
 from ntkrepro.params import Params
 from ntkrepro.io import drop_private
+
+
+# Pre-registered in the notes (before any run): the linearized prediction within 0.15 in log10
+LIN_TOL_LOG10 = 0.15
 
 
 # ----- kernels --------------------------------------------------------------------------------
@@ -86,6 +90,32 @@ def projection(kind: str, k: int, d: int, rng: np.random.Generator) -> np.ndarra
     return np.sqrt(d / k) * (hadamard(d) / np.sqrt(d))[rows] * signs[None, :]
 
 
+def fwht(x: jnp.ndarray) -> jnp.ndarray:
+    """Normalized fast Walsh-Hadamard transform along the last axis, O(d log d): equals
+    ``x @ (H / sqrt(d))`` with H = scipy.linalg.hadamard(d) (Sylvester order; H is symmetric)."""
+    d = x.shape[-1]
+    y, h = x, 1
+    while h < d:
+        y = y.reshape(*x.shape[:-1], d // (2 * h), 2, h)
+        y = jnp.stack([y[..., 0, :] + y[..., 1, :], y[..., 0, :] - y[..., 1, :]], axis=-2).reshape(x.shape)
+        h *= 2
+    return y / jnp.sqrt(d)
+
+
+def srht_parts(k: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and signs of a subsampled randomized Hadamard map, drawn exactly as
+    :func:`projection` ("hadamard") draws them."""
+    rows = rng.choice(d, size=k, replace=False)
+    signs = rng.choice([-1.0, 1.0], size=d)
+    return rows, signs
+
+
+def srht_apply(X: jnp.ndarray, rows: np.ndarray, signs: np.ndarray) -> jnp.ndarray:
+    """``X @ J.T`` for the SRHT J = sqrt(d/k) P (H/sqrt(d)) D, by the fast transform."""
+    d, k = X.shape[-1], len(rows)
+    return jnp.sqrt(d / k) * fwht(X * jnp.asarray(signs, X.dtype))[..., jnp.asarray(rows)]
+
+
 def project(X: np.ndarray, J: np.ndarray) -> np.ndarray:
     """z = Jx / |Jx| (renormalized so that Du's unit-norm assumption holds)."""
     return unit_rows(X @ J.T)
@@ -116,6 +146,15 @@ def kernel_check(X: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
             "_H": H}
 
 
+def jl_expected_ratio(n: int, d: int, k: int, lam0: float, draws: int, rng: np.random.Generator) -> float:
+    """The JL expectation for isotropic data: a Gaussian J adds an independent O(1/sqrt(k)) error to
+    every cosine, so the projected points look like random points in dimension
+    k_eff = d k / (d + k) (cosine variance 1/d + 1/k); the expected lambda_0^J / lambda_0 is the
+    mean lambda_0 of n random points on the sphere in k_eff dimensions over lambda_0."""
+    k_eff = max(1, int(round(d * k / (d + k))))
+    return float(np.mean([lambda_min(h_inf(sphere_data(n, k_eff, rng))) for _ in range(draws)]) / lam0)
+
+
 def lambda0_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     """E2: lambda_0^J / lambda_0 against k (mean, sd over draws of J), for both data sets and both
     projections, and the bound-implied cost ratio rho(k) = (k/d) (lambda_0 / lambda_0^J)^4."""
@@ -130,6 +169,8 @@ def lambda0_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
                 ratio = np.array(lam) / lam0
                 rows[str(k)] = {"mean": float(ratio.mean()), "std": float(ratio.std(ddof=1)),
                                 "rho": float(k / P.d / np.mean(ratio) ** 4)}
+                if data == "sphere":
+                    rows[str(k)]["jl_expected"] = jl_expected_ratio(P.n, P.d, k, lam0, P.n_draws, rng)
             out[f"{data}/{kind}"] = {"lambda0": lam0, "by_k": rows}
     return out
 
@@ -140,47 +181,127 @@ def ntk_error_vs_m(X: np.ndarray, H: np.ndarray, P: Params, rng: np.random.Gener
                                    for _ in range(P.n_draws)])) for m in P.m_list}
 
 
-def train(X: np.ndarray, y: np.ndarray, P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E4: full-batch GD on Du's network over the rows of X (dense: X; factorized: Z = JX).
+def late_slope(loss: np.ndarray, fraction: float = 0.4, floor: float = 1e-9) -> float:
+    """Least-squares slope of log L per step over the last ``fraction`` of the steps, above
+    ``floor * L(0)`` (float64 round-off); nan with fewer than 10 such steps."""
+    t = np.arange(len(loss))
+    keep = (t >= int(len(loss) * (1 - fraction))) & (loss > floor * loss[0])
+    return float(np.polyfit(t[keep], np.log(loss[keep]), 1)[0]) if keep.sum() >= 10 else float("nan")
+
+
+def train(X: np.ndarray, y: np.ndarray, m: int, lr: float, steps: int,
+          rng: np.random.Generator) -> dict[str, Any]:
+    """E4: full-batch GD on Du's network of width m over the rows of X (dense: X; factorized: Z).
 
     Returns the loss curve, Du's bound (1 - eta lambda_min(H(0))/2)^t L(0), the linearized
-    prediction sum_i (1 - eta mu_i)^(2t) (q_i . r0)^2 from the eigenpairs of H(0), the NTK drift
-    ||H(T) - H(0)||_2 and the largest weight movement max_r |w_r(T) - w_r(0)|."""
-    m = P.m
+    prediction sum_i (1 - eta mu_i)^(2t) (q_i . r0)^2 / 2 from the eigenpairs of H(0), the NTK drift
+    ||H(T) - H(0)||_2 against the premise lambda_0 / 4 (lambda_0 of H^inf on these rows), and the
+    late rate: the measured slope of log L per step against 2 log(1 - eta lambda_min(H(0))), the
+    decay of the slowest linearized mode (the loss is a square, hence the 2)."""
     a = rng.choice([-1.0, 1.0], size=m)
     W0 = rng.normal(size=(m, X.shape[1]))
     Xj, yj, aj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(a)
     loss0 = float(du_loss(jnp.asarray(W0), aj, Xj, yj))
-    WT, losses = gradient_descent(du_loss, jnp.asarray(W0), P.lr, P.steps, aj, Xj, yj)
+    WT, losses = gradient_descent(du_loss, jnp.asarray(W0), lr, steps, aj, Xj, yj)
     loss = np.concatenate([[loss0], np.asarray(losses)])
     H0 = empirical_ntk(W0, X)
     mu, Q = np.linalg.eigh(H0)
     r0 = np.asarray(du_net(jnp.asarray(W0), aj, Xj)) - y
-    t = np.arange(P.steps + 1)
-    lin = ((1 - P.lr * mu[None, :]) ** (2 * t[:, None]) * (Q.T @ r0)[None, :] ** 2).sum(1) / 2
-    bound = (1 - P.lr * mu[0] / 2) ** t * loss0
-    early = slice(0, min(101, P.steps + 1))
+    t = np.arange(steps + 1)
+    lin = ((1 - lr * mu[None, :]) ** (2 * t[:, None]) * (Q.T @ r0)[None, :] ** 2).sum(1) / 2
+    bound = (1 - lr * mu[0] / 2) ** t * loss0
+    early = slice(0, min(101, steps + 1))
     WT = np.asarray(WT)
-    return {"loss_initial": loss0, "loss_final": float(loss[-1]), "lambda_min_H0": float(mu[0]),
-            "du_bound_held": bool(np.all(loss <= bound * (1 + tolerance(np.float64, 1.0, 1e4)))),
+    drift = float(np.linalg.norm(empirical_ntk(WT, X) - H0, 2))
+    lam0 = lambda_min(h_inf(X))
+    return {"m": m, "loss_initial": loss0, "loss_final": float(loss[-1]), "lambda_min_H0": float(mu[0]),
+            "lambda0_inf": lam0, "du_bound_held": bool(np.all(loss <= bound * (1 + tolerance(np.float64, 1.0, 1e4)))),
             "max_log10_dev_from_linear": float(np.max(np.abs(np.log10(loss[early] / lin[early])))),
-            "ntk_drift": float(np.linalg.norm(empirical_ntk(WT, X) - H0, 2)),
+            "ntk_drift": drift, "in_premise": bool(drift < lam0 / 4),
+            "late_rate": {"measured": late_slope(loss), "predicted": float(2 * np.log(1 - lr * mu[0]))},
             "max_weight_move": float(np.max(np.linalg.norm(WT - W0, axis=1))),
             "_loss": loss, "_bound": bound, "_linear": lin}
 
 
 def training(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """Dense against factorized (one J per k) on the selected data; plus the negative control k=1
-    (every z = +-Jx/|Jx| is +-1: lambda_0^J = 0 and random labels cannot be fitted)."""
+    """Dense against factorized (one J per k) on the selected data; the small-width control (the
+    dense network at ``control_width``, where the linearization must break down); and k = 1, an
+    implementation check (every z = +-Jx/|Jx| is +-1: lambda_0^J = 0)."""
     X = make_data(P.data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
     y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
-    out = {"dense": train(X, y, P, rng)}
+    out = {"dense": train(X, y, P.m, P.lr, P.steps, rng)}
+    Z = {"dense": X}
     for k in P.k_list:
-        out[str(k)] = train(project(X, projection(P.projection, k, P.d, rng)), y, P, rng)
+        Z[str(k)] = project(X, projection(P.projection, k, P.d, rng))
+        out[str(k)] = train(Z[str(k)], y, P.m, P.lr, P.steps, rng)
+    small = train(X, y, P.control_width, P.lr, P.steps, rng)
     Z1 = project(X, projection("gaussian", 1, P.d, rng))
-    neg = train(Z1, y, P, rng)
+    neg = train(Z1, y, P.m, P.lr, P.steps, rng)
     neg["lambda0_J"] = lambda_min(h_inf(Z1))
-    return {"runs": out, "negative_control": neg, "_X": X}
+    return {"runs": out, "small_width": small, "negative_control": neg, "_X": X, "_y": y, "_Z": Z}
+
+
+def steps_to_eps(losses: np.ndarray, eps: float) -> tuple[int, bool]:
+    """First step with L_t <= eps L_0 (``losses`` holds L_0..L_T); T + 1 (a lower bound) when never."""
+    hit = np.nonzero(losses <= eps * losses[0])[0]
+    return (int(hit[0]), True) if hit.size else (len(losses), False)
+
+
+def cost_to_eps(Z: dict[str, np.ndarray], y: np.ndarray, m: int, lr: float, steps: int, eps: float,
+                seeds: int, rng: np.random.Generator) -> dict[str, Any]:
+    """E6: measured cost to reach training loss eps L(0), per model (dense on X, factorized on Z = JX),
+    over ``seeds`` initializations of W (vmapped; the signs a and the data fixed): GD steps,
+    multiply-adds (forward + backward ~ 3 n m dim per step, plus the one-time projection n k d for a
+    factorized model) and seconds (steps x the measured time of one jitted GD step). Seed s of
+    every model starts from the same random stream, so ratios are paired by seed."""
+    a = jnp.asarray(rng.choice([-1.0, 1.0], size=m))
+    yj = jnp.asarray(y)
+    d = Z["dense"].shape[1]
+    step = jax.jit(lambda W, Zj: W - lr * jax.grad(du_loss)(W, a, Zj, yj))
+    base = rng.integers(2**31)
+    out: dict[str, Any] = {}
+    for name, Zm in Z.items():
+        dim = Zm.shape[1]
+        W0s = jnp.asarray(np.stack([np.random.default_rng([base, s]).normal(size=(m, dim)) for s in range(seeds)]))
+        Zj = jnp.asarray(Zm)
+        L0 = jax.vmap(lambda W: du_loss(W, a, Zj, yj))(W0s)
+        _, losses = gradient_descent_restarts(du_loss, W0s, lr, steps, a, Zj, yj)
+        curves = np.concatenate([np.asarray(L0)[:, None], np.asarray(losses)], axis=1)
+        hits = [steps_to_eps(c, eps) for c in curves]
+        n_steps = [h[0] for h in hits]
+        per_step = _time(step, W0s[0], Zj, repeats=5)
+        one_time = 0 if name == "dense" else len(y) * dim * d
+        macs = [one_time + 3 * len(y) * m * dim * t for t in n_steps]
+        out[name] = {"steps": float(np.mean(n_steps)), "steps_per_seed": n_steps, "reached": all(h[1] for h in hits),
+                     "macs": float(np.mean(macs)), "macs_per_seed": macs, "seconds": per_step * float(np.mean(n_steps))}
+    for name in Z:
+        if name != "dense":
+            out[name]["macs_ratio_per_seed"] = [f / dd for f, dd in zip(out[name]["macs_per_seed"],
+                                                                        out["dense"]["macs_per_seed"])]
+    return out
+
+
+def dn_sweep(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """E7: d / n from ``dn_ratios`` at fixed n (isotropic sphere data, k = d / dn_compression,
+    Gaussian J): lambda_0^J / lambda_0 (mean over n_draws), the bound-implied rho_4, and the
+    measured cost-to-eps ratio factorized / dense (multiply-adds, seed mean) at width dn_width; None
+    when the factorized network did not reach eps within ``steps`` on every seed."""
+    out: dict[str, Any] = {}
+    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+    for r in P.dn_ratios:
+        d = max(2, int(round(r * P.n)))
+        k = max(2, d // P.dn_compression)
+        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
+        lam0 = lambda_min(h_inf(X))
+        ratio = float(np.mean([lambda_min(h_inf(project(X, projection("gaussian", k, d, rng)))) / lam0
+                               for _ in range(P.n_draws)]))
+        Z = {"dense": X, str(k): project(X, projection("gaussian", k, d, rng))}
+        c = cost_to_eps(Z, y, P.dn_width, P.lr, P.steps, P.eps, P.train_seeds, rng)
+        reached = bool(c[str(k)]["reached"])  # if only the dense run fell short, the ratio is an upper bound
+        out[f"{r:g}"] = {"d": d, "k": k, "lambda0_ratio": ratio, "rho4": (k / d) / ratio**4,
+                         "cost_to_eps_ratio": float(np.mean(c[str(k)]["macs_ratio_per_seed"])) if reached else None,
+                         "reached": reached, "dense_reached": bool(c["dense"]["reached"])}
+    return out
 
 
 def _time(fn: Callable, *args: Any, repeats: int = 7) -> float:
@@ -211,29 +332,56 @@ def cost(P: Params, rng: np.random.Generator) -> dict[str, Any]:
         t_k = _time(run, J, jnp.asarray(rng.normal(size=(m, k)), jnp.float32))
         out[str(k)] = {"params": m * k, "macs": k * d + m * k, "mac_ratio": m * d / (k * d + m * k),
                        "measured_s": t_k, "measured_speedup": t_dense / t_k}
+    # the SRHT applied by the fast transform (O(d log d) per example) against the same map as a matrix
+    fast = jax.jit(lambda W, rows, signs: step(W, srht_apply(X, rows, signs)))
+    for k in [k for k in P.k_list if k <= d]:
+        rows, signs = srht_parts(k, d, rng)
+        W = jnp.asarray(rng.normal(size=(m, k)), jnp.float32)
+        J = jnp.asarray(np.sqrt(d / k) * (hadamard(d) / np.sqrt(d))[rows] * signs[None, :], jnp.float32)
+        t_fast, t_mat = _time(fast, W, jnp.asarray(rows), jnp.asarray(signs, jnp.float32)), _time(run, J, W)
+        out[f"hadamard/{k}"] = {"macs_fwht": d * int(np.log2(d)) + m * k, "measured_s_fwht": t_fast,
+                                "measured_s_matrix": t_mat, "fwht_speedup_over_matrix": t_mat / t_fast,
+                                "measured_speedup": t_dense / t_fast}
     return out
 
 
+def fwht_check(d: int, rng: np.random.Generator) -> float:
+    """max |SRHT by the fast transform - the same SRHT as a dense matrix| on random inputs (float64)."""
+    X = rng.normal(size=(8, d))
+    rows, signs = srht_parts(max(1, d // 4), d, np.random.default_rng(rng.integers(2**31)))
+    J = np.sqrt(d / len(rows)) * (hadamard(d) / np.sqrt(d))[rows] * signs[None, :]
+    return float(np.max(np.abs(np.asarray(srht_apply(jnp.asarray(X), rows, signs)) - X @ J.T)))
+
+
 # ----- metrics and checks ---------------------------------------------------------------------
-def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
-            P: Params) -> dict[str, Any]:
+def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict, c2e: dict,
+            dns: dict, fwht_err: float, P: Params) -> dict[str, Any]:
     """Assemble the results.json metrics (private ``_`` arrays dropped)."""
     sel = lam[f"{P.data}/{P.projection}"]["by_k"]
     ms = [int(m) for m in err_dense]
+    ratios = {k: v["mean"] for k, v in sel.items()}
+    small = tr["small_width"]
     return {
         "lambda0_dense": kern["lambda0_dense"], "lambda_max_dense": kern["lambda_max_dense"],
         "kernel_max_abs_err_nt": kern["kernel_max_abs_err_nt"],
         "kernel_max_abs_err_nt_offdiag": kern["kernel_max_abs_err_nt_offdiag"],
         "empirical_ntk_max_abs_err_nt": kern["empirical_ntk_max_abs_err_nt"],
+        "fwht_max_abs_err": fwht_err,
         "lambda0_ratio": {k: {"mean": v["mean"], "std": v["std"]} for k, v in sel.items()},
         "bound_cost_ratio": {k: v["rho"] for k, v in sel.items()},
         "bound_cost_ratio_min": min(v["rho"] for v in sel.values()),
+        "exponent_sensitivity": {str(p): min((int(k) / P.d) / r**p for k, r in ratios.items()) for p in (1, 2, 3, 4)},
         "lambda0_study": lam,
         "ntk_error_vs_m": err_dense, "ntk_error_slope": loglog_slope(ms, list(err_dense.values())),
         "ntk_error_vs_m_factorized": err_fact,
         "ntk_error_slope_factorized": loglog_slope(ms, list(err_fact.values())),
         "training": {name: drop_private(r) for name, r in tr["runs"].items()},
+        "runs_outside_premise": [name for name, r in tr["runs"].items() if not r["in_premise"]],
+        "late_rate": {name: r["late_rate"] for name, r in tr["runs"].items()},
+        "small_width_control": {"m": small["m"], "max_log10_dev_from_linear": small["max_log10_dev_from_linear"],
+                                "passed_gate": small["max_log10_dev_from_linear"] < LIN_TOL_LOG10},
         "negative_control": drop_private(tr["negative_control"]),
         "cost": cst,
+        "cost_to_eps": c2e,
+        "dn_sweep": dns,
     }
-

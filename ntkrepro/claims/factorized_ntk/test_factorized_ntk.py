@@ -65,3 +65,26 @@ def test_k1_projection_makes_points_parallel(X):
     Z = E.project(X, E.projection("gaussian", 1, 16, np.random.default_rng(6)))
     assert set(np.round(Z[:, 0], 12)) <= {-1.0, 1.0}
     assert abs(E.lambda_min(E.h_inf(Z))) < tolerance(np.float64, 1.0, 1e3)
+
+
+@pytest.mark.parametrize("d", [2, 8, 64])
+def test_fwht_srht_equals_dense_matrix(d):
+    from scipy.linalg import hadamard
+
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(5, d))
+    np.testing.assert_allclose(np.asarray(E.fwht(jnp.asarray(X))), X @ hadamard(d) / np.sqrt(d),
+                               atol=tolerance(np.float64, 1.0))
+    k = max(1, d // 2)
+    J = E.projection("hadamard", k, d, np.random.default_rng(1))
+    rows, signs = E.srht_parts(k, d, np.random.default_rng(1))
+    np.testing.assert_allclose(np.asarray(E.srht_apply(jnp.asarray(X), rows, signs)), X @ J.T,
+                               atol=tolerance(np.float64, 1.0))
+
+
+def test_steps_to_eps_and_late_slope():
+    loss = 10.0 * 0.9 ** np.arange(200)
+    assert E.steps_to_eps(loss, 1e-3) == (int(np.ceil(np.log(1e-3) / np.log(0.9))), True)
+    assert E.steps_to_eps(loss, 1e-30) == (200, False)
+    np.testing.assert_allclose(E.late_slope(loss), np.log(0.9), rtol=1e-10)
+    assert np.isnan(E.late_slope(loss[:5]))
