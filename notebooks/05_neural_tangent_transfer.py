@@ -33,7 +33,10 @@
 # unlabeled batch, Adam, and a layerwise magnitude mask recomputed every `mask_every` steps. The data are
 # scikit-learn's bundled 8×8 digits (offline) with a 64-300-100-10 MLP (LeNet-300-100 with 64 inputs), not MNIST or
 # CIFAR; the "random" baseline draws an exact random mask per layer (the authors' code shuffles rows with a fixed key).
-# No paper number is used as a target.
+# Reduced against the authors' runs: `ntt_steps` NTT steps (600 in the full profile, against about 18,720), a
+# supervised budget of `epochs` epochs (about 1,080 Adam steps in the full profile, against about 42k), no supervised
+# L2; SNIP here takes the top-k per layer ("layerwise SNIP"; the original is global). No paper number is used as a
+# target.
 
 # %% tags=["parameters"]
 # Parameters. None = take the value from the profile ("smoke": NTK-ordering checks only; "full": accuracy too).
@@ -82,12 +85,19 @@ metrics = E.collect(exp, P)
 # %% [markdown]
 # ## 2. Kernel matching on held-out inputs
 #
-# Relative Frobenius error of the full $K\times K$ empirical NTK (neural-tangents, structured derivatives) between
-# each sparse network at the start of supervised training and its dense teacher, on `n_ntk_eval` test inputs never
-# seen by NTT.
+# Relative Frobenius error of the full $K\times K$ empirical NTK (`ntkrepro.ntk`, checked against neural-tangents)
+# between each sparse network at the start of supervised training and its dense teacher, on `n_ntk_eval` test inputs
+# never seen by NTT: over the dense Jacobian at $m\odot\theta$ (the authors' choice, what NTT optimizes) and over the
+# kept weights only, $J_mJ_m^\top$ (the kernel the sparse network actually trains with). NTT alone optimizes the
+# first, so its lead there is expected by design; what it shows is that the fit generalizes to held-out inputs.
+# Mask diagnostics at the highest sparsity: output classes no input can reach, and hidden units on an
+# input-to-output path.
 
 # %%
 run.save(F.ntk_error(metrics["per_run"]), "ntk_error")
+{"masked-Jacobian NTK error (NTT, highest sparsity)": metrics["ntt_rel_ntk_error_masked_highest_sparsity"],
+ "mask diagnostics": metrics["mask_diagnostics"],
+ "label permutation leaves NTT's masks identical": metrics["label_permutation_masks_identical"]}
 
 # %% [markdown]
 # ## 3. Faster training and higher accuracy?
@@ -98,13 +108,14 @@ run.save(F.ntk_error(metrics["per_run"]), "ntk_error")
 # %%
 run.save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities)), "learning_curves")
 run.save(F.accuracy_vs_density(metrics["per_run"], metrics["dense_test_accuracy"]), "accuracy_vs_density")
-metrics["paired_accuracy_at_highest_sparsity"]
+metrics["paired_accuracy"]
 
 # %% [markdown]
 # ## Checks and verdict
 #
-# The `smoke` profile (2 seeds, short runs) checks the masks and the NTK ordering only; the accuracy checks
-# (paired one-sided t-tests over seeds at the highest sparsity) run in the `full` profile.
+# The `smoke` profile (2 seeds, short runs) checks the masks and the NTK ordering only; the accuracy and speed checks
+# (90 % paired t intervals over seeds at the highest sparsity, against every baseline and against $\lambda_K=0$) run
+# in the `full` profile.
 
 # %%
 run.conclude(metrics);
@@ -117,9 +128,13 @@ run.conclude(metrics);
 #
 # - **F1** (kernel transfer): a (density, seed) where another method's held-out NTK error is at or below NTT's; its
 #   control removes the NTK term ($\lambda_K=0$), which must lose the kernel match.
+# - $\lambda_K=0$ is also F2's control: without the NTK term the accuracy advantage must shrink (same interval
+#   gate).
+# - `label_permutation_masks_identical` is an implementation check: NTT reads the inputs only.
 # - **F2** (accuracy at high sparsity): a 90 % paired $t$ interval over seeds that lies below the effect of
 #   interest (5 accuracy points). An interval that straddles both 0 and 5 points is **inconclusive**: too few seeds
 #   to decide, not a failure. (The first version gated a one-sided $p<0.05$ and called everything else "not
 #   reproduced".)
-# - **F3** (speed): NTT's early training loss not below random's at some density.
+# - **F3** (speed): NTT's early training loss not below random's, magnitude's or SNIP's at some density (the first
+#   version gated random only).
 # - `exact_density_per_layer` and `pruned_weights_stay_zero` are implementation checks (true by construction).

@@ -77,3 +77,18 @@ def pruned_nonzero(params: Params, masks: Params) -> int:
     return int(sum(np.count_nonzero(np.asarray(p)[np.asarray(m) == 0])
                    for p, m in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(masks))
                    if p.ndim == 2))
+
+
+def connectivity(masks: Params) -> dict[str, int]:
+    """Paths through a masked MLP (weight masks in order, inputs x outputs): the output classes no
+    input can reach (``disconnected_classes``) and the hidden units on some input-to-output path
+    (``units_reaching_output``)."""
+    Ms = [np.asarray(m) > 0 for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2]
+    fwd = [np.ones(Ms[0].shape[0], bool)]
+    for M in Ms:
+        fwd.append((fwd[-1].astype(int) @ M.astype(int)) > 0)
+    bwd = [np.ones(Ms[-1].shape[1], bool)]
+    for M in reversed(Ms):
+        bwd.insert(0, (M.astype(int) @ bwd[0].astype(int)) > 0)
+    hidden = sum(int(np.sum(f & b)) for f, b in zip(fwd[1:-1], bwd[1:-1]))
+    return {"disconnected_classes": int(np.sum(~fwd[-1])), "units_reaching_output": hidden}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from ntkrepro.params import (Params, ParamSet, choice_list, int_list, integer, real, real_list,
                              require)
 from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, interval_above,
-                           no_cases)
+                           is_true, no_cases)
 
 import numpy as np
 
-from ntkrepro.claims.ntt.science import METHODS, _cell, early_fraction
+from ntkrepro.claims.ntt.science import METHODS, _cell
 from ntkrepro.stats import paired_interval
 
 # Gates of the accuracy comparisons (declared before the full run that first used them):
@@ -93,11 +93,22 @@ def _accuracy_vs(other):
     return value
 
 
-def _slower_densities(m, P):
-    runs = m["per_run"]
-    return [f"{d:g}" for d in P["densities"]
-            if not float(_cell(runs, "ntt", d, "early_train_loss").mean()
-                         - _cell(runs, "random", d, "early_train_loss").mean()) < 0]
+def _slower_densities(other):
+    def value(m, P):
+        runs = m["per_run"]
+        return [f"{d:g}" for d in P["densities"]
+                if not float(_cell(runs, "ntt", d, "early_train_loss").mean()
+                             - _cell(runs, other, d, "early_train_loss").mean()) < 0]
+    return value
+
+
+def _faster_check(other):
+    return CheckSpec(
+        f"ntt_trains_faster_than_{other}", "finding",
+        f"densities where NTT's mean training loss over the first epochs is not below {other}'s (seed means)",
+        no_cases(), _slower_densities(other),
+        passes_with={"per_run.*": lambda r: {**r, "early_train_loss": 0.1 if r["method"] == "ntt" else 1.0}},
+        fails_with={"per_run.*.early_train_loss": 1.0}, finding="F3", profiles=("full",))
 
 
 def _accuracy_check(other):
@@ -136,11 +147,25 @@ CHECKS = (
     _accuracy_check("random"),
     _accuracy_check("magnitude"),
     _accuracy_check("snip"),
-    CheckSpec("ntt_trains_faster_than_random", "finding",
-              "densities where NTT's mean training loss over the first epochs is not below random's (seed means)",
-              no_cases(), _slower_densities,
-              passes_with={"per_run.*.early_train_loss": lambda v: v},
-              fails_with={"per_run.*.early_train_loss": 1.0}, finding="F3", profiles=("full",)),
+    _faster_check("random"),
+    _faster_check("magnitude"),
+    _faster_check("snip"),
+    CheckSpec("label_permutation_masks_identical", "implementation",
+              "NTT's masks at the highest sparsity, computed again from a split with permuted labels, are "
+              "bitwise identical (NTT is label-free: it reads the inputs only)", is_true(),
+              lambda m, P: m["label_permutation_masks_identical"],
+              passes_with={"label_permutation_masks_identical": True},
+              fails_with={"label_permutation_masks_identical": False}),
+    CheckSpec("ntt_accuracy_above_lambda_k0", "control",
+              f"test accuracy NTT minus NTT without the NTK term (lambda_K = 0, the premise removed) at the highest "
+              f"sparsity, paired over seeds: {CI_LEVEL:.0%} t interval above 0 (pass), below "
+              f"{EFFECT_OF_INTEREST:g} (fail), else inconclusive", interval_above(0.0, EFFECT_OF_INTEREST),
+              _accuracy_vs("ntt_no_kernel"),
+              passes_with={"paired_accuracy_at_highest_sparsity.ntt_no_kernel.mean_diff": 0.10,
+                           "paired_accuracy_at_highest_sparsity.ntt_no_kernel.sd_diff": 0.05},
+              fails_with={"paired_accuracy_at_highest_sparsity.ntt_no_kernel.mean_diff": -0.05,
+                          "paired_accuracy_at_highest_sparsity.ntt_no_kernel.sd_diff": 0.05},
+              finding="F2", profiles=("full",)),
 )
 
 FIGURES = (

@@ -10,6 +10,7 @@ weights get exactly zero gradient. Everything runs in float32, vmapped over seed
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from typing import Any, Callable
 
@@ -21,6 +22,7 @@ import optax
 from ntkrepro import masks as M
 from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
+from ntkrepro.stats import paired_interval
 
 METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "logit_snip",
            "ntt_mask_fresh_init")
@@ -148,17 +150,22 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
 
 
 @partial(jax.jit, static_argnames=("apply_fn",))
-def rel_errors(students: Any, teachers: Any, x: jnp.ndarray, apply_fn: Callable) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Per seed: relative Frobenius NTK error ||Theta_s - Theta_t|| / ||Theta_t|| on the cross-kernel
-    of the two halves of ``x`` (full K x K), and the relative output error."""
+def rel_errors(students: Any, masks: Any, teachers: Any, x: jnp.ndarray,
+               apply_fn: Callable) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """Per seed, on the cross-kernel of the two halves of ``x`` (full K x K): the relative Frobenius
+    NTK error ||Theta_s - Theta_t|| / ||Theta_t|| over the dense Jacobian at m * theta (the authors'
+    choice), the same for the kernel the sparse network trains with (J_m J_m^T), and the relative
+    output error."""
     h = x.shape[0] // 2
 
-    def one(s, t):
-        ts, tt = ntk(x[:h], x[h:], s), ntk(x[:h], x[h:], t)
+    def one(s, m, t):
+        ts, tm, tt = ntk(x[:h], x[h:], s), ntk_masked(x[:h], x[h:], s, m), ntk(x[:h], x[h:], t)
         fs, ft = apply_fn(s, x), apply_fn(t, x)
-        return jnp.linalg.norm(ts - tt) / jnp.linalg.norm(tt), jnp.linalg.norm(fs - ft) / jnp.linalg.norm(ft)
+        norm = jnp.linalg.norm(tt)
+        return jnp.linalg.norm(ts - tt) / norm, jnp.linalg.norm(tm - tt) / norm, \
+            jnp.linalg.norm(fs - ft) / jnp.linalg.norm(ft)
 
-    return jax.vmap(one)(students, teachers)
+    return jax.vmap(one)(students, masks, teachers)
 
 
 def _stack(trees: list) -> Any:
@@ -205,6 +212,14 @@ def early_fraction(epochs: int) -> int:
     return max(1, int(np.ceil(0.3 * epochs)))
 
 
+def ntt_masks(teachers: Any, split: Split, keys: jax.Array, apply_fn: Callable, density: float, P: Any,
+              lam_ker: float) -> Any:
+    """NTT's masks for a data split (it reads ``split.x_train`` only: label-free)."""
+    x = jnp.asarray(split.x_train, F32)
+    return ntt_seeds(teachers, x, keys, apply_fn, density, P.ntt_steps, P.batch_size, P.mask_every, lam_ker,
+                     P.lambda_l2, P.lr_ntt)[1]
+
+
 def experiment(P: Any, split: Split) -> dict[str, Any]:
     """Every method at every density for ``P.seeds`` seeds, all from the same dense init per seed:
     masks (NTT and the baselines), kernel/output errors on held-out inputs, supervised training."""
@@ -228,25 +243,41 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
                 ntt_out[name] = ntt_seeds(teachers, x, ntt_keys, apply_fn, density, P.ntt_steps, P.batch_size,
                                           P.mask_every, lam, P.lambda_l2, P.lr_ntt)
                 ntt_logs[f"{name}@{density:g}"] = np.asarray(ntt_out[name][2]).mean(0)
+        if "ntt" in ntt_out and density == min(P.densities):
+            ntt_at_dmin = ntt_out["ntt"]
         for method in P.methods:
             p0, m = make_masks(method, teachers, density, P, split, apply_fn, ntt_out, seed_keys, init_fn)
             pT, losses, acc = train(p0, m)
-            rel_ntk, rel_out = rel_errors(p0, teachers, x_eval, apply_fn)
+            rel_ntk, rel_ntk_masked, rel_out = rel_errors(p0, m, teachers, x_eval, apply_fn)
             losses = np.asarray(losses)
             curves[f"{method}@{density:g}"] = losses
             for s in range(P.seeds):
                 ms = _unstack(m, s)
                 runs.append({
                     "method": method, "density": density, "seed": P.seed + s,
-                    "rel_ntk_error": float(rel_ntk[s]), "rel_output_error": float(rel_out[s]),
+                    "rel_ntk_error": float(rel_ntk[s]), "rel_ntk_error_masked": float(rel_ntk_masked[s]),
+                    "rel_output_error": float(rel_out[s]),
                     "test_accuracy": float(acc[s]),
                     "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
                     "final_train_loss": float(losses[s, -1]),
                     "achieved_density_per_layer": M.layer_densities(ms),
                     "layer_count_errors": M.layer_count_errors(ms, density),
                     "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
+                    **M.connectivity(ms),
                 })
+    # label-free: NTT sees the training inputs only, so permuting the labels must leave its masks bitwise
+    # identical (run at the highest sparsity through the same entry point, with a label-permuted split)
+    identical = None
+    if "ntt" in P.methods:  # (ntt_out["ntt"] exists whenever "ntt" is a method)
+        d_min = min(P.densities)
+        perm = np.random.default_rng(P.seed + 99).permutation(len(split.labels_train))
+        shuffled = dataclasses.replace(split, labels_train=split.labels_train[perm], y_train=split.y_train[perm])
+        masks_a = ntt_at_dmin[1]  # from the labelled split, in the loop above
+        masks_b = ntt_masks(teachers, shuffled, ntt_keys, apply_fn, d_min, P, P.lambda_ker)
+        identical = all(bool(np.array_equal(np.asarray(a), np.asarray(b)))
+                        for a, b in zip(jax.tree_util.tree_leaves(masks_a), jax.tree_util.tree_leaves(masks_b)))
     return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)),
+            "label_permutation_masks_identical": identical,
             "dense_test_accuracy_per_seed": [float(a) for a in np.asarray(dense_acc)],
             "_curves": curves, "_dense_curve": np.asarray(dense_losses), "_ntt_logs": ntt_logs}
 
@@ -285,10 +316,19 @@ def paired(runs: list[dict], density: float, other: str, key: str = "test_accura
 def collect(exp: dict[str, Any], P: Any) -> dict[str, Any]:
     runs = exp["per_run"]
     d_min = min(P.densities)
-    others = [m for m in ("random", "magnitude", "scaled_random", "snip", "logit_snip") if m in P.methods]
+    others = [m for m in ("ntt_no_kernel", "random", "magnitude", "scaled_random", "snip", "logit_snip")
+              if m in P.methods]
+    pairs = {o: paired(runs, d_min, o) for o in others}
     return {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
             "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"],
-            "paired_accuracy_at_highest_sparsity": {o: paired(runs, d_min, o) for o in others},
+            "paired_accuracy_at_highest_sparsity": pairs,
+            "paired_accuracy": {o: {"density": d_min, "n_seeds": r["n"],
+                                    **paired_interval(r["mean_diff"], r["sd_diff"], r["n"], 0.90)}
+                                for o, r in pairs.items()},
+            "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
+                                     for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
+            "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
             "highest_sparsity_density": d_min,
-            "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean())}
-
+            "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
+            "ntt_rel_ntk_error_masked_highest_sparsity":
+                float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}

@@ -85,3 +85,12 @@ def test_ntt_run_keeps_density_and_reduces_kernel_distance(net):
     assert M.pruned_nonzero(jax.tree_util.tree_map(lambda a: a[0], student), m0) == 0
     log = np.asarray(log[0])
     assert log[-10:, 0].mean() < log[:10, 0].mean()
+
+
+def test_connectivity_counts_paths():
+    import jax.numpy as jnp
+
+    full = [jnp.ones((3, 4)), jnp.ones(4), jnp.ones((4, 2)), jnp.ones(2)]
+    assert M.connectivity(full) == {"disconnected_classes": 0, "units_reaching_output": 4}
+    cut = [jnp.ones((3, 4)), jnp.ones(4), jnp.asarray([[1.0, 0], [0, 0], [0, 0], [0, 0]]), jnp.ones(2)]
+    assert M.connectivity(cut) == {"disconnected_classes": 1, "units_reaching_output": 1}
