@@ -77,11 +77,18 @@ def _fmt(v: Any) -> str:
 
 
 def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    value = to_jsonable(spec.value(metrics, params))
+    """One check row. A value that cannot be computed from these metrics (a quantity the run never
+    reached, such as steps to a loss level that was not attained) fails the check, with the reason."""
+    description = spec.description
+    try:
+        value = to_jsonable(spec.value(metrics, params))
+    except (TypeError, KeyError, ValueError, ZeroDivisionError, IndexError) as err:
+        value = None
+        description += f" [could not be evaluated on this run: {type(err).__name__}: {err}]"
     outcome = spec.gate.outcome(value)
     return {"name": spec.name, "kind": spec.kind, "finding": spec.finding, "outcome": outcome,
             "passed": outcome == "pass", "value": value, "expected": spec.gate.describe(),
-            "gate": to_jsonable(spec.gate.as_dict()), "description": spec.description}
+            "gate": to_jsonable(spec.gate.as_dict()), "description": description}
 
 
 def evaluate(claim: Claim, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -79,3 +79,10 @@ def test_claim_verdict_counts_and_implementation_error():
 ])
 def test_interval_gate(value, outcome):
     assert interval_above(0.0, 0.05).outcome(value) == outcome
+
+
+def test_a_value_that_cannot_be_computed_fails_the_check():
+    spec = next(s for s in CLAIMS["bottleneck"].checks if s.name == "bottleneck_better_test_error")
+    metrics = {"bottleneck": {"2": {"test_rel_mse": 0.5}}, "ntk": {"test_rel_mse": None}}
+    row = evaluate_check(spec, metrics, {"bottleneck_widths": [2]})
+    assert row["outcome"] == "fail" and row["value"] is None and "could not be evaluated" in row["description"]
