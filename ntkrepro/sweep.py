@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ntkrepro.cli import SINGLE_THREAD_ENV
 from ntkrepro.io import to_jsonable, write_json, write_text
 from ntkrepro.registry import get_claim
 from ntkrepro.spec import FINDING_VERDICTS
@@ -75,8 +76,7 @@ def run_point(claim_id: str, profile: str, overrides: Mapping[str, Any], out: st
             "--skip-unchanged", "--output-dir", out]
     for k, v in overrides.items():
         argv += ["-p", k, json.dumps(v)]  # JSON is YAML: the CLI parses it back
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    env = {**os.environ, **SINGLE_THREAD_ENV}
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     row: dict[str, Any] = {"point": Path(out).name, "parameters": dict(overrides)}
     results = Path(out) / "results.json"
