@@ -33,3 +33,36 @@ def gradient_descent_restarts(loss_fn: Callable[..., jnp.ndarray], x0s: PyTree, 
                               steps: int, *args: Any) -> tuple[PyTree, jnp.ndarray]:
     """:func:`gradient_descent` vmapped over a leading restart axis of ``x0s``."""
     return jax.vmap(lambda x0: gradient_descent(loss_fn, x0, lr, steps, *args))(x0s)
+
+
+def polish(loss_fn: Callable[..., jnp.ndarray], x0: jnp.ndarray, *args: Any, maxiter: int = 5000,
+           gtol: float = 1e-13) -> tuple[jnp.ndarray, float]:
+    """Finish a gradient-descent run with L-BFGS (scipy, float64): ``(x, loss)`` at the point where
+    the projected gradient falls below ``gtol`` (or after ``maxiter`` iterations). L-BFGS's line
+    search never raises the loss, so a polished loss is at most the starting one."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    shape = jnp.shape(x0)
+    vg = _value_and_grad_flat(loss_fn, shape)
+    x0 = np.asarray(x0, dtype=np.float64).ravel()
+
+    def fun(x):
+        v, g = vg(jnp.asarray(x), *args)
+        return float(v), np.asarray(g, dtype=np.float64)
+
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": maxiter, "gtol": gtol, "ftol": 0.0, "maxcor": 30})
+    start = fun(x0)[0]
+    x, f = (res.x, float(res.fun)) if res.fun <= start else (x0, start)
+    return jnp.asarray(x).reshape(shape), f
+
+
+_VG_CACHE: dict = {}
+
+
+def _value_and_grad_flat(loss_fn: Callable[..., jnp.ndarray], shape: tuple) -> Callable:
+    key = (loss_fn, shape)
+    if key not in _VG_CACHE:
+        _VG_CACHE[key] = jax.jit(jax.value_and_grad(lambda x, *a: loss_fn(x.reshape(shape), *a)))
+    return _VG_CACHE[key]

@@ -101,3 +101,56 @@ def test_monte_carlo_loss_estimator():
     closed = float(E.exact_loss(jnp.asarray(V), jnp.ones(2), jnp.asarray(W), jnp.asarray(a), E.target_energy(W, a)))
     mean, se = E.monte_carlo_loss(W, a, V, 400_000, 0)
     assert abs(mean - closed) < 5 * se
+
+
+def test_tilted_single_neuron_and_centred_limit():
+    """M = 1: a single neuron along mu; c = 0 gives back the centred closed forms for every M."""
+    c, alpha = 0.6, 0.9
+    one = E.tilted_etf(1, alpha, c)
+    ts = np.linspace(-1, 1, 4001)  # brute force over the tilt of one neuron at its best norm
+    best = max(float(kappa(c * t)) ** 2 / 0.5 for t in ts)
+    assert one["L_star"] == pytest.approx(alpha**2 * (float(kappa(c**2)) - best), abs=1e-12)
+    for M in (1, 2, 3, 7):
+        assert E.tilted_etf(M, alpha, 0.0)["L_star"] == pytest.approx(E.etf_centred(M, alpha)["L_star"], abs=1e-12)
+
+
+def test_pentagon_closed_form_equals_loss_and_lies_above_the_infeasible_etf():
+    ref = E.pentagon(0.8)
+    ang = 2 * np.pi * np.arange(5) / 5
+    V = ref["r_star"] * np.stack([np.cos(ang), np.sin(ang)], 1)
+    loss = float(E.sim_loss(jnp.asarray(V), jnp.ones(5), 0.8, 0.0, jnp.eye(2)[0]))
+    assert loss == pytest.approx(ref["L_star"], abs=TOL)
+    assert ref["L_star"] > E.etf_centred(5, 0.8)["L_star"]
+    assert E._match_pentagon(V) < 1e-12
+    assert E._match_pentagon(V[[0, 2, 4, 1, 3]]) < 1e-12  # any vertex order
+    assert E._match_pentagon(V * np.array([[1.0], [1.0], [1.0], [1.0], [1.0]]) + 0.05 * np.eye(5, 2)) > 1e-3
+
+
+def test_sign_pattern_ps():
+    assert E.sign_pattern_ps(4, 5) == [1, 2, 3]
+    ps = E.sign_pattern_ps(21, 5)
+    assert ps[0] == 1 and ps[-1] == 20 and len(ps) == 5
+
+
+def test_a_hidden_negative_neuron_costs_nothing():
+    """relu(v.x) - relu(u.x) = relu((v - u).x) for u parallel to v with |u| < |v|: a negative neuron can
+    switch off by hiding inside a positive one, so the mixed-sign optimum can sit at the ETF(M - p) loss
+    with a nonzero negative neuron (why the sign-pattern check gates losses, not norms)."""
+    M, d, alpha = 3, 5, 0.8
+    ref = E.etf_centred(M, alpha)
+    V = E.etf_frame(M, d, ref["r_star"], np.random.default_rng(7))
+    u = 0.3 * V[0]
+    W = np.vstack([V[0] + u, V[1:], u])
+    b = np.array([1.0, 1.0, 1.0, -1.0])
+    loss = float(E.sim_loss(jnp.asarray(W), jnp.asarray(b), alpha, 0.0, jnp.eye(d)[0]))
+    assert loss == pytest.approx(ref["L_star"], abs=1e-12)
+
+
+def test_sample_target_families():
+    rng = np.random.default_rng(8)
+    W, a, _ = E.sample_target(2000, 10, 0.0, 1.0, "random_a", rng, a_spread=0.5)
+    assert a.sum() == pytest.approx(1.0, abs=0.05) and a.std() * 2000 == pytest.approx(0.5, abs=0.05)
+    W, a, _ = E.sample_target(50, 10, 0.0, 1.0, "rademacher", rng)
+    assert np.allclose(np.abs(W) * np.sqrt(10), 1.0) and np.allclose(a, 1 / 50)
+    with pytest.raises(ValueError, match="weights"):
+        E.sample_target(5, 3, 0.0, 1.0, "cauchy", rng)
