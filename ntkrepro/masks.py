@@ -61,6 +61,33 @@ def saliency_masks(params: Params, objective: Callable[[Params], jnp.ndarray], d
     return masks_from_scores(params, jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), g, params), density)
 
 
+def saliency_masks_global(params: Params, objective: Callable[[Params], jnp.ndarray], density: float) -> Params:
+    """SNIP as published: the largest |dL/dw * w| over ALL weights together (one global top-k, so
+    layers keep different fractions); ones on biases."""
+    g = jax.grad(objective)(params)
+    scores = jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), g, params)
+    leaves, tree = jax.tree_util.tree_flatten(scores)
+    plv = jax.tree_util.tree_leaves(params)
+    flat = jnp.concatenate([s.ravel() for s, p in zip(leaves, plv) if is_weight(p)])
+    k = kept_count(flat.size, density)
+    order = jnp.argsort(-flat, stable=True)
+    keep = jnp.zeros(flat.size).at[order[:k]].set(1.0)  # exactly k kept (ties broken by position)
+    out, i = [], 0
+    for s, p in zip(leaves, plv):
+        if is_weight(p):
+            out.append(keep[i:i + s.size].reshape(s.shape).astype(s.dtype))
+            i += s.size
+        else:
+            out.append(jnp.ones_like(p))
+    return jax.tree_util.tree_unflatten(tree, out)
+
+
+def total_count_error(masks: Params, density: float) -> int:
+    """|kept - round(density * total)| over all weight matrices together (global masks)."""
+    ws = [np.asarray(m) for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2]
+    return abs(int(sum(m.sum() for m in ws)) - kept_count(sum(m.size for m in ws), density))
+
+
 def layer_densities(masks: Params) -> list[float]:
     """Achieved density of each weight layer."""
     return [float(np.asarray(m).mean()) for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2]

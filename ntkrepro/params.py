@@ -124,6 +124,10 @@ class Params(dict):
         except KeyError as err:
             raise AttributeError(name) from err
 
+    def replace(self, **changes: Any) -> "Params":
+        """A copy with ``changes`` applied (for one experiment that varies a knob; not re-validated)."""
+        return Params({**self, **changes})
+
 
 @dataclass(frozen=True)
 class ParamSet:

@@ -42,3 +42,26 @@ def seeds_for_power(effect: float, sd_diff: float, alpha: float = 0.05, power: f
         if 1 - _st.nct.cdf(tq, n - 1, effect / (sd_diff / math.sqrt(n))) >= power:
             return n
     return max_n
+
+
+def welch(a: Sequence[float], b: Sequence[float], level: float = 0.90) -> dict[str, float]:
+    """Two-sided ``level`` Welch t interval for mean(a) - mean(b) (independent samples), with the
+    minimum detectable effect at the Welch degrees of freedom."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return {"mean_diff": float(a.mean() - b.mean()), "ci_low": float("nan"), "ci_high": float("nan"),
+                "n": int(min(len(a), len(b))), "level": level, "mde": float("nan")}
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va > 0 else 0) + (vb**2 / (len(b) - 1) if vb > 0 else 0)
+                            ) if se > 0 else float(len(a) + len(b) - 2)
+    tq = float(_st.t.ppf(1 - (1 - level) / 2, dof))
+    m = float(a.mean() - b.mean())
+    return {"mean_diff": m, "ci_low": m - tq * se, "ci_high": m + tq * se, "n": int(min(len(a), len(b))),
+            "level": level, "mde": float((tq + float(_st.t.ppf(0.8, dof))) * se)}
+
+
+def one_sample(a: Sequence[float], level: float = 0.90) -> dict[str, float]:
+    """:func:`paired_interval` of the values themselves (differences already taken)."""
+    a = np.asarray(a, float)
+    return paired_interval(float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else float("nan"), len(a), level)

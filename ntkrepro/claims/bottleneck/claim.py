@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real, real_list,
                              require)
-from ntkrepro.spec import CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, is_true, no_cases
+from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, interval_above,
+                           no_cases)
+from ntkrepro.stats import one_sample, welch
 
 import numpy as np
 
@@ -34,6 +36,9 @@ PARAMS = ParamSet(
         integer("seeds", 1, 32, "seeds per bottleneck width"),
         real_list("lr_factors", 1e-3, 1.99, "learning rates of the best-rate sweep, x 2n/lambda_max(NTK)", min_len=2),
         real_list("linear_amplitudes", 0.1, 100.0, "target amplitudes of the deep-linear experiment"),
+        real("linear_lr", 1e-3, 4.0, "learning rate shared by every deep-linear model"),
+        integer("linear_steps", 10, 100_000, "GD steps of the deep-linear experiment"),
+        int_list("rf_widths", 16, 65_536, "random-feature widths M of f in the sweep at d = 128", min_len=2),
         int_list("linear_widths", 1, 65_536, "bottleneck widths of the deep-linear experiment", min_len=2),
         integer("n_align", 8, 1024, "training points for the effective-NTK trace and alignment"),
         integer("n_finite", 16, 2048, "training points of the finite-network checks"),
@@ -45,14 +50,16 @@ PARAMS = ParamSet(
     ),
     profiles={
         "smoke": dict(n_train=256, n_test=200, input_dim=32, target="quadratic", amplitude=5.0,
-                      bottleneck_widths=[2, 8, 32], rf_width=512, lr=0.2, steps=400, seeds=1,
+                      bottleneck_widths=[2, 8, 32], rf_width=512, lr=0.2, steps=400, seeds=2,
                       lr_factors=[0.2, 0.8], linear_amplitudes=[1.0, 8.0], linear_widths=[4, 16, 256],
+                      linear_lr=0.25, linear_steps=3000, rf_widths=[256, 1024],
                       n_align=64, n_finite=128, finite_width=256, finite_d=8, wide_width=512, wide_steps=300,
                       run_digits=False),
         "full": dict(n_train=512, n_test=500, input_dim=32, target="quadratic", amplitude=5.0,
-                     bottleneck_widths=[2, 8, 32, 128], rf_width=1024, lr=0.2, steps=1200, seeds=2,
+                     bottleneck_widths=[2, 8, 32, 128], rf_width=1024, lr=0.2, steps=1200, seeds=5,
                      lr_factors=[0.1, 0.4, 0.9], linear_amplitudes=[1.0, 2.0, 4.0, 8.0, 16.0],
-                     linear_widths=[1, 4, 16, 64, 256, 4096], n_align=128, n_finite=256, finite_width=2048,
+                     linear_widths=[1, 4, 16, 64, 256, 4096], linear_lr=0.25, linear_steps=3000,
+                     rf_widths=[256, 1024, 4096], n_align=128, n_finite=256, finite_width=2048,
                      finite_d=8, wide_width=1024, wide_steps=500, run_digits=True),
     },
     rules=_rules,
@@ -62,8 +69,8 @@ FINDINGS = (
     Finding("F1", "An infinitely wide network with a finite bottleneck layer trains faster than the NTK "
             "(no bottleneck): at the same learning rate and at each model's best stable rate, per width.",
             "abstract"),
-    Finding("F2", "The bottleneck improves overall performance (final training loss and test error).",
-            "abstract"),
+    Finding("F2", "The bottleneck improves overall performance (final training loss and test error, synthetic "
+            "and digits).", "abstract"),
     Finding("F3", "The bottleneck network learns features: its effective kernel aligns with the target while "
             "the NTK cannot move.", "abstract"),
     Finding("F4", "Deep-linear mechanism: the speedup grows with the target amplitude and falls toward 1 as "
@@ -77,23 +84,46 @@ def _speeds(m, P):
             for d in P["bottleneck_widths"]}
 
 
-def _monotone_violations(m, P):
-    t10 = [m["bottleneck"][str(d)]["steps_to_10pct"] for d in P["bottleneck_widths"]]
-    if any(t is None for t in t10):
-        return ["a width never reached 10 %"]
-    return [f"d={a}->{b}" for a, b, ta, tb in zip(P["bottleneck_widths"], P["bottleneck_widths"][1:], t10, t10[1:])
-            if tb < ta]
+def _seed_steps(m, d, key="steps_to_10pct", never=None):
+    return [p[key] if p[key] is not None else never for p in m["bottleneck"][str(d)]["per_seed"]]
 
 
-def _test_ratio(m, P):
-    return max((m["bottleneck"][str(d)]["test_rel_mse"] or np.inf) / m["ntk"]["test_rel_mse"]
+def _weakens_interval(m, P):
+    """Worst adjacent pair of widths (d < d'): Welch interval of mean log steps-to-10% (d') - (d) over
+    seeds (positive: the wider bottleneck is slower, i.e. the acceleration weakens). A seed that never
+    got there counts as 2 x steps."""
+    ws = P["bottleneck_widths"]
+    rows = [welch(np.log(_seed_steps(m, b, never=2 * P["steps"])), np.log(_seed_steps(m, a, never=2 * P["steps"])))
+            | {"pair": f"d={a}->{b}"} for a, b in zip(ws, ws[1:])]
+    return min(rows, key=lambda r: r["ci_low"])
+
+
+def _test_interval(m, P):
+    """Worst width: interval over seeds of test rel. MSE (NTK mean predictor) - test rel. MSE (bottleneck);
+    positive means the bottleneck generalizes better."""
+    ntk = m["ntk"]["test_rel_mse"]
+    rows = [one_sample([ntk - p["test_rel_mse"] for p in m["bottleneck"][str(d)]["per_seed"]]) | {"d": d}
+            for d in P["bottleneck_widths"]]
+    return min(rows, key=lambda r: r["ci_low"])
+
+
+def _final_ratio(m, P):
+    return max((m["bottleneck"][str(d)]["final_train_rel"] or np.inf) / m["ntk"]["final_train_rel"]
                for d in P["bottleneck_widths"])
 
 
 def _finite_ratio(m, P):
+    """max |log ratio| of steps to 10 % and 1 % (finite net vs hybrid); a level neither run reached is
+    skipped, one reached by only one of them is infinite; with no level reached by either, the
+    |log ratio| of the final losses."""
     fc = m["finite_check"]["bottleneck"]
-    return max((abs(np.log(fc["finite"][k] / fc["reference"][k])) if fc["finite"][k] and fc["reference"][k]
-                else np.inf) for k in ("steps_to_10pct", "steps_to_1pct"))
+    out = []
+    for k in ("steps_to_10pct", "steps_to_1pct"):
+        a, b = fc["finite"][k], fc["reference"][k]
+        if a is None and b is None:
+            continue
+        out.append(abs(np.log(a / b)) if a and b else np.inf)
+    return max(out) if out else abs(np.log(fc["final_loss_ratio"]))
 
 
 def _dl(m, P):
@@ -101,25 +131,55 @@ def _dl(m, P):
     return m["deep_linear"], amps, [str(d) for d in P["linear_widths"]]
 
 
+def _stable_at(row, d):
+    return row[d]["stable"] and row[d]["speedup"] is not None
+
+
 def _grows_violations(m, P):
     dl, amps, lw = _dl(m, P)
-    stable = [d for d in lw if all(dl[f"amp={a:g}"][d]["speedup"] is not None for a in amps)]
-    if not stable:
-        return ["no width converged at every amplitude"]
+    stable = [d for d in lw if all(_stable_at(dl[f"amp={a:g}"], d) for a in amps)]
+    if len(stable) < 2:
+        return [f"only {len(stable)} width(s) stable at every amplitude"]
     return [d for d in stable if not dl[f"amp={amps[-1]:g}"][d]["speedup"] > dl[f"amp={amps[0]:g}"][d]["speedup"]]
 
 
-def _wide_closer(m, P):
+def _wide_violations(m, P):
+    """Cases against 'the speedup falls toward 1 as the bottleneck widens', on stable runs only: at the
+    largest amplitude, adjacent stable widths whose |speedup - 1| grows; at every amplitude <= 2, a widest
+    stable width with |speedup - 1| >= 5 %."""
     dl, amps, lw = _dl(m, P)
     top = dl[f"amp={amps[-1]:g}"]
-    st = [d for d in lw if top[d]["speedup"] is not None]
-    return len(st) > 1 and abs(top[st[-1]]["speedup"] - 1) < abs(top[st[0]]["speedup"] - 1)
+    st = [d for d in lw if _stable_at(top, d)]
+    if len(st) < 3:
+        return [f"only {len(st)} stable width(s) at amplitude {amps[-1]:g}"]
+    bad = [f"amp={amps[-1]:g}: d={a}->{b}" for a, b in zip(st, st[1:])
+           if abs(top[b]["speedup"] - 1) > abs(top[a]["speedup"] - 1)]
+    for a in (x for x in amps if x <= 2):
+        row = dl[f"amp={a:g}"]
+        sa = [d for d in lw if _stable_at(row, d)]
+        if not sa or abs(row[sa[-1]]["speedup"] - 1) >= 0.05:
+            bad.append(f"amp={a:g}: widest stable width " + (f"d={sa[-1]} speedup {row[sa[-1]]['speedup']:.3g}"
+                                                             if sa else "none"))
+    return bad
 
 
-def _best_lr_min_speedup(m, P):
-    bl = m["best_lr"]
-    return min(_speedup(bl["ntk"]["steps_to_10pct"], bl[str(d)]["steps_to_10pct"], P["steps"])
-               for d in P["bottleneck_widths"])
+def _rf_ratio(m, P):
+    rf = m["rf_width_sweep"]
+    Ms = sorted(rf, key=int)
+    a, b = rf[Ms[0]]["steps_to_10pct"], rf[Ms[-1]]["steps_to_10pct"]
+    return abs(np.log(a / b)) if a and b else np.inf
+
+
+def _align_vs_ntk(m, P):
+    return min(v["end"]["alignment"] for v in m["alignment"].values()) - m["ntk"]["alignment"]
+
+
+def _align_unit_amp(m, P):
+    """Alignment gain at amplitude 1 minus the gain at the headline amplitude, same width (negative: the
+    feature learning needs the large target)."""
+    u = m["alignment_unit_amplitude"]
+    h = m["alignment"][str(u["d"])]
+    return (u["end"] - u["start"]) - (h["end"]["alignment"] - h["start"]["alignment"])
 
 
 CHECKS = (
@@ -135,8 +195,8 @@ CHECKS = (
               fails_with={"deep_linear.amp=1.infinite.closed_form_max_rel_err": 1e-3}),
     CheckSpec("hybrid_matches_finite_network", "implementation",
               "max |log ratio| of steps to 10% and to 1%, finite stax net (finite_width, finite_d) against the "
-              "hybrid simulation (within a factor 1.5); the final-loss ratio is reported, not gated",
-              below(float(np.log(1.5))), _finite_ratio,
+              "hybrid simulation (within a factor 1.5; levels neither reached are skipped, and with none reached "
+              "the final-loss ratio is compared)", below(float(np.log(1.5))), _finite_ratio,
               passes_with={"finite_check.bottleneck.finite.steps_to_10pct": 170,
                            "finite_check.bottleneck.reference.steps_to_10pct": 170},
               fails_with={"finite_check.bottleneck.finite.steps_to_10pct": 400}, smoke_must_pass=False),
@@ -148,49 +208,90 @@ CHECKS = (
               passes_with={"finite_check.no_bottleneck_unit_amp.final_loss_ratio": 1.05},
               fails_with={"finite_check.no_bottleneck_unit_amp.final_loss_ratio": 2.0}, smoke_must_pass=False),
     CheckSpec("bottleneck_accelerates", "finding",
-              "min over d of steps-to-10% (NTK, closed form beyond the run) / steps-to-10% (bottleneck), same lr",
+              "min over d of steps-to-10% (NTK, closed form beyond the run) / mean steps-to-10% (bottleneck), same lr",
               above(2.0), lambda m, P: min(_speeds(m, P).values()),
               passes_with={"bottleneck.*.steps_to_10pct": 100.0}, fails_with={"bottleneck.*.steps_to_10pct": 1000.0},
               finding="F1"),
     CheckSpec("bottleneck_faster_early_at_best_lr", "finding",
-              "MIN over d of steps-to-10% (NTK at its best lr) / steps-to-10% (bottleneck at its best lr): every "
-              "width must be faster (the first version took the max over widths, which hid a slower width)",
-              above(1.0), _best_lr_min_speedup,
-              passes_with={"best_lr.*.steps_to_10pct": 100, "best_lr.ntk.steps_to_10pct": 122},
-              fails_with={"best_lr.*.steps_to_10pct": 150, "best_lr.ntk.steps_to_10pct": 122}, finding="F1", smoke_must_pass=False),
+              "widths that, each model at its own best stable rate, do not reach 10% in fewer steps than the NTK "
+              "at its best rate (per-width verdicts in best_lr_per_width; a tie is not faster)", no_cases(),
+              lambda m, P: [d for d, r in m["best_lr_per_width"].items() if not r["faster_than_ntk"]],
+              passes_with={"best_lr_per_width.*.faster_than_ntk": True},
+              fails_with={"best_lr_per_width.*.faster_than_ntk": False}, finding="F1", smoke_must_pass=False),
     CheckSpec("acceleration_weakens_with_width", "control",
-              "mean steps to 10% against the bottleneck width d: cases where a wider bottleneck is faster (the "
-              "premise, a narrow bottleneck, is removed as d grows)", no_cases(), _monotone_violations,
-              passes_with={"bottleneck.2.steps_to_10pct": 50.0, "bottleneck.8.steps_to_10pct": 60.0,
-                           "bottleneck.32.steps_to_10pct": 70.0, "bottleneck.128.steps_to_10pct": 80.0},
-              fails_with={"bottleneck.2.steps_to_10pct": 90.0, "bottleneck.8.steps_to_10pct": 60.0},
-              finding="F1"),
+              "worst adjacent pair of bottleneck widths: 90% Welch interval over seeds of mean log steps-to-10% "
+              "(wider) - (narrower); the premise (a narrow bottleneck) is removed as d grows, so the wider must be "
+              "slower", interval_above(0.0, 0.0), _weakens_interval,
+              passes_with={"bottleneck.2.per_seed.*.steps_to_10pct": 50, "bottleneck.8.per_seed.*.steps_to_10pct": 60,
+                           "bottleneck.32.per_seed.*.steps_to_10pct": 70,
+                           "bottleneck.128.per_seed.*.steps_to_10pct": 80,
+                           ("bottleneck", "2", "per_seed", 0, "steps_to_10pct"): 49,
+                           ("bottleneck", "8", "per_seed", 0, "steps_to_10pct"): 61,
+                           ("bottleneck", "32", "per_seed", 0, "steps_to_10pct"): 71,
+                           ("bottleneck", "128", "per_seed", 0, "steps_to_10pct"): 81},
+              fails_with={"bottleneck.2.per_seed.*.steps_to_10pct": 90, "bottleneck.8.per_seed.*.steps_to_10pct": 60,
+                          ("bottleneck", "2", "per_seed", 0, "steps_to_10pct"): 91,
+                          ("bottleneck", "8", "per_seed", 0, "steps_to_10pct"): 61},
+              finding="F1", smoke_must_pass=False),
+    CheckSpec("speedup_not_set_by_rf_width", "control",
+              "|log| ratio of steps-to-10% at the smallest and largest random-feature width M of f (d = 128): the "
+              "hybrid's f stands for an infinitely wide one, so the speedup must not hinge on M (within 1.5x)",
+              below(float(np.log(1.5))), _rf_ratio,
+              passes_with={"rf_width_sweep.*.steps_to_10pct": 60}, fails_with={"rf_width_sweep.256.steps_to_10pct": 200},
+              finding="F1", smoke_must_pass=False),
     CheckSpec("bottleneck_better_test_error", "finding",
-              "max over d of test relative MSE (bottleneck, seed mean) / test relative MSE (NTK mean predictor)",
-              below(1.0), _test_ratio,
-              passes_with={"bottleneck.*.test_rel_mse": 0.3}, fails_with={"bottleneck.2.test_rel_mse": 0.9},
+              "worst width: 90% interval over seeds of test rel. MSE (NTK mean predictor) - test rel. MSE (bottleneck); "
+              "pass when above 0, fail when below 0, else inconclusive", interval_above(0.0, 0.0), _test_interval,
+              passes_with={"bottleneck.*.per_seed.*.test_rel_mse": 0.3,
+                           ("bottleneck", "2", "per_seed", 0, "test_rel_mse"): 0.31},
+              fails_with={"bottleneck.*.per_seed.*.test_rel_mse": 0.99,
+                          ("bottleneck", "2", "per_seed", 0, "test_rel_mse"): 0.98},
               finding="F2", smoke_must_pass=False),
+    CheckSpec("bottleneck_lower_final_train_loss", "finding",
+              "max over d of final training loss (bottleneck, seed mean) / that of the NTK, same lr and steps",
+              below(1.0), _final_ratio,
+              passes_with={"bottleneck.*.final_train_rel": 1e-9}, fails_with={"bottleneck.*.final_train_rel": 1.0},
+              finding="F2", smoke_must_pass=False),
+    CheckSpec("digits_bottleneck_more_accurate", "finding",
+              "digits test accuracy, d = 8 bottleneck minus NTK mean predictor (same lr and steps); a tie is not a "
+              "pass", above(0.0),
+              lambda m, P: m["digits"]["bottleneck_d8_accuracy"] - m["digits"]["ntk_mean_predictor_accuracy"],
+              passes_with={"digits.bottleneck_d8_accuracy": 0.99}, fails_with={"digits.bottleneck_d8_accuracy": 0.5},
+              finding="F2", profiles=("full",)),
     CheckSpec("effective_kernel_learns_target", "finding",
               "min over d of the kernel-target alignment gain (end - start) of the effective NTK", above(0.0),
               lambda m, P: min(v["end"]["alignment"] - v["start"]["alignment"] for v in m["alignment"].values()),
               passes_with={"alignment.*.end.alignment": 0.2},
               fails_with={"alignment.*.end.alignment": 0.0}, finding="F3"),
+    CheckSpec("effective_kernel_beats_ntk_alignment", "finding",
+              "min over d of the end alignment of the effective NTK minus the (fixed) NTK's alignment on the same "
+              "points", above(0.0), _align_vs_ntk,
+              passes_with={"alignment.*.end.alignment": 0.9}, fails_with={"alignment.*.end.alignment": 0.0},
+              finding="F3"),
+    CheckSpec("alignment_gain_needs_large_target", "control",
+              "alignment gain at amplitude 1 minus the gain at the headline amplitude (narrowest width, one seed): "
+              "with the premise (a large target) removed, the kernel must move less", below(0.0), _align_unit_amp,
+              passes_with={"alignment_unit_amplitude.end": lambda v: v * 0 + 0.0,
+                           "alignment_unit_amplitude.start": 0.0},
+              fails_with={"alignment_unit_amplitude.end": 1.0, "alignment_unit_amplitude.start": 0.0},
+              finding="F3"),
     CheckSpec("deep_linear_speedup_grows_with_amplitude", "finding",
-              "widths (converged at every amplitude) whose deep-linear speedup at the largest amplitude does not "
-              "exceed that at the smallest", no_cases(), _grows_violations,
+              "widths stable (declared criterion) at every amplitude whose deep-linear speedup at the largest "
+              "amplitude does not exceed that at the smallest", no_cases(), _grows_violations,
               passes_with={"deep_linear.amp=16.*.speedup": 5.0, "deep_linear.amp=1.*.speedup": 1.0},
               fails_with={"deep_linear.amp=16.*.speedup": 0.5, "deep_linear.amp=1.*.speedup": 1.0},
               finding="F4"),
     CheckSpec("negative_control_unit_amplitude", "control",
-              "max over d of the deep-linear speedup at amplitude 1 (premise, a large target, removed: modest "
-              "or absent)", below(1.5),
+              "max over stable widths of the deep-linear speedup at amplitude 1 (premise, a large target, removed: "
+              "modest or absent)", below(1.5),
               lambda m, P: max((m["deep_linear"]["amp=1"][str(d)]["speedup"] or 0.0) for d in P["linear_widths"]),
               passes_with={"deep_linear.amp=1.*.speedup": 1.0}, fails_with={"deep_linear.amp=1.*.speedup": 3.0},
               finding="F4"),
     CheckSpec("negative_control_wide_bottleneck_approaches_ntk", "control",
-              "at the largest amplitude, |speedup - 1| is smaller at the widest converged width than at the "
-              "narrowest converged one (premise, a narrow bottleneck, removed)", is_true(), _wide_closer,
-              passes_with={"deep_linear.amp=16.*.speedup": 1.1, "deep_linear.amp=16.1.speedup": 8.0},
+              "on stable runs only: adjacent widths whose |speedup - 1| grows at the largest amplitude, and "
+              "amplitudes <= 2 whose widest stable width is not within 5% of the NTK (premise, a narrow bottleneck, "
+              "removed)", no_cases(), _wide_violations,
+              passes_with={"deep_linear.*.*.speedup": 1.0},
               fails_with={"deep_linear.amp=16.*.speedup": 8.0, "deep_linear.amp=16.1.speedup": 1.0},
               finding="F4"),
 )
@@ -199,9 +300,12 @@ FIGURES = (
     FigureSpec("headline", "Training loss (relative to the zero predictor) against steps for the NTK (closed form) "
                "and bottlenecks of several widths at the same learning rate; right, test error against d."),
     FigureSpec("mechanism", "Trace and kernel-target alignment of the bottleneck model's effective NTK over "
-               "training."),
-    FigureSpec("deep_linear", "Speedup of a deep linear bottleneck network over the infinite one against the "
-               "target amplitude, per width (the preconditioner mechanism; 1 = no acceleration)."),
+               "training, with the fixed NTK's alignment and the same measurement at amplitude 1 (control)."),
+    FigureSpec("deep_linear", "Speedup of a deep linear bottleneck network over the infinite one (d → ∞) against the "
+               "target amplitude, per width, at one shared rate (the preconditioner mechanism; 1 = no acceleration; "
+               "open markers: runs failing the declared stability criterion, not compared)."),
+    FigureSpec("where_from", "Steps to 10 % of the hybrid at d = 128 against the random-feature width of f, with "
+               "the NTK and a finite network without a bottleneck at the same amplitude and rate."),
     FigureSpec("best_lr", "Steps to 10% and 1% under both protocols: the same learning rate for every model, and "
                "each model at its own best stable rate."),
 )

@@ -27,7 +27,10 @@ def headline(head: dict[str, Any], P: Params) -> plt.Figure:
     ax[0].legend(fontsize="small")
     bn = head["bottleneck"]
     d = np.array(P.bottleneck_widths)
-    ax[1].plot(d, [bn[str(w)]["test_rel_mse"] or np.nan for w in d], "o-", label="bottleneck")
+    ax[1].plot(d, [bn[str(w)]["test_rel_mse"] or np.nan for w in d], "o-", label="bottleneck, seed mean")
+    for w in d:
+        per = [p["test_rel_mse"] for p in bn[str(w)].get("per_seed", [])]
+        ax[1].plot([w] * len(per), per, "x", color="C0", alpha=0.6, label="each seed" if w == d[0] else None)
     ax[1].axhline(head["ntk"]["test_rel_mse"], color="k", label="NTK mean predictor")
     ax[1].set(xscale="log", xlabel="bottleneck width d", ylabel="test relative MSE", title="Test error at the end")
     log_ticks(ax[1], d)
@@ -36,33 +39,69 @@ def headline(head: dict[str, Any], P: Params) -> plt.Figure:
     return fig
 
 
-def mechanism(align: dict[str, Any]) -> plt.Figure:
-    """The effective NTK of the bottleneck model over training: trace / n and kernel-target alignment."""
+def mechanism(align: dict[str, Any], ntk_alignment: float | None = None,
+              unit: dict[str, Any] | None = None) -> plt.Figure:
+    """The effective NTK of the bottleneck model over training: trace / n and kernel-target alignment,
+    with the (fixed) NTK's alignment and the amplitude-1 control."""
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for d, v in align.items():
         pts = v["trajectory"]
         ax[0].plot([p["step"] for p in pts], [p["trace_over_n"] for p in pts], "o-", label=f"d={d}")
         ax[1].plot([p["step"] for p in pts], [p["alignment"] for p in pts], "o-", label=f"d={d}")
+    end = max(p["step"] for v in align.values() for p in v["trajectory"])
+    if ntk_alignment is not None:
+        ax[1].axhline(ntk_alignment, color="k", lw=2, label="NTK (fixed kernel)")
+    if unit is not None:
+        ax[1].plot([0, end], [unit["start"], unit["end"]], "s--", color="gray",
+                   label=f"d={unit['d']} at amplitude 1 (control)")
     ax[0].set(xlabel="GD step", ylabel="tr Θ_F / n", title="Effective NTK grows (the NTK's is fixed)")
     ax[1].set(xlabel="GD step", ylabel="y'Θy / (‖Θ‖_F ‖y‖²)", title="Kernel–target alignment")
     for a in ax:
-        a.legend()
+        a.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
 def deep_linear(dl: dict[str, Any], P: Params) -> plt.Figure:
-    """Deep linear speedup over the infinite net against amplitude, per bottleneck width."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    """Deep linear speedup over the infinite net (d → ∞) against amplitude, per bottleneck width;
+    runs that fail the declared stability criterion are drawn as open markers at their raw ratio."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     amps = sorted(P.linear_amplitudes)
-    for d in P.linear_widths:
-        s = [dl[f"amp={a:g}"][str(d)]["speedup"] for a in amps]
-        ax.plot(amps, [v if v is not None else np.nan for v in s], "o-", label=f"d={d}")
+    for i, d in enumerate(P.linear_widths):
+        rows = [dl[f"amp={a:g}"][str(d)] for a in amps]
+        t_inf = [dl[f"amp={a:g}"]["infinite"]["steps_to_tol"] for a in amps]
+        s = [r["speedup"] if r["speedup"] is not None else np.nan for r in rows]
+        ax.plot(amps, s, "o-", color=f"C{i}", label=f"d={d}")
+        raw = [ti / r["steps_to_tol"] if (not r["stable"] and r["steps_to_tol"] and ti) else np.nan
+               for r, ti in zip(rows, t_inf)]
+        ax.plot(amps, raw, "o", mfc="none", color=f"C{i}", ms=9)
+    ax.plot([], [], "ko", mfc="none", label="unstable run (not compared)")
     ax.axhline(1, color="k", lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="target amplitude", ylabel="speedup over d = ∞",
-           title="Deep linear nets: the bottleneck as a growing preconditioner\n(missing points: diverged at lr = 1)")
+    ax.set(xscale="log", yscale="log", xlabel="target amplitude", ylabel="speedup over the infinite net (d → ∞)",
+           title=f"Deep linear nets at lr = {P.linear_lr:g}: the bottleneck as a growing preconditioner")
     log_ticks(ax, amps)
     ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) -> plt.Figure:
+    """Steps to 10 % against the random-feature width M of f (d = 128), with the NTK and a finite
+    network without a bottleneck at the same amplitude and rate."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    Ms = sorted(int(k) for k in rf)
+    ax.plot(Ms, [rf[str(M)]["steps_to_10pct"] or np.nan for M in Ms], "o-",
+            label=f"hybrid bottleneck d={rf[str(Ms[0])]['d']}")
+    t_ntk = head["ntk"]["steps_to_10pct"] or head["ntk"]["steps_to_10pct_extended"]
+    if t_ntk:
+        ax.axhline(t_ntk, color="k", lw=2, label="NTK (closed form)")
+    if nob.get("steps_to_10pct"):
+        ax.axhline(nob["steps_to_10pct"], color="C3", ls="--",
+                   label=f"finite net, no bottleneck, width {nob['width']} (ΔNTK {nob['delta_ntk']:.2f})")
+    ax.set(xscale="log", yscale="log", xlabel="random-feature width M of f", ylabel="GD steps to 10 %",
+           title="Where does the speedup come from?")
+    log_ticks(ax, Ms)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 

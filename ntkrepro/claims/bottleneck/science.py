@@ -232,11 +232,32 @@ def infinite_linear_closed_form(W0: np.ndarray, X: np.ndarray, Y: np.ndarray, lr
     return resid + 0.5 / k * (fac * (E0**2).sum(0)[None] * lam[None]).sum(1)
 
 
-def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, steps: int = 3000,
-                tol: float = 1e-3) -> dict[str, Any]:
+STABILITY_WINDOW = 10  # a run is stable when its loss never rises over any window of this many steps
+STABILITY_RTOL = 1e-6  # (relative to the loss at the window's start) before it reaches the tolerance
+
+
+def is_stable(curve: np.ndarray, t_hit: int | None, window: int = STABILITY_WINDOW,
+              rtol: float = STABILITY_RTOL) -> bool:
+    """Declared stability criterion: finite, and L[t + window] <= L[t] (1 + rtol) for every t up to the
+    step ``t_hit`` at which the run reached its tolerance (the whole run when it never did). Catches
+    divergence and the chaotic, non-monotone runs at the edge of stability that reach a tolerance by
+    chance."""
+    c = np.asarray(curve, np.float64)
+    if not np.all(np.isfinite(c)):
+        return False
+    end = len(c) if t_hit is None else min(len(c), t_hit + 1)
+    c = c[:end]
+    if len(c) <= window:
+        return True
+    return bool(np.all(c[window:] <= c[:-window] * (1 + rtol)))
+
+
+def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, tol: float = 1e-3) -> dict[str, Any]:
     """Speedup of a bottleneck over the infinite deep linear net against the target amplitude and
-    the width d: steps to reach tol * 0.5 amp^2 (rank-1 target amp * e_1'), lr = 1."""
-    m = P.input_dim
+    the width d: steps to reach tol * 0.5 amp^2 (rank-1 target amp * e_1'), every model at the shared
+    rate ``linear_lr`` for ``linear_steps`` steps. Each run is flagged ``stable`` (:func:`is_stable`);
+    a speedup is recorded only for stable runs that reached the tolerance."""
+    m, steps, lr = P.input_dim, P.linear_steps, P.linear_lr
     X = rng.normal(size=(m, n))
     U0 = {d: rng.normal(scale=1 / np.sqrt(d), size=(1, d)) for d in P.linear_widths}
     V0 = {d: rng.normal(scale=1 / np.sqrt(m), size=(d, m)) for d in P.linear_widths}
@@ -245,19 +266,21 @@ def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, steps: int =
     for amp in P.linear_amplitudes:
         Y = amp * X[:1]
         level = tol * 0.5 * amp**2
-        inf_curve = np.asarray(infinite_linear_run(jnp.asarray(W0), jnp.asarray(X), jnp.asarray(Y), 1.0, steps))
-        closed = infinite_linear_closed_form(W0, X, Y, 1.0, steps)
+        inf_curve = np.asarray(infinite_linear_run(jnp.asarray(W0), jnp.asarray(X), jnp.asarray(Y), lr, steps))
+        closed = infinite_linear_closed_form(W0, X, Y, lr, steps)
         t_inf = steps_to(inf_curve, level)
         row = {"infinite": {"steps_to_tol": t_inf,  # error relative to the initial loss (the loss reaches ~0)
-                            "closed_form_max_rel_err": float(np.max(np.abs(inf_curve - closed)) / closed[0])}}
+                            "closed_form_max_rel_err": float(np.max(np.abs(inf_curve - closed)) / closed[0]),
+                            "stable": is_stable(inf_curve, t_inf)}}
         for d in P.linear_widths:
-            U, V, curve = deep_linear_run(jnp.asarray(U0[d]), jnp.asarray(V0[d]), jnp.asarray(X), jnp.asarray(Y), 1.0, steps)
+            U, V, curve = deep_linear_run(jnp.asarray(U0[d]), jnp.asarray(V0[d]), jnp.asarray(X), jnp.asarray(Y), lr, steps)
             curve = np.asarray(curve)
             t = steps_to(curve, level)
+            stable = is_stable(curve, t)
             C = lambda U, V: d * np.asarray(U).T @ np.asarray(U) - m * np.asarray(V) @ np.asarray(V).T  # noqa: E731
             c0 = C(U0[d], V0[d])
-            row[str(d)] = {"steps_to_tol": t, "speedup": (t_inf / t) if (t and t_inf) else None,
-                           "diverged": bool(not np.all(np.isfinite(curve))),
+            row[str(d)] = {"steps_to_tol": t, "speedup": (t_inf / t) if (t and t_inf and stable) else None,
+                           "stable": stable, "diverged": bool(not np.all(np.isfinite(curve))),
                            "invariant_drift": float(np.linalg.norm(C(U, V) - c0) / np.linalg.norm(c0))}
         out[f"amp={amp:g}"] = row
     return out
@@ -287,9 +310,10 @@ def ntk_baseline(task: tuple, P: Params, lr: float) -> dict[str, Any]:
     loss_at = lambda t: float(ntk_loss_curve(spec, lr, np.array([t]))[0])  # noqa: E731
     extended = {f"steps_to_{p}pct_extended": first_step_below(loss_at, lvl * base, 1000 * P.steps)
                 for p, lvl in (("10", 0.1), ("1", 0.01))}
+    m = min(P.n_align, len(x))
     return {"curve": curve, "base": base, "closed_form_max_rel_err": float(max(checks)), **extended,
             "test_rel_mse_mean_predictor": float(np.mean((test - yt) ** 2) / np.mean(yt**2)),
-            "lambda_max": float(spec[0][-1])}
+            "lambda_max": float(spec[0][-1]), "alignment": alignment(ktr[:m, :m], y[:m])}
 
 
 def first_step_below(loss_at, level: float, t_max: int) -> int | None:
@@ -316,7 +340,7 @@ def headline(task: tuple, P: Params) -> dict[str, Any]:
     out = {"ntk": {**summarize_curve(ntk["curve"], base), "test_rel_mse": ntk["test_rel_mse_mean_predictor"],
                    "closed_form_max_abs_err": ntk["closed_form_max_rel_err"],
                    "steps_to_10pct_extended": ntk["steps_to_10pct_extended"],
-                   "steps_to_1pct_extended": ntk["steps_to_1pct_extended"]},
+                   "steps_to_1pct_extended": ntk["steps_to_1pct_extended"], "alignment": ntk["alignment"]},
            "bottleneck": {}, "_curves": {"ntk": ntk["curve"]}, "_base": base,
            "_lr_max": 2 * task[1].size / ntk["lambda_max"]}  # the NTK's largest stable rate
     for d in P.bottleneck_widths:
@@ -358,6 +382,66 @@ def best_lr(task: tuple, P: Params, lr_max_ntk: float) -> dict[str, Any]:
             candidates.append((key, {"lr": lr, **s, "test_rel_mse": test, "stable": stable}))
         out[name] = min(candidates, key=lambda c: c[0])[1]
     return out
+
+
+def best_lr_per_width(best: dict[str, Any]) -> dict[str, Any]:
+    """Per-width verdict rows at each model's best rate: ``faster_than_ntk`` when the width reaches
+    10 % of the base loss in fewer steps than the NTK at its own best rate (a tie is not faster)."""
+    t_ntk = best["ntk"]["steps_to_10pct"]
+    return {d: {"lr": r["lr"], "steps_to_10pct": r["steps_to_10pct"], "steps_to_1pct": r["steps_to_1pct"],
+                "test_rel_mse": r["test_rel_mse"],
+                "faster_than_ntk": bool(r["steps_to_10pct"] is not None and
+                                        (t_ntk is None or r["steps_to_10pct"] < t_ntk))}
+            for d, r in best.items() if d != "ntk"}
+
+
+def alignment_unit_amplitude(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """Control for F3: the same alignment measurement at amplitude 1 (the premise, a large target,
+    removed), for the narrowest width, one seed: alignment at the start and the end, and the NTK's."""
+    task = make_task(P.target, 1.0, P.n_train, P.n_test, P.input_dim, rng)
+    d = P.bottleneck_widths[0]
+    r = simulate(task, d, P, P.lr, P.steps, P.seed, track_kernel=P.n_align)
+    m = min(P.n_align, P.n_train)
+    k = np.asarray(ntk_kernel_fn()(task[0][:m], None, "ntk"))
+    return {"amplitude": 1.0, "d": d, "start": r["kernel"][0]["alignment"], "end": r["kernel"][-1]["alignment"],
+            "ntk_alignment": alignment(k, task[1][:m])}
+
+
+def rf_width_sweep(task: tuple, P: Params, base: float, d: int = 128) -> dict[str, Any]:
+    """Where does the speedup come from? The hybrid at the widest headline bottleneck (d = 128, or
+    the largest width below it) for several random-feature widths M of f, one seed, shared lr."""
+    d = max([w for w in P.bottleneck_widths if w <= d] or P.bottleneck_widths[:1])
+    out = {}
+    for M in P.rf_widths:
+        r = simulate(task, d, P.replace(rf_width=M), P.lr, P.steps, P.seed)
+        out[str(M)] = {"d": d, **{k: v for k, v in summarize_curve(r["curve"], base).items()
+                                  if k in ("steps_to_10pct", "steps_to_1pct")}, "test_rel_mse": r["test_rel_mse"]}
+    return out
+
+
+def no_bottleneck_finite(task: tuple, P: Params, base: float) -> dict[str, Any]:
+    """A finite network WITHOUT a bottleneck (width ``wide_width``, two hidden layers as the NTK model)
+    at the headline amplitude and rate: steps to 10 % and the relative change of its empirical NTK
+    (Frobenius, on ``n_align`` training points) from initialization to the end. A large change
+    means the finite net is not lazy there, so its speed is not the NTK's."""
+    import neural_tangents as nt
+    from neural_tangents import stax
+
+    from ntkrepro.train import gd_mse
+
+    x, y, xt, _ = task
+    w = P.wide_width
+    init, apply, _ = stax.serial(stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(w, W_std=SQRT2),
+                                 stax.Relu(), stax.Dense(1, W_std=SQRT2))
+    p0 = jax.tree_util.tree_map(lambda a: a.astype(F32), init(jax.random.PRNGKey(P.seed), x.shape)[1])
+    p1, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), P.lr, P.steps)
+    m = min(P.n_align, len(x))
+    ntk = nt.empirical_ntk_fn(apply, trace_axes=(), vmap_axes=0)
+    xa = jnp.asarray(x[:m], F32)
+    k0, k1 = np.asarray(ntk(xa, None, p0)).reshape(m, m), np.asarray(ntk(xa, None, p1)).reshape(m, m)
+    s = summarize_curve(np.asarray(losses, np.float64), base)
+    return {"width": w, "steps_to_10pct": s["steps_to_10pct"], "steps_to_1pct": s["steps_to_1pct"],
+            "delta_ntk": float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))}
 
 
 def finite_check(P: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -412,16 +496,20 @@ def digits_panel(P: Params) -> dict[str, Any]:
 
 
 # ----- metrics and checks -----------------------------------------------------------------------
-def collect(head: dict, dl: dict, best: dict, fin: dict, digits: dict | None) -> dict[str, Any]:
+def collect(head: dict, dl: dict, best: dict, fin: dict, digits: dict | None, align1: dict | None = None,
+            rf: dict | None = None, nob: dict | None = None) -> dict[str, Any]:
     k = head["bottleneck"]
     align = {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"]}
              for d, v in k.items() if v["kernel"]}
     n_steps = len(head["_curves"]["ntk"]) - 1
     speed = [_speedup(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps) for v in k.values()]
     out = {"ntk": head["ntk"], "bottleneck": drop_private(k), "finite_check": drop_private(fin), "deep_linear": dl,
-           "alignment": align, "best_lr": best, "min_speedup_to_10pct": min(speed)}
-    if digits is not None:
-        out["digits"] = digits
+           "alignment": align, "best_lr": best, "best_lr_per_width": best_lr_per_width(best),
+           "min_speedup_to_10pct": min(speed)}
+    for key, val in (("digits", digits), ("alignment_unit_amplitude", align1), ("rf_width_sweep", rf),
+                     ("no_bottleneck_finite", nob)):
+        if val is not None:
+            out[key] = val
     return out
 
 

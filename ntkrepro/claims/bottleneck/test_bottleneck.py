@@ -89,3 +89,28 @@ def test_task_targets_are_scaled():
     np.testing.assert_allclose(y[:, 0], 3.0 * x[:, 0])
     _, yq, _, _ = E.make_task("quadratic", 2.0, 20000, 10, 5, np.random.default_rng(6))
     assert np.std(yq) == pytest.approx(2.0, rel=0.05)
+
+
+def test_stability_criterion_flags_chaotic_and_divergent_runs():
+    smooth = np.exp(-0.05 * np.arange(200))
+    assert E.is_stable(smooth, E.steps_to(smooth, 1e-3))
+    bumpy = smooth.copy()
+    bumpy[50:60] *= 3.0  # a transient rise, then it reaches the tolerance anyway
+    assert not E.is_stable(bumpy, E.steps_to(bumpy, 1e-3))
+    assert not E.is_stable(np.array([1.0, 0.5, np.inf]), None)
+    # rises after the tolerance was reached do not count (round-off at the floor)
+    late = np.concatenate([smooth, smooth[-1] * (1 + np.linspace(0, 1, 30))])
+    assert E.is_stable(late, E.steps_to(late, 1e-3))
+
+
+def test_welch_and_one_sample_intervals_cover_and_can_exclude_zero():
+    from ntkrepro.stats import one_sample, welch
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(1.0, 0.1, 8), rng.normal(0.0, 0.1, 8)
+    w = welch(a, b)
+    assert w["ci_low"] > 0.5 and w["ci_high"] < 1.5
+    same = welch(a, a + 1e-3 * rng.normal(size=8))
+    assert same["ci_low"] < 0 < same["ci_high"]
+    o = one_sample(b)
+    assert o["ci_low"] < 0 < o["ci_high"]

@@ -25,16 +25,22 @@ def ntk_error(runs: list[dict]) -> plt.Figure:
     return fig
 
 
-def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: float) -> plt.Figure:
-    """Training loss per epoch at ``density`` (mean over seeds, band: min to max)."""
+def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: float,
+                    plateau: dict[str, Any] | None = None) -> plt.Figure:
+    """Training loss per epoch at ``density`` (mean over seeds, band: min to max); a marker at the
+    mean epoch where the stopping rule found each method's plateau."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, c in curves.items():
         method, d = name.split("@")
         if float(d) != density:
             continue
-        line, = ax.plot(c.mean(0), label=method)
-        ax.fill_between(np.arange(c.shape[1]), c.min(0), c.max(0), color=line.get_color(), alpha=0.15)
-    ax.plot(dense.mean(0), "k--", label="dense")
+        line, = ax.plot(np.arange(1, c.shape[1] + 1), c.mean(0), label=method)
+        ax.fill_between(np.arange(1, c.shape[1] + 1), c.min(0), c.max(0), color=line.get_color(), alpha=0.15)
+        if plateau and method in plateau and f"{density:g}" in plateau[method]:
+            e = plateau[method][f"{density:g}"]["mean"]
+            ax.plot([e], [np.interp(e, np.arange(1, c.shape[1] + 1), c.mean(0))], "v", color=line.get_color(), ms=8)
+    ax.plot(np.arange(1, dense.shape[1] + 1), dense.mean(0), "k--", label="dense")
+    ax.plot([], [], "kv", label="plateau (stopping rule, seed mean)")
     ax.set(yscale="log", xlabel="epoch", ylabel="training cross-entropy",
            title=f"Supervised training at density {density:g} (mask fixed)")
     ax.legend(fontsize="small", ncol=2)

@@ -24,8 +24,9 @@ from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_interval
 
-METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "logit_snip",
+METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "snip_global", "logit_snip",
            "ntt_mask_fresh_init")
+GLOBAL_MASKS = ("snip_global",)  # one top-k over all layers: per-layer counts vary by design
 
 F32 = jnp.float32
 
@@ -122,10 +123,12 @@ def cross_entropy(params: Any, masks: Any, x: jnp.ndarray, y: jnp.ndarray, apply
 
 @partial(jax.jit, static_argnames=("apply_fn", "epochs", "batch"))
 def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jnp.ndarray,
-                x_test: jnp.ndarray, y_test: jnp.ndarray, apply_fn: Callable, epochs: int, batch: int,
-                lr: float) -> tuple[Any, jnp.ndarray, jnp.ndarray]:
+                x_val: jnp.ndarray, y_val: jnp.ndarray, x_test: jnp.ndarray, y_test: jnp.ndarray,
+                apply_fn: Callable, epochs: int, batch: int, lr: float) -> tuple[Any, ...]:
     """Supervised Adam training with the mask held fixed (the loss sees m * theta), vmapped over
-    seeds: returns final raw params, per-epoch mean training loss, test accuracy."""
+    seeds, for ``epochs`` epochs. Returns the final raw params and, per seed and epoch, the mean
+    training loss, the validation loss and accuracy, and the test accuracy (so the stopping rule
+    can pick an epoch afterwards without re-running)."""
     opt = optax.adam(lr)
     steps = x.shape[0] // batch
 
@@ -140,13 +143,39 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
                 return (optax.apply_updates(p, u), o), loss
 
             state, losses = jax.lax.scan(step, state, idx)
-            return state, losses.mean()
+            pm = M.apply_masks(state[0], masks)
+            val_logits = apply_fn(pm, x_val)
+            val_loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(val_logits), y_val[:, None], axis=1))
+            val_acc = jnp.mean(jnp.argmax(val_logits, -1) == y_val)
+            test_acc = jnp.mean(jnp.argmax(apply_fn(pm, x_test), -1) == y_test)
+            return state, (losses.mean(), val_loss, val_acc, test_acc)
 
-        (params, _), losses = jax.lax.scan(epoch, (params, opt.init(params)), jax.random.split(key, epochs))
-        acc = jnp.mean(jnp.argmax(apply_fn(M.apply_masks(params, masks), x_test), -1) == y_test)
-        return params, losses, acc
+        (params, _), curves = jax.lax.scan(epoch, (params, opt.init(params)), jax.random.split(key, epochs))
+        return (params, *curves)
 
     return jax.vmap(one)(params0, masks, keys)
+
+
+def plateau_epoch(val_loss: np.ndarray, patience: int, rtol: float) -> tuple[int | None, int]:
+    """The declared stopping rule. Training has reached its plateau at the first epoch e (0-based)
+    where the best validation loss of the last ``patience`` epochs is not below (1 - rtol) x the best
+    before them; the chosen epoch is the one with the lowest validation loss up to e. Returns
+    (e, chosen), with e = None when the run never plateaued (then chosen is over the whole run)."""
+    v = np.asarray(val_loss, np.float64)
+    for e in range(patience, len(v)):
+        if np.min(v[e - patience + 1:e + 1]) > (1 - rtol) * np.min(v[:e - patience + 1]):
+            return e, int(np.argmin(v[:e + 1]))
+    return None, int(np.argmin(v))
+
+
+def select(curves: tuple[np.ndarray, ...], patience: int, rtol: float) -> dict[str, np.ndarray]:
+    """Per seed: plateau epoch, chosen epoch, and the validation and test accuracy there."""
+    tr, vl, va, te = (np.asarray(c) for c in curves)
+    rows = [plateau_epoch(vl[s], patience, rtol) for s in range(len(vl))]
+    chosen = np.array([c for _, c in rows])
+    idx = np.arange(len(vl))
+    return {"plateau": [None if e is None else e + 1 for e, _ in rows], "chosen": chosen + 1,
+            "val_acc": va[idx, chosen], "test_acc": te[idx, chosen], "train_loss": tr}
 
 
 @partial(jax.jit, static_argnames=("apply_fn",))
@@ -193,9 +222,9 @@ def make_masks(method: str, teachers: Any, density: float, P: Any, split: Split,
             m = M.magnitude_masks(t, density)
         elif method in ("random", "scaled_random"):
             m = M.random_masks(t, density, jax.random.fold_in(key, 3))
-        elif method == "snip":
-            m = M.saliency_masks(t, lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn),
-                                 density)
+        elif method in ("snip", "snip_global"):
+            sal = M.saliency_masks if method == "snip" else M.saliency_masks_global
+            m = sal(t, lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn), density)
         elif method == "logit_snip":
             m = M.saliency_masks(t, lambda p: jnp.sum(apply_fn(p, xs) ** 2), density)
         else:
@@ -220,9 +249,22 @@ def ntt_masks(teachers: Any, split: Split, keys: jax.Array, apply_fn: Callable, 
                      P.lambda_l2, P.lr_ntt)[1]
 
 
+def validation_split(split: Split, n_val: int) -> tuple[Split, tuple[np.ndarray, np.ndarray]]:
+    """The last ``n_val`` training examples become the validation set (learning rate and stopping
+    epoch are chosen on it; the test set is read only at the chosen epoch)."""
+    keep = len(split.x_train) - n_val
+    fit = dataclasses.replace(split, x_train=split.x_train[:keep], y_train=split.y_train[:keep],
+                              labels_train=split.labels_train[:keep])
+    return fit, (split.x_train[keep:], split.labels_train[keep:])
+
+
 def experiment(P: Any, split: Split) -> dict[str, Any]:
     """Every method at every density for ``P.seeds`` seeds, all from the same dense init per seed:
-    masks (NTT and the baselines), kernel/output errors on held-out inputs, supervised training."""
+    masks (NTT and the baselines), kernel/output errors on held-out inputs, and supervised training
+    for ``epochs`` epochs at every rate of ``lr_grid``. Per method and density the rate with the best
+    mean validation accuracy (at each seed's chosen epoch, :func:`plateau_epoch`) is kept; test
+    accuracy is read at the chosen epoch."""
+    split, (xv_np, yv_np) = validation_split(split, P.n_val)
     init_fn, apply_fn = mlp(tuple(P.hidden))
     d_in = split.x_train.shape[1]
     seed_keys = [jax.random.PRNGKey(P.seed + s) for s in range(P.seeds)]
@@ -231,11 +273,23 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
     train_keys = jnp.stack([jax.random.fold_in(k, 2) for k in seed_keys])  # same batches for every method
     x, xt = jnp.asarray(split.x_train, F32), jnp.asarray(split.x_test, F32)
     y, yt = jnp.asarray(split.labels_train), jnp.asarray(split.labels_test)
+    xv, yv = jnp.asarray(xv_np, F32), jnp.asarray(yv_np)
     x_eval = xt[: P.n_ntk_eval]
-    train = lambda p0, m: train_seeds(p0, m, train_keys, x, y, xt, yt, apply_fn, P.epochs,  # noqa: E731
-                                      P.batch_size, P.lr_train)
-    _, dense_losses, dense_acc = train(teachers, jax.tree_util.tree_map(jnp.ones_like, teachers))
-    runs, curves, ntt_logs = [], {}, {}
+
+    def train(p0, m, lr):
+        pT, *curves = train_seeds(p0, m, train_keys, x, y, xv, yv, xt, yt, apply_fn, P.epochs, P.batch_size, lr)
+        return pT, select(curves, P.patience, P.plateau_rtol)
+
+    def best_rate(p0, m):
+        """(final params, selection, lr) at the rate with the best mean validation accuracy."""
+        tries = [(lr, *train(p0, m, lr)) for lr in P.lr_grid]
+        lr, pT, sel = max(tries, key=lambda t: (float(np.mean(t[2]["val_acc"])), -t[0]))
+        return pT, sel, lr
+
+    ones = jax.tree_util.tree_map(jnp.ones_like, teachers)
+    _, dense_sel, dense_lr = best_rate(teachers, ones)
+    dense_acc = dense_sel["test_acc"]
+    runs, curves, ntt_logs, rates = [], {}, {}, {}
     for density in P.densities:
         ntt_out = {}
         for name, lam in (("ntt", P.lambda_ker), ("ntt_no_kernel", 0.0)):
@@ -247,21 +301,24 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
             ntt_at_dmin = ntt_out["ntt"]
         for method in P.methods:
             p0, m = make_masks(method, teachers, density, P, split, apply_fn, ntt_out, seed_keys, init_fn)
-            pT, losses, acc = train(p0, m)
+            pT, sel, lr = best_rate(p0, m)
+            rates[f"{method}@{density:g}"] = lr
             rel_ntk, rel_ntk_masked, rel_out = rel_errors(p0, m, teachers, x_eval, apply_fn)
-            losses = np.asarray(losses)
+            losses = sel["train_loss"]
             curves[f"{method}@{density:g}"] = losses
             for s in range(P.seeds):
                 ms = _unstack(m, s)
                 runs.append({
-                    "method": method, "density": density, "seed": P.seed + s,
+                    "method": method, "density": density, "seed": P.seed + s, "lr": lr,
                     "rel_ntk_error": float(rel_ntk[s]), "rel_ntk_error_masked": float(rel_ntk_masked[s]),
                     "rel_output_error": float(rel_out[s]),
-                    "test_accuracy": float(acc[s]),
+                    "test_accuracy": float(sel["test_acc"][s]), "val_accuracy": float(sel["val_acc"][s]),
+                    "epochs_to_plateau": sel["plateau"][s], "chosen_epoch": int(sel["chosen"][s]),
                     "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
                     "final_train_loss": float(losses[s, -1]),
                     "achieved_density_per_layer": M.layer_densities(ms),
-                    "layer_count_errors": M.layer_count_errors(ms, density),
+                    "layer_count_errors": ([M.total_count_error(ms, density)] if method in GLOBAL_MASKS
+                                           else M.layer_count_errors(ms, density)),
                     "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
                     **M.connectivity(ms),
                 })
@@ -276,10 +333,10 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
         masks_b = ntt_masks(teachers, shuffled, ntt_keys, apply_fn, d_min, P, P.lambda_ker)
         identical = all(bool(np.array_equal(np.asarray(a), np.asarray(b)))
                         for a, b in zip(jax.tree_util.tree_leaves(masks_a), jax.tree_util.tree_leaves(masks_b)))
-    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)),
-            "label_permutation_masks_identical": identical,
+    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)), "dense_lr": dense_lr,
+            "learning_rates": rates, "label_permutation_masks_identical": identical,
             "dense_test_accuracy_per_seed": [float(a) for a in np.asarray(dense_acc)],
-            "_curves": curves, "_dense_curve": np.asarray(dense_losses), "_ntt_logs": ntt_logs}
+            "_curves": curves, "_dense_curve": np.asarray(dense_sel["train_loss"]), "_ntt_logs": ntt_logs}
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
@@ -313,22 +370,38 @@ def paired(runs: list[dict], density: float, other: str, key: str = "test_accura
             "n": int(len(diff)), "p_one_sided": p}
 
 
-def collect(exp: dict[str, Any], P: Any) -> dict[str, Any]:
+def epochs_to_plateau(runs: list[dict], method: str, density: float, epochs: int) -> dict[str, Any]:
+    """Mean epochs to the plateau over seeds; runs that never plateaued count as ``epochs`` and are
+    counted in ``not_plateaued``."""
+    v = [r["epochs_to_plateau"] for r in runs if r["method"] == method and r["density"] == density]
+    return {"mean": float(np.mean([e if e is not None else epochs for e in v])),
+            "not_plateaued": int(sum(e is None for e in v))}
+
+
+def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) -> dict[str, Any]:
     runs = exp["per_run"]
     d_min = min(P.densities)
-    others = [m for m in ("ntt_no_kernel", "random", "magnitude", "scaled_random", "snip", "logit_snip")
-              if m in P.methods]
+    others = [m for m in ("ntt_no_kernel", "random", "magnitude", "scaled_random", "snip", "snip_global",
+                          "logit_snip") if m in P.methods]
     pairs = {o: paired(runs, d_min, o) for o in others}
-    return {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
-            "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"],
-            "paired_accuracy_at_highest_sparsity": pairs,
-            "paired_accuracy": {o: {"density": d_min, "n_seeds": r["n"],
-                                    **paired_interval(r["mean_diff"], r["sd_diff"], r["n"], 0.90)}
-                                for o, r in pairs.items()},
-            "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
-                                     for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
-            "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
-            "highest_sparsity_density": d_min,
-            "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
-            "ntt_rel_ntk_error_masked_highest_sparsity":
-                float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
+    by_density = {f"{d:g}": {o: {"density": d, "n_seeds": r["n"],
+                                 **paired_interval(r["mean_diff"], r["sd_diff"], r["n"], 0.90)}
+                             for o, r in ((o, paired(runs, d, o)) for o in others)} for d in P.densities}
+    out = {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
+           "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"], "dense_lr": exp["dense_lr"],
+           "learning_rates": exp["learning_rates"],
+           "paired_accuracy_at_highest_sparsity": pairs,
+           "paired_accuracy": by_density[f"{d_min:g}"],
+           "paired_accuracy_by_density": by_density,
+           "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, P.epochs) for d in P.densities}
+                                 for m in P.methods},
+           "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
+                                    for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
+           "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
+           "highest_sparsity_density": d_min,
+           "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
+           "ntt_rel_ntk_error_masked_highest_sparsity":
+               float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
+    if power is not None:
+        out["power"] = power
+    return out

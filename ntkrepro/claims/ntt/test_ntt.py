@@ -94,3 +94,35 @@ def test_connectivity_counts_paths():
     assert M.connectivity(full) == {"disconnected_classes": 0, "units_reaching_output": 4}
     cut = [jnp.ones((3, 4)), jnp.ones(4), jnp.asarray([[1.0, 0], [0, 0], [0, 0], [0, 0]]), jnp.ones(2)]
     assert M.connectivity(cut) == {"disconnected_classes": 1, "units_reaching_output": 1}
+
+
+def test_plateau_rule_stops_after_patience_epochs_without_progress():
+    from ntkrepro.claims.ntt.science import plateau_epoch
+
+    v = np.concatenate([np.linspace(2.0, 1.0, 11), np.full(20, 1.0)])  # falls for 10 epochs, then flat
+    stop, chosen = plateau_epoch(v, patience=5, rtol=0.01)
+    assert stop == 15 and chosen == 10
+    still = np.linspace(2.0, 1.0, 30)  # always improving by more than 1 %: never plateaus
+    assert plateau_epoch(still, patience=5, rtol=0.001) == (None, 29)
+    bump = np.concatenate([np.linspace(2.0, 1.0, 11), np.full(8, 1.5)])  # worse after the minimum
+    assert plateau_epoch(bump, patience=5, rtol=0.01)[1] == 10
+
+
+def test_global_snip_keeps_exactly_k_weights_over_all_layers():
+    import jax
+    import jax.numpy as jnp
+
+    from ntkrepro import masks as M
+
+    params = {"a": jnp.arange(12.0).reshape(3, 4), "b": jnp.ones(3), "c": 100 + jnp.arange(6.0).reshape(2, 3)}
+    m = M.saliency_masks_global(params, lambda p: sum(jnp.sum(x) for x in jax.tree_util.tree_leaves(p)), 0.25)
+    assert M.total_count_error(m, 0.25) == 0
+    assert float(m["c"].sum()) == 4.0 and float(m["a"].sum()) == 0.0  # the big weights win globally
+    assert np.all(np.asarray(m["b"]) == 1)
+
+
+def test_full_profile_seeds_come_from_the_power_calculation():
+    from ntkrepro.claims.ntt.claim import PARAMS, POWER
+    from ntkrepro.stats import seeds_for_power
+
+    assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_needed"] == seeds_for_power(0.10, 0.134, alpha=0.05)
