@@ -56,8 +56,8 @@ def mechanism(align: dict[str, Any], ntk_alignment: float | None = None,
                    label=f"d={unit['d']} at amplitude 1 (control)")
     ax[0].set(xlabel="GD step", ylabel="tr Θ_F / n", title="Effective NTK grows (the NTK's is fixed)")
     ax[1].set(xlabel="GD step", ylabel="y'Θy / (‖Θ‖_F ‖y‖²)", title="Kernel–target alignment")
-    for a in ax:
-        a.legend(fontsize="small")
+    ax[0].legend(fontsize="small")
+    ax[1].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
