@@ -60,6 +60,9 @@ W_std = None
 b_std = None
 run_zca = None
 zca_regs = None
+n_resplits = None         # train/test resplits of the NNGP-versus-NTK comparison (F2)
+zca_splits = None         # resplits of the re-posed ZCA comparison (F8)
+zca_diag_regs = None      # diag_reg grid tuned on validation in both ZCA arms
 
 # %%
 from ntkrepro.data import load_split
@@ -85,6 +88,16 @@ kern = E.kernel_baselines(split, P)
 {k: v for k, v in kern.items() if not k.startswith("_")}
 
 # %% [markdown]
+# One split decides nothing about F2 ("NNGP frequently outperforms NT"): on the default split the two differ by one
+# test point. So the comparison is repeated over `n_resplits` random train/test resplits and decided by a 90 %
+# paired $t$ interval of NNGP − NTK accuracy: above 0 reproduces, below 0 does not, a straddle (a tie included) is
+# inconclusive.
+
+# %%
+nvn = E.nngp_vs_ntk(P)
+{k: nvn[k] for k in ("n_splits", "mean_diff", "ci_low", "ci_high", "wins", "ties")}
+
+# %% [markdown]
 # ## 2. Width sweep: single, ensembled and centred finite networks (F1, F3)
 #
 # Full-batch gradient descent on $\tfrac12\,\mathrm{mean}((f-y)^2)$ at $\eta$ = `lr_factor` × $2nk/\lambda_{max}$,
@@ -96,6 +109,8 @@ kern = E.kernel_baselines(split, P)
 # %%
 finite = E.width_sweep(split, P, kern["lr"], kern["_ntk_t_mean"])
 run.save(F.width_sweep(kern, finite, P), "width_sweep")
+emp = E.empirical_ntk_convergence(split, P)  # the empirical NTK at init against the analytic one, per width
+emp
 
 # %% [markdown]
 # ## 3. Large learning rate and L2 break the correspondence (F4)
@@ -105,12 +120,16 @@ run.save(F.width_sweep(kern, finite, P), "width_sweep")
 # (neural-tangents' `empirical_ntk_fn`, structured-derivatives implementation) on `n_ntk` training points.
 # Lazy training moves it by $O(1/\sqrt{\text{width}})$; a rate beyond $2/\lambda_{max}$ (catapult) or L2 moves it
 # by $O(1)$. Stable rates below the edge are the **negative control**. Whether accuracy improves is reported as
-# measured (the paper finds gains for tuned CNNs; here we claim only the *break*).
+# measured (the paper finds gains for tuned CNNs; here we claim only the *break*). Next to the L2 measurement, the
+# change that plain weight decay alone predicts: every parameter shrinks by $s=(1-\eta\,\mathrm{wd})^T$, which moves
+# the NTK by about $1-s^2$ at any width. If the two agree, the L2 "break" is mostly uniform shrinkage, not feature
+# learning. The agreement with the NTK predictor must drop where the kernel breaks (gated).
 
 # %%
 brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
 run.save(F.breaking(brk, P), "breaking")
-{name: {k: v[k] for k in ("delta_ntk", "agreement", "accuracy")} for name, v in brk.items()}
+{name: {k: v[k] for k in ("delta_ntk", "agreement", "accuracy")} for name, v in brk.items()}, \
+    E.l2_shrinkage_prediction(kern["lr_max"], P)
 
 # %% [markdown]
 # ## 4. Diagonal regularization ≈ early stopping (F6)
@@ -118,7 +137,8 @@ run.save(F.breaking(brk, P), "breaking")
 # Kernel regression with the relative ridge $K+\varepsilon\,\mathrm{tr}(K)/n\,I$ (neural-tangents' `gp_inference`)
 # against gradient flow stopped at the matched time $t(\varepsilon)=nk/(\varepsilon\,\mathrm{tr}K/n)$ (our
 # eigendecomposition). The mapping matches the spectral filters $1/(\lambda+\varepsilon\,\mathrm{tr}K/n)$ and
-# $(1-e^{-\lambda t/(nk)})/\lambda$; it is derived in the companion's notes, not taken from the paper.
+# $(1-e^{-\lambda t/(nk)})/\lambda$; it is derived in the companion's notes, not taken from the paper. Control: the same
+# comparison with the time map off by $\times10$ and $\times0.1$ must disagree more (else the check cannot tell).
 
 # %%
 drt = E.diag_reg_vs_time(split, P)
@@ -141,12 +161,17 @@ run.save(F.precision(prec), "precision")
 # ## 6. Regularized ZCA whitening (F8; `full` profile)
 #
 # Per-image layer-norm, then $W=(C+\varepsilon\,\mathrm{tr}(C)/d\,I)^{-1/2}$ from the training covariance
-# (reconstructed from later code by the same group). The paper's gains are for CIFAR-10 and mostly CNN kernels;
-# here the kernel is fully connected and the images are grey digits, so the outcome is reported as measured.
+# (reconstructed from later code by the same group). The paper's gains are for CIFAR-10; here the kernel is fully
+# connected and the images are grey digits, so the outcome is reported as measured. The first version gated one
+# split at a fixed ridge, where $\varepsilon=10$ makes the whitening almost the identity and one test point decided.
+# Re-posed: over `zca_splits` resplits, each arm (layer-norm only; ZCA with $\varepsilon$ from the grid) gets its
+# ridge — and ZCA its $\varepsilon$ — chosen on a validation split carved from the training set, and the verdict
+# comes from the paired interval of ZCA − plain test accuracy.
 
 # %%
 zca_acc = E.zca(split, P) if P.run_zca else None
-zca_acc
+zre = E.zca_reposed(P) if P.run_zca else None
+zca_acc, zre
 
 # %% [markdown]
 # ## Checks and verdict
@@ -156,7 +181,10 @@ zca_acc
 # some do.
 
 # %%
-metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P)
+metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P,
+                    extra={"nngp_vs_ntk": nvn, "empirical_ntk_slope": emp["slope"],
+                           "empirical_ntk_relative_error": emp["relative_error"],
+                           **({"zca_reposed": zre} if zre is not None else {})})
 run.conclude(metrics);
 
 # %% [markdown]
@@ -168,11 +196,23 @@ run.conclude(metrics);
 # would falsify each tested finding:
 #
 # - **F1** (FCN half): single finite networks not below the NTK predictor by more than 2 s.e.m.
-# - **F2**: NNGP not more accurate than NTK (a tie is not a pass).
+# - **F2**: the 90 % interval of NNGP − NTK accuracy over resplits lying below 0 (a straddle is inconclusive; the
+#   first version gated one split, where NNGP won by one test point).
 # - **F3**: centred variance not falling with width, centred disagreement not shrinking, ensembles not recovering
-#   the gap, or uncentred variance away from the NTK-GP variance.
-# - **F4**: a large rate or L2 leaving the NTK within the lazy scale; control: stable rates must stay lazy.
-# - **F6**: ridge and early stopping disagreeing by more than 2 accuracy points on the matched grid.
+#   the gap, or uncentred variance outside the band [0.90, 1.05] of the NTK-GP variance. That band is the one the
+#   notes pre-registered; the first version used ±0.2 — the gate now returns to the pre-registered one.
+# - **F4**: a large rate or L2 leaving the NTK within the lazy scale, or the agreement with the NTK predictor not
+#   dropping where it breaks; control: stable rates must stay lazy. The L2 break is reported next to the shrinkage
+#   prediction $1-s^2$.
+# - **F6**: ridge and early stopping disagreeing by more than 2 accuracy points on the matched grid; control: a
+#   wrong time map must disagree more.
 # - **F7**: no power law in $\lambda_{min}/\lambda_{max}$ against $n$. The float32 check is an implementation check
-#   (every size is far below the extrapolated $n^*$).
-# - **F8**: ZCA not improving on layer-norm-only inputs (full profile).
+#   (every size is far below the extrapolated $n^*$, which is a heuristic: not calibrated here).
+# - **F8**: the 90 % interval of ZCA − plain accuracy over resplits (both arms tuned on validation) lying below 0.
+# - The empirical NTK at initialization must approach the analytic one as width$^{-1/2}$ (log-log slope gated in
+#   [−0.75, −0.25]): the basis of every comparison of finite and infinite networks here.
+#
+# **Out of scope in this version (declared `not run`, with the reason in the findings table):** the CNN half of F1
+# (CNN-GAP kernels and finite CNNs), F5 (NTK against standard parameterization), F9 (non-monotonic width dependence)
+# and F10 (CNN against locally connected networks); also the width scaling of the NTK change under large rates and
+# L2, an L2-toward-initialization control, and a low-precision calibration of the critical size $n^*$.

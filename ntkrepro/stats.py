@@ -39,7 +39,9 @@ def seeds_for_power(effect: float, sd_diff: float, alpha: float = 0.05, power: f
     (noncentral t)."""
     for n in range(2, max_n + 1):
         tq = _st.t.ppf(1 - alpha, n - 1)
-        if 1 - _st.nct.cdf(tq, n - 1, effect / (sd_diff / math.sqrt(n))) >= power:
+        with np.errstate(divide="ignore", invalid="ignore"):  # scipy's nct at 1 dof
+            reached = 1 - _st.nct.cdf(tq, n - 1, effect / (sd_diff / math.sqrt(n))) >= power
+        if reached:
             return n
     return max_n
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ntkrepro.data import DATASET_SIZES, DATASETS
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real,
                              real_list, require)
-from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, close,
-                           is_true)
+from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, between, close,
+                           interval_above, is_true)
 
 import numpy as np
 
@@ -51,31 +51,38 @@ PARAMS = ParamSet(
         real("b_std", 0.0, 10.0, "bias standard deviation"),
         boolean("run_zca", "run the regularized-ZCA kernel comparison (full profile)"),
         real_list("zca_regs", 1e-6, 1e3, "ZCA regularizers eps in (C + eps tr(C)/d I)^(-1/2)"),
+        integer("n_resplits", 2, 100, "random train/test resplits of the NNGP-versus-NTK comparison (F2)"),
+        integer("zca_splits", 2, 100, "random resplits of the re-posed ZCA comparison (F8)"),
+        real_list("zca_diag_regs", 1e-9, 1e3, "relative ridges tuned on validation in both ZCA arms"),
     ),
     profiles={
         "smoke": dict(dataset="digits", n_train=200, n_test=500, depth=1, widths=[64, 512],
                       n_seeds=3, steps=50, lr_factor=0.5, lr_factors_break=[0.5, 0.9, 1.5],
                       weight_decays=[3e-4], break_width=512, break_steps=200, break_seeds=2, n_ntk=50,
                       diag_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], precision_sizes=[100, 200, 400, 800],
-                      W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0]),
+                      W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0], n_resplits=3, zca_splits=2,
+                      zca_diag_regs=[1e-4, 1e-2]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,
                      widths=[128, 256, 512, 1024, 2048], n_seeds=8, steps=300, lr_factor=0.5,
                      lr_factors_break=[0.5, 0.9, 1.2, 1.5], weight_decays=[1e-5, 1e-4],
                      break_width=512, break_steps=600, break_seeds=4, n_ntk=100,
                      diag_regs=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
                      precision_sizes=[125, 250, 500, 1000], W_std=2**0.5, b_std=0.1,
-                     run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0]),
+                     run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], n_resplits=10, zca_splits=5,
+                     zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1]),
     },
     rules=_rules,
 )
 
-_NOT_YET = "not implemented in this notebook yet (issue 15); declared so that its absence is visible"
+_NOT_YET = ("not run in this version: the full profile's 5-minute budget on 2 cores is spent on F1-F4 and F6-F8 "
+            "(issue 15 stays open for it); declared so that its absence is visible")
 
 FINDINGS = (
     Finding("F1", "Kernel methods outperform fully-connected finite-width networks (the FCN half of the "
-            "abstract's first finding).", "abstract", "sec. 'NNGP/NTK can outperform finite networks'"),
+            "abstract's first finding).", "abstract"),
     Finding("F1-CNN", "Kernel methods underperform convolutional finite-width networks (the CNN half).",
-            "abstract", not_run_reason="CNN-GAP kernels are not run at this budget; " + _NOT_YET),
+            "abstract", not_run_reason="CNN-GAP kernels (minutes each at n ~ 1000) and finite CNNs are not run; "
+            + _NOT_YET),
     Finding("F2", "NNGP kernels frequently outperform NT kernels.", "abstract"),
     Finding("F3", "Centred and ensembled finite networks have reduced posterior variance and behave more "
             "similarly to infinite networks.", "abstract"),
@@ -141,6 +148,22 @@ def _prec_gap_in_points(m, P):
     return max(abs(p["float32_accuracy"][i] - p["float64_accuracy"][i]) for i in below_n) * P["n_test"]
 
 
+def _agreement_drop(m, P):
+    """Largest agreement with the NTK predictor among the broken configurations (rates above the
+    edge, the largest L2) minus the smallest among stable rates: negative when breaking lowers it."""
+    br = m["breaking"]
+    broken = [v["agreement"] for k, v in br.items() if (v["weight_decay"] == 0 and v["lr_factor"] > 1)
+              or k == f"l2={max(P['weight_decays']):g}"]
+    stable = [v["agreement"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] < 1]
+    return max(broken) - min(stable)
+
+
+def _wrong_map_margin(m, P):
+    """Smallest disagreement with a wrong (x10 or x0.1) time map minus the disagreement with the right one."""
+    d = m["diag_reg_vs_time"]
+    return min(d["max_gap_wrong_time_map"].values()) - d["max_gap"]
+
+
 def _zca_gain(m, P):
     z = m["zca"]
     return max(v for k, v in z.items() if k != "none") - z["none"]
@@ -169,14 +192,15 @@ CHECKS = (
               passes_with={"kernel.ntk_t_accuracy": 0.97}, fails_with={"kernel.ntk_t_accuracy": 0.70},
               finding="F1", smoke_must_pass=False),
     CheckSpec("nngp_at_least_ntk", "finding",
-              "NNGP minus NTK test accuracy at infinite time (a tie fails: it is not evidence for NNGP)",
-              above(0.0), lambda m, P: m["kernel"]["nngp_accuracy"] - m["kernel"]["ntk_accuracy"],
-              passes_with={"kernel.nngp_accuracy": 0.99, "kernel.ntk_accuracy": 0.98},
-              fails_with={"kernel.nngp_accuracy": 0.98, "kernel.ntk_accuracy": 0.98}, finding="F2",
+              "NNGP minus NTK test accuracy at infinite time over n_resplits resplits: 90 % paired t interval above 0 "
+              "(pass), below 0 (fail), else inconclusive (a tie is never a pass)", interval_above(0.0, 0.0),
+              lambda m, P: m["nngp_vs_ntk"],
+              passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01},
+              fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": -0.002}, finding="F2",
               smoke_must_pass=False),
     CheckSpec("uncentered_variance_reaches_gp", "finding",
-              "Var over seeds of uncentred outputs / NTK-GP posterior variance at the largest width (allowance "
-              "0.2 for finite width and seed sampling)", close(1.0, 0.2),
+              "Var over seeds of uncentred outputs / NTK-GP posterior variance at the largest width, in the band "
+              "[0.90, 1.05] the notes pre-registered (the first version used +-0.2)", between(0.90, 1.05),
               lambda m, P: m["uncentered_to_gp_variance_ratio"],
               passes_with={"uncentered_to_gp_variance_ratio": 1.0}, fails_with={"uncentered_to_gp_variance_ratio": 0.5},
               finding="F3", smoke_must_pass=False),
@@ -202,6 +226,17 @@ CHECKS = (
               passes_with={("breaking", "l2=0.0001", "delta_ntk"): 0.39},
               fails_with={("breaking", "l2=0.0001", "delta_ntk"): 0.05},
               finding="F4"),
+    CheckSpec("agreement_drops_when_broken", "finding",
+              "largest agreement with the NTK predictor among broken configurations (rates above 2/lambda_max, the "
+              "largest L2) minus the smallest among stable rates", below(0.0), _agreement_drop,
+              passes_with={"breaking.*.agreement": lambda v: v, ("breaking", "lr=1.2", "agreement"): 0.5,
+                           ("breaking", "lr=1.5", "agreement"): 0.5, ("breaking", "l2=0.0001", "agreement"): 0.5},
+              fails_with={"breaking.*.agreement": 0.99}, finding="F4"),
+    CheckSpec("empirical_ntk_converges_to_analytic", "control",
+              "log-log slope against width of the relative Frobenius distance of the empirical NTK at init from the "
+              "analytic NTK (expected -1/2; the premise every finite-vs-infinite comparison rests on)",
+              between(-0.75, -0.25), lambda m, P: m["empirical_ntk_slope"],
+              passes_with={"empirical_ntk_slope": -0.5}, fails_with={"empirical_ntk_slope": -0.05}, finding="F3"),
     CheckSpec("stable_lr_stays_lazy", "control",
               "largest relative NTK change among stable rates (< 2/lambda_max), no L2, over the lazy scale "
               "2/sqrt(break_width) (premise, a large rate, removed)", below(1.0), _lazy_over_bound,
@@ -211,15 +246,25 @@ CHECKS = (
               lambda m, P: m["diag_reg_vs_time_max_gap"],
               passes_with={"diag_reg_vs_time_max_gap": 0.01}, fails_with={"diag_reg_vs_time_max_gap": 0.05},
               finding="F6"),
+    CheckSpec("wrong_time_map_disagrees_more", "control",
+              "smallest max-gap with the time map off by x10 or x0.1 minus the max-gap with the matched map (the "
+              "check must tell a right map from a wrong one)", above(0.0), _wrong_map_margin,
+              passes_with={"diag_reg_vs_time.max_gap_wrong_time_map.*": 0.05, "diag_reg_vs_time.max_gap": 0.01},
+              fails_with={"diag_reg_vs_time.max_gap_wrong_time_map.*": 0.005, "diag_reg_vs_time.max_gap": 0.01},
+              finding="F6"),
     CheckSpec("condition_number_power_law", "finding",
               "lambda_min/lambda_max of the kernel falls as a power of n (slope < 0 with log-log R^2 > 0.9), the "
               "mechanism behind a critical size", is_true(), _cond_power_law,
               passes_with={"precision.cond_slope": -2.0, "precision.cond_fit_r2": 0.99},
               fails_with={"precision.cond_slope": 0.1}, finding="F7"),
     CheckSpec("zca_improves_kernel", "finding",
-              "best regularized-ZCA accuracy minus layer-norm-only accuracy (NNGP kernel); a tie fails",
-              above(0.0), _zca_gain, passes_with={"zca.1": 0.99, "zca.none": 0.98},
-              fails_with={"zca.*": 0.98}, finding="F8", profiles=("full",)),
+              "ZCA minus layer-norm-only test accuracy (NNGP kernel, each arm's ridge and ZCA's eps chosen on "
+              "validation) over zca_splits resplits: 90 % paired t interval above 0 (pass), below 0 (fail), else "
+              "inconclusive. The first version gated one split at one ridge (see the notebook)",
+              interval_above(0.0, 0.0), lambda m, P: m["zca_reposed"],
+              passes_with={"zca_reposed.ci_low": 0.002, "zca_reposed.ci_high": 0.01},
+              fails_with={"zca_reposed.ci_low": -0.01, "zca_reposed.ci_high": -0.002}, finding="F8",
+              profiles=("full",)),
 )
 
 FIGURES = (

@@ -91,11 +91,13 @@ def precision(p: dict[str, Any]) -> plt.Figure:
     ax[0].axvline(p["critical_n_float32"], color="C3", ls=":", label=f"n* ≈ {p['critical_n_float32']:.3g}")
     ax[0].set(xscale="log", yscale="log", xlabel="training points n", ylabel="λ_min / λ_max",
               title="F7 mechanism: conditioning falls as a power of n")
+    ax[0].xaxis.set_minor_formatter(plt.NullFormatter())
     ax[0].legend()
     ax[1].plot(n, p["float64_accuracy"], "o-", label="float64 solve")
     ax[1].plot(n, p["float32_accuracy"], "x--", label="float32 solve")
     ax[1].set(xscale="log", xlabel="training points n", ylabel="test accuracy",
-              title="Below n*, float32 = float64")
+              title="Below n* (a heuristic), float32 = float64")
+    log_ticks(ax[1], [int(v) for v in n])
     ax[1].legend()
     fig.tight_layout()
     return fig

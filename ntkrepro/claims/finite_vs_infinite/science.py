@@ -137,18 +137,24 @@ def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:
     nngp_te, ntk_te = kernels(P, split.x_test, split.x_train)
     n, k = split.y_train.shape
     out: dict[str, Any] = {"diag_regs": list(P.diag_regs)}
-    gaps = []
+    gaps, wrong = [], {10.0: [], 0.1: []}
     for name, ktr, kte in (("nngp", nngp_tr, nngp_te), ("ntk", ntk_tr, ntk_te)):
         acc_eps, acc_t, times = [], [], []
+        acc_wrong = {f: [] for f in wrong}
         for e in P.diag_regs:
             pred = nt.predict.gp_inference(ktr, split.y_train, diag_reg=e)(get=name, k_test_train=kte)
             t = n * k / (e * np.trace(ktr) / n)
             acc_eps.append(accuracy(np.asarray(pred), split.labels_test))
             acc_t.append(accuracy(gd_mean_prediction(ktr, kte, split.y_train, t), split.labels_test))
+            for f in wrong:  # control: the same comparison with a time map off by x10 / x0.1
+                acc_wrong[f].append(accuracy(gd_mean_prediction(ktr, kte, split.y_train, f * t), split.labels_test))
             times.append(t)
         gaps.append(np.max(np.abs(np.subtract(acc_eps, acc_t))))
+        for f in wrong:
+            wrong[f].append(np.max(np.abs(np.subtract(acc_eps, acc_wrong[f]))))
         out[name] = {"accuracy_vs_diag_reg": acc_eps, "accuracy_vs_time": acc_t, "times": times}
     out["max_gap"] = float(max(gaps))
+    out["max_gap_wrong_time_map"] = {f"x{f:g}": float(max(v)) for f, v in wrong.items()}
     return out
 
 
@@ -175,7 +181,7 @@ def precision(P: Params) -> dict[str, Any]:
 
 def zca_whiten(x_train: np.ndarray, x_test: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-image layer-norm, then W = (C + reg tr(C)/d I)^(-1/2) from the training covariance,
-    rescaled to norm sqrt(d) (Lee et al. 2020, sec. 3.10; reconstruction, see the notes)."""
+    rescaled to norm sqrt(d) (a reconstruction of Lee et al. 2020's preprocessing, see the notes)."""
     def layer_norm(x):
         x = x - x.mean(1, keepdims=True)
         return x / np.linalg.norm(x, axis=1, keepdims=True) * np.sqrt(x.shape[1])
@@ -202,6 +208,75 @@ def zca(split: Split, P: Params, diag_reg: float = 1e-4) -> dict[str, Any]:
     return out
 
 
+def nngp_vs_ntk(P: Params) -> dict[str, Any]:
+    """F2 over ``n_resplits`` random train/test resplits of the data set: NNGP minus NTK test accuracy
+    of the infinite-time kernel predictors (no ridge), paired by split, with a 90 % t interval."""
+    from ntkrepro.stats import paired
+
+    a_nngp, a_ntk = [], []
+    for r in range(P.n_resplits):
+        s = load_split(P.dataset, P.n_train, P.n_test, P.seed + 1000 + r)
+        (knn_tr, ktk_tr), (knn_te, ktk_te) = kernels(P, s.x_train), kernels(P, s.x_test, s.x_train)
+        a_nngp.append(accuracy(kernel_regression(knn_tr, knn_te, s.y_train, 0.0), s.labels_test))
+        a_ntk.append(accuracy(kernel_regression(ktk_tr, ktk_te, s.y_train, 0.0), s.labels_test))
+    iv = paired(a_nngp, a_ntk)
+    return {"n_splits": P.n_resplits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
+            "mde": iv["mde"], "nngp_accuracy": [float(a) for a in a_nngp], "ntk_accuracy": [float(a) for a in a_ntk],
+            "wins": int(np.sum(np.greater(a_nngp, a_ntk))), "ties": int(np.sum(np.equal(a_nngp, a_ntk)))}
+
+
+def empirical_ntk_convergence(split: Split, P: Params) -> dict[str, Any]:
+    """The empirical NTK at initialization against the analytic one on ``n_ntk`` training points, per
+    width (mean over ``n_seeds`` seeds of ||Theta_emp - Theta|| / ||Theta||, Frobenius), and its
+    log-log slope against width (-1/2 expected: the empirical kernel is an average over width units)."""
+    x = jnp.asarray(split.x_train[: P.n_ntk], F32)
+    _, theta = kernels(P, np.asarray(split.x_train[: P.n_ntk], np.float64))
+    ntk_fn = jax.jit(lambda params: nt_fcn_ntk(params, x, None, P.W_std, P.b_std))
+    err = {}
+    for w in P.widths:
+        init, _, _ = fcn(w, P.depth, P.W_std, P.b_std)
+        p0 = init_seeds(init, jax.random.fold_in(jax.random.PRNGKey(P.seed + 7), w), P.n_seeds, x.shape)
+        errs = [np.linalg.norm(np.asarray(ntk_fn(jax.tree_util.tree_map(lambda a: a[s], p0)), np.float64) - theta)
+                / np.linalg.norm(theta) for s in range(P.n_seeds)]
+        err[str(w)] = float(np.mean(errs))
+    return {"relative_error": err, "slope": loglog_slope(P.widths, [err[str(w)] for w in P.widths])}
+
+
+def zca_reposed(P: Params) -> dict[str, Any]:
+    """F8 re-posed: over ``zca_splits`` resplits, the NNGP kernel on layer-norm-only inputs against
+    regularized ZCA, each arm with its own diag_reg (and ZCA its eps from the interior grid
+    ``zca_regs``) chosen on a validation split carved from the training set; test accuracy of the
+    chosen configuration, paired by split (90 % t interval of ZCA minus plain)."""
+    from ntkrepro.stats import paired
+
+    plain, whitened, chosen = [], [], []
+    for r in range(P.zca_splits):
+        s = load_split(P.dataset, P.n_train, P.n_test, P.seed + 2000 + r)
+        n_fit = int(0.8 * P.n_train)
+        best = {}
+        for reg in [None, *P.zca_regs]:
+            a, b = zca_whiten(s.x_train, s.x_test, reg)
+            ktr, _ = kernels(P, a[:n_fit])
+            kva, _ = kernels(P, a[n_fit:], a[:n_fit])
+            scores = [(accuracy(kernel_regression(ktr, kva, s.y_train[:n_fit], dr), s.labels_train[n_fit:]), -dr)
+                      for dr in P.zca_diag_regs]
+            val, neg_dr = max(scores)
+            arm = "plain" if reg is None else "zca"
+            if arm not in best or val > best[arm][0]:
+                best[arm] = (val, reg, -neg_dr)
+        for arm, out in (("plain", plain), ("zca", whitened)):
+            _, reg, dr = best[arm]
+            a, b = zca_whiten(s.x_train, s.x_test, reg)
+            ktr, _ = kernels(P, a)
+            kte, _ = kernels(P, b, a)
+            out.append(accuracy(kernel_regression(ktr, kte, s.y_train, dr), s.labels_test))
+        chosen.append({"zca_reg": best["zca"][1], "zca_diag_reg": best["zca"][2], "plain_diag_reg": best["plain"][2]})
+    iv = paired(whitened, plain)
+    return {"n_splits": P.zca_splits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
+            "mde": iv["mde"], "zca_accuracy": [float(a) for a in whitened], "plain_accuracy": [float(a) for a in plain],
+            "chosen": chosen}
+
+
 def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
     """Width-sweep fits: variance slopes, GP ratio and largest-width agreement."""
     w = np.array(P.widths)
@@ -214,8 +289,15 @@ def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
     }
 
 
+def l2_shrinkage_prediction(lr_max: float, P: Params) -> dict[str, float]:
+    """Plain weight decay alone shrinks every parameter by s = (1 - lr wd)^T after T steps; at fixed
+    features that changes the NTK (quadratic in the weights) by about 1 - s^2, at any width."""
+    lr = P.lr_factor * lr_max
+    return {f"l2={wd:g}": float(1 - (1 - lr * wd) ** (2 * P.break_steps)) for wd in P.weight_decays}
+
+
 def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc: dict | None,
-            P: Params) -> dict[str, Any]:
+            P: Params, extra: dict | None = None) -> dict[str, Any]:
     """Assemble the results.json metrics (private ``_`` arrays dropped)."""
     metrics: dict[str, Any] = {
         "kernel": drop_private(kern), "finite": finite,
@@ -226,4 +308,6 @@ def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc:
     }
     if zca_acc is not None:
         metrics["zca"] = zca_acc
+    metrics["l2_shrinkage_prediction"] = l2_shrinkage_prediction(kern["lr_max"], P)
+    metrics.update(extra or {})
     return metrics
