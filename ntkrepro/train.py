@@ -24,11 +24,12 @@ def centered(apply_fn: Callable, params0: PyTree) -> Callable:
     return lambda params, x: apply_fn(params, x) - apply_fn(params0, x)
 
 
-@partial(jax.jit, static_argnames=("apply_fn", "steps", "center"))
+@partial(jax.jit, static_argnames=("apply_fn", "steps", "center", "decay_to_init"))
 def gd_mse(apply_fn: Callable, params0: PyTree, x: jnp.ndarray, y: jnp.ndarray,
            x_eval: jnp.ndarray, lr: float, steps: int, weight_decay: float = 0.0,
-           center: bool = False) -> tuple[PyTree, jnp.ndarray, jnp.ndarray]:
-    """``steps`` of full-batch GD on ``0.5*mean((f-y)^2) + weight_decay/2 * ||theta||^2``.
+           center: bool = False, decay_to_init: bool = False) -> tuple[PyTree, jnp.ndarray, jnp.ndarray]:
+    """``steps`` of full-batch GD on ``0.5*mean((f-y)^2) + weight_decay/2 * ||theta||^2`` (with
+    ``decay_to_init``: ``||theta - theta_0||^2``, L2 toward the initial weights, which shrinks nothing).
 
     Returns the final parameters, the training loss (data term) after 0..steps steps, and the model's
     outputs on ``x_eval`` at the end (centred outputs when ``center``).
@@ -37,7 +38,8 @@ def gd_mse(apply_fn: Callable, params0: PyTree, x: jnp.ndarray, y: jnp.ndarray,
 
     def objective(p):
         data_loss = mse(f(p, x), y)
-        return data_loss + 0.5 * weight_decay * sq_norm(p), data_loss
+        reg = p if not decay_to_init else jax.tree_util.tree_map(jnp.subtract, p, params0)
+        return data_loss + 0.5 * weight_decay * sq_norm(reg), data_loss
 
     def step(p, _):
         (_, data_loss), g = jax.value_and_grad(objective, has_aux=True)(p)
@@ -51,14 +53,15 @@ def gd_mse(apply_fn: Callable, params0: PyTree, x: jnp.ndarray, y: jnp.ndarray,
 
 def gd_mse_seeds(apply_fn: Callable, params0: PyTree, x: jnp.ndarray, y: jnp.ndarray,
                  x_eval: jnp.ndarray, lr: float, steps: int, weight_decay: float = 0.0,
-                 center: bool = False) -> tuple[PyTree, jnp.ndarray, jnp.ndarray]:
+                 center: bool = False, decay_to_init: bool = False) -> tuple[PyTree, jnp.ndarray, jnp.ndarray]:
     """:func:`gd_mse` vmapped over a leading seed axis of ``params0``."""
-    return _gd_mse_seeds(apply_fn, params0, x, y, x_eval, lr, steps, weight_decay, center)
+    return _gd_mse_seeds(apply_fn, params0, x, y, x_eval, lr, steps, weight_decay, center, decay_to_init)
 
 
-@partial(jax.jit, static_argnames=("apply_fn", "steps", "center"))
-def _gd_mse_seeds(apply_fn, params0, x, y, x_eval, lr, steps, weight_decay, center):
-    return jax.vmap(lambda p0: gd_mse(apply_fn, p0, x, y, x_eval, lr, steps, weight_decay, center))(params0)
+@partial(jax.jit, static_argnames=("apply_fn", "steps", "center", "decay_to_init"))
+def _gd_mse_seeds(apply_fn, params0, x, y, x_eval, lr, steps, weight_decay, center, decay_to_init):
+    return jax.vmap(lambda p0: gd_mse(apply_fn, p0, x, y, x_eval, lr, steps, weight_decay, center,
+                                      decay_to_init))(params0)
 
 
 def init_seeds(init_fn: Callable, key: jax.Array, n_seeds: int, input_shape: tuple[int, ...],

@@ -93,38 +93,67 @@ def width_sweep(split: Split, P: Params, lr: float, ntk_t_mean: np.ndarray) -> d
     return out
 
 
-def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
-             ntk_te: np.ndarray) -> dict[str, Any]:
-    """F4: relative change of the empirical NTK, ||Theta_T - Theta_0||_F / ||Theta_0||_F, for
-    centred networks trained at several learning rates and with L2; each compared with the NTK
-    predictor at its own rate and step count."""
-    init, apply, _ = fcn(P.break_width, P.depth, P.W_std, P.b_std)
+def _break_run(split: Split, P: Params, width: int, lr: float, wd: float, ntk_tr: np.ndarray, ntk_te: np.ndarray,
+               decay_to_init: bool = False) -> dict[str, Any]:
+    """Centred networks of ``width`` (``break_seeds`` seeds) trained at ``lr`` with L2 ``wd``: the
+    relative change of the empirical NTK on ``n_ntk`` training points, and the agreement with the NTK
+    predictor at the same rate and step count."""
+    init, apply, _ = fcn(width, P.depth, P.W_std, P.b_std)
     x, y, xt = _to32(split.x_train, split.y_train, split.x_test)
-    p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 1), P.break_seeds, x.shape)
-    ntk_fn = jax.jit(lambda x1, x2, params: nt_fcn_ntk(params, x1, x2, P.W_std, P.b_std))  # checked against nt
+    key = jax.random.PRNGKey(P.seed + 1) if width == P.break_width else jax.random.fold_in(jax.random.PRNGKey(P.seed + 1), width)
+    p0 = init_seeds(init, key, P.break_seeds, x.shape)
+    ntk_fn = jax.jit(lambda x1, params: nt_fcn_ntk(params, x1, None, P.W_std, P.b_std))  # checked against nt
     x_ntk = x[: P.n_ntk]
-    per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, None, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
+    per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
                                for s in range(P.break_seeds)]
-    theta0 = per_seed(p0)
-    configs = [(f"lr={f:g}", f, 0.0) for f in P.lr_factors_break]
-    configs += [(f"l2={wd:g}", P.lr_factor, wd) for wd in P.weight_decays]
-    out: dict[str, Any] = {}
-    for name, factor, wd in configs:
-        lr = factor * lr_max
-        pT, losses, f_c = gd_mse_seeds(apply, p0, x, y, xt, lr, P.break_steps, wd, center=True)
-        f_c = np.asarray(f_c, np.float64)
-        ref = gd_mean_prediction(ntk_tr, ntk_te, split.y_train, P.break_steps, lr)
-        thetaT = per_seed(pT)
-        delta = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(theta0, thetaT)]
-        out[name] = {
-            "lr_factor": factor, "weight_decay": wd,
-            "delta_ntk": float(np.mean(delta)), "delta_ntk_per_seed": [float(d) for d in delta],
+    pT, losses, f_c = gd_mse_seeds(apply, p0, x, y, xt, lr, P.break_steps, wd, center=True,
+                                   decay_to_init=decay_to_init)
+    f_c = np.asarray(f_c, np.float64)
+    ref = gd_mean_prediction(ntk_tr, ntk_te, split.y_train, P.break_steps, lr)
+    delta = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(per_seed(p0), per_seed(pT))]
+    return {"delta_ntk": float(np.mean(delta)), "delta_ntk_per_seed": [float(d) for d in delta],
             "agreement": float(agreement(f_c, ref[None]).mean()),
             "accuracy": float(accuracy(f_c, split.labels_test).mean()),
             "final_train_loss": float(np.asarray(losses)[:, -1].mean()),
-            "_loss_curve": np.asarray(losses, np.float64).mean(0),
-        }
-    return out
+            "_loss_curve": np.asarray(losses, np.float64).mean(0)}
+
+
+def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
+             ntk_te: np.ndarray) -> dict[str, Any]:
+    """F4: relative change of the empirical NTK, ||Theta_T - Theta_0||_F / ||Theta_0||_F, for
+    centred networks of width ``break_width`` trained at several learning rates and with L2; each
+    compared with the NTK predictor at its own rate and step count."""
+    configs = [(f"lr={f:g}", f, 0.0) for f in P.lr_factors_break]
+    configs += [(f"l2={wd:g}", P.lr_factor, wd) for wd in P.weight_decays]
+    return {name: {"lr_factor": factor, "weight_decay": wd,
+                   **_break_run(split, P, P.break_width, factor * lr_max, wd, ntk_tr, ntk_te)}
+            for name, factor, wd in configs}
+
+
+def delta_ntk_vs_width(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray, ntk_te: np.ndarray,
+                       brk: dict[str, Any]) -> dict[str, Any]:
+    """F4 against width: the NTK change at the stable rate (``lr_factor``), the largest rate of
+    ``lr_factors_break`` and the largest L2, for every width of ``break_widths`` (``break_width``'s runs
+    are reused from :func:`breaking`); the log-log slope at the stable rate (lazy: -1/2); and, at
+    ``break_width``, L2 toward the initial weights (the largest wd), which shrinks nothing."""
+    settings = {"stable": (P.lr_factor, 0.0, f"lr={P.lr_factor:g}"),
+                "large_lr": (max(P.lr_factors_break), 0.0, f"lr={max(P.lr_factors_break):g}"),
+                "l2": (P.lr_factor, max(P.weight_decays), f"l2={max(P.weight_decays):g}")}
+    table: dict[str, Any] = {}
+    for w in P.break_widths:
+        row = {}
+        for name, (factor, wd, key) in settings.items():
+            if w == P.break_width and key in brk:
+                row[name] = brk[key]["delta_ntk"]
+            else:
+                row[name] = _break_run(split, P, w, factor * lr_max, wd, ntk_tr, ntk_te)["delta_ntk"]
+        table[str(w)] = row
+    to_init = _break_run(split, P, P.break_width, P.lr_factor * lr_max, max(P.weight_decays), ntk_tr, ntk_te,
+                         decay_to_init=True)
+    return {"table": table,
+            "slope": loglog_slope(P.break_widths, [table[str(w)]["stable"] for w in P.break_widths]),
+            "l2_to_init": {"width": P.break_width, "weight_decay": max(P.weight_decays),
+                           "delta_ntk": to_init["delta_ntk"], "agreement": to_init["agreement"]}}
 
 
 def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:
@@ -287,6 +316,42 @@ def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
         "uncentered_to_gp_variance_ratio": big["uncentered_variance"] / kernel["gp_posterior_variance"],
         "centered_agreement_largest_width": big["centered_agreement"],
     }
+
+
+def parameterization(split: Split, P: Params) -> dict[str, Any]:
+    """F5: finite FCNs of width ``break_width`` in the NTK and the standard parameterization (the same
+    function at init), uncentred, full-batch GD for ``steps`` steps. Each parameterization's rate is
+    ``param_lr_factors`` x its own largest stable rate (2nk / lambda_max of its empirical NTK at
+    init), chosen on a validation split carved from the training set (the last 20 %); test accuracy
+    at the chosen rate over ``break_seeds`` seeds, and the Welch interval of NTK minus standard."""
+    import neural_tangents as nt
+
+    from ntkrepro.stats import welch
+
+    n_fit = int(0.8 * split.n_train)
+    x, y = _to32(split.x_train[:n_fit], split.y_train[:n_fit])
+    xv, xt = _to32(split.x_train[n_fit:], split.x_test)
+    out: dict[str, Any] = {}
+    for name in ("ntk", "standard"):
+        init, apply, _ = fcn(P.break_width, P.depth, P.W_std, P.b_std, parameterization=name)
+        p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 3), P.break_seeds, x.shape)
+        theta = nt.empirical_ntk_fn(apply, trace_axes=(-1,), vmap_axes=0)(x, None,
+                                                                          jax.tree_util.tree_map(lambda a: a[0], p0))
+        lr_max = max_learning_rate(np.asarray(theta, np.float64), split.n_classes)
+        best = None
+        for f in P.param_lr_factors:
+            _, _, fv = gd_mse_seeds(apply, p0, x, y, xv, f * lr_max, P.steps)
+            val = float(np.mean(accuracy(np.asarray(fv, np.float64), split.labels_train[n_fit:])))
+            if np.isfinite(np.asarray(fv)).all() and (best is None or val > best[0]):
+                best = (val, f)
+        _, _, ft = gd_mse_seeds(apply, p0, x, y, xt, best[1] * lr_max, P.steps)
+        acc = accuracy(np.asarray(ft, np.float64), split.labels_test)
+        out[name] = {"lr_max": float(lr_max), "lr_factor": best[1], "val_accuracy": best[0],
+                     "test_accuracy_per_seed": [float(a) for a in np.atleast_1d(acc)]}
+    iv = welch(out["ntk"]["test_accuracy_per_seed"], out["standard"]["test_accuracy_per_seed"])
+    return {"ntk_accuracy": float(np.mean(out["ntk"]["test_accuracy_per_seed"])),
+            "standard_accuracy": float(np.mean(out["standard"]["test_accuracy_per_seed"])),
+            "width": P.break_width, **{k: iv[k] for k in ("mean_diff", "ci_low", "ci_high", "mde")}, "runs": out}
 
 
 def l2_shrinkage_prediction(lr_max: float, P: Params) -> dict[str, float]:
