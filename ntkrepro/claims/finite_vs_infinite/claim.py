@@ -19,6 +19,9 @@ def _rules(p: Params) -> None:
             f"n_train + n_test = {p.n_train + p.n_test} exceeds the {size} examples of {p.dataset!r}")
     require(max(p.precision_sizes) + p.n_test <= size, "precision_sizes",
             f"max(precision_sizes) + n_test must be <= {size} for {p.dataset!r}")
+    require(max(p.lowp_sizes) + p.n_test <= size, "lowp_sizes",
+            f"max(lowp_sizes) + n_test must be <= {size} for {p.dataset!r}")
+    require(sorted(set(p.lowp_sizes)) == list(p.lowp_sizes), "lowp_sizes", "must be strictly increasing")
     require(p.n_ntk <= p.n_train, "n_ntk", f"must be <= n_train = {p.n_train}")
     require(sorted(set(p.widths)) == list(p.widths), "widths", "must be strictly increasing")
     require(sorted(set(p.precision_sizes)) == list(p.precision_sizes), "precision_sizes",
@@ -51,6 +54,7 @@ PARAMS = ParamSet(
         integer("n_ntk", 10, 1000, "training points on which the empirical NTK change is measured"),
         real_list("diag_regs", 1e-9, 1e3, "relative diagonal regularizers eps (K + eps tr(K)/n I)", min_len=3),
         int_list("precision_sizes", 20, 4000, "training-set sizes of the precision study", min_len=3),
+        int_list("lowp_sizes", 10, 2000, "training-set sizes of the emulated float16 calibration", min_len=2),
         real("W_std", 1e-3, 10.0, "weight standard deviation (NTK parameterization)"),
         real("b_std", 0.0, 10.0, "bias standard deviation"),
         boolean("run_zca", "run the regularized-ZCA kernel comparison (full profile)"),
@@ -67,7 +71,7 @@ PARAMS = ParamSet(
         "smoke": dict(dataset="digits", n_train=200, n_test=500, depth=1, widths=[64, 512],
                       n_seeds=3, steps=50, lr_factor=0.5, lr_factors_break=[0.5, 0.9, 1.5],
                       weight_decays=[3e-4], break_width=512, break_steps=200, break_seeds=2, n_ntk=50,
-                      diag_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], precision_sizes=[100, 200, 400, 800],
+                      diag_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], precision_sizes=[100, 200, 400, 800], lowp_sizes=[25, 100, 400],
                       W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0], n_resplits=3, zca_splits=2,
                       break_widths=[128, 256, 512], param_lr_factors=[0.3, 0.9],
                       zca_diag_regs=[1e-4, 1e-2]),
@@ -77,6 +81,7 @@ PARAMS = ParamSet(
                      break_width=512, break_steps=600, break_seeds=4, n_ntk=100,
                      diag_regs=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
                      precision_sizes=[125, 250, 500, 1000], W_std=2**0.5, b_std=0.1,
+                     lowp_sizes=[25, 50, 100, 200, 400, 800],
                      run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], n_resplits=10, zca_splits=5,
                      break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9],
                      zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1]),
@@ -280,6 +285,14 @@ CHECKS = (
               "mechanism behind a critical size", is_true(), _cond_power_law,
               passes_with={"precision.cond_slope": -2.0, "precision.cond_fit_r2": 0.99},
               fails_with={"precision.cond_slope": 0.1}, finding="F7"),
+    CheckSpec("low_precision_breaks_beyond_a_size", "finding",
+              "emulated float16 kernel solve: fine (Cholesky succeeds, accuracy within 5 points of float64) at the "
+              "smallest of lowp_sizes and broken (Cholesky fails or accuracy > 5 points lower) at the largest: the "
+              "finding observed where the critical size is reachable", is_true(),
+              lambda m, P: bool(m["precision"]["float16_calibration"]["first_broken_n"] is not None
+                                and m["precision"]["float16_calibration"]["first_broken_n"] > P["lowp_sizes"][0]),
+              passes_with={"precision.float16_calibration.first_broken_n": 400},
+              fails_with={"precision.float16_calibration.first_broken_n": None}, finding="F7"),
     CheckSpec("zca_improves_kernel", "finding",
               "ZCA minus layer-norm-only test accuracy (NNGP kernel, each arm's ridge and ZCA's eps chosen on "
               "validation) over zca_splits resplits: 90 % paired t interval above 0 (pass), below 0 (fail), else "

@@ -187,10 +187,37 @@ def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:
     return out
 
 
+def cholesky_solve_lowp(k: np.ndarray, y: np.ndarray, dtype: type = np.float16) -> tuple[np.ndarray | None, int | None]:
+    """Emulated low-precision kernel solve K^{-1} y: Cholesky and both triangular solves with every
+    array in ``dtype`` (numpy rounds each operation to it). Returns (solution, None), or (None, j)
+    when the factorization meets a non-positive pivot at column j (where a float16 solver would have
+    to fall back or fail)."""
+    K = np.asarray(k, dtype)
+    n = len(K)
+    L = np.zeros_like(K)
+    for j in range(n):
+        s = K[j, j] - np.dot(L[j, :j], L[j, :j])
+        if not np.isfinite(s) or s <= 0:
+            return None, j
+        L[j, j] = np.sqrt(s)
+        L[j + 1:, j] = (K[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+    z = np.zeros((n, y.shape[1]), dtype)
+    Y = np.asarray(y, dtype)
+    for i in range(n):  # L z = y
+        z[i] = (Y[i] - L[i, :i] @ z[:i]) / L[i, i]
+    a = np.zeros_like(z)
+    for i in reversed(range(n)):  # L' a = z
+        a[i] = (z[i] - L[i + 1:, i] @ a[i + 1:]) / L[i, i]
+    return a, None
+
+
 def precision(P: Params) -> dict[str, Any]:
     """F7 mechanism: lambda_min/lambda_max of the NNGP kernel against n (a power law),
-    extrapolated to where it reaches float32's epsilon; float32 and float64 solves below it."""
-    pool = load_split(P.dataset, max(P.precision_sizes), P.n_test, P.seed)
+    extrapolated to where it reaches float32's epsilon; float32 and float64 solves below it.
+    Calibration where the critical size is reachable: an emulated float16 solve at ``lowp_sizes``
+    (did the Cholesky factorization break, and its accuracy against float64), beside the size the
+    same rule predicts for float16's epsilon."""
+    pool = load_split(P.dataset, max(P.precision_sizes + P.lowp_sizes), P.n_test, P.seed)
     ratios, acc32, acc64 = [], [], []
     for n in P.precision_sizes:
         ktr, _ = kernels(P, pool.x_train[:n])
@@ -202,10 +229,27 @@ def precision(P: Params) -> dict[str, Any]:
     slope, intercept = loglog_fit(P.precision_sizes, ratios)
     resid = np.log(ratios) - (intercept + slope * np.log(P.precision_sizes))
     r2 = 1 - resid.var() / np.log(ratios).var()
-    critical = float(np.exp((np.log(eps(np.float32)) - intercept) / slope)) if slope < 0 else float("inf")
+    n_star = lambda e: float(np.exp((np.log(e) - intercept) / slope)) if slope < 0 else float("inf")  # noqa: E731
+    lowp = {"sizes": list(P.lowp_sizes), "cholesky_ok": [], "failed_at_column": [], "float16_accuracy": [],
+            "float64_accuracy": [], "cond_ratio": []}
+    for n in P.lowp_sizes:
+        ktr, _ = kernels(P, pool.x_train[:n])
+        kte, _ = kernels(P, pool.x_test, pool.x_train[:n])
+        a16, col = cholesky_solve_lowp(ktr, pool.y_train[:n])
+        lowp["cholesky_ok"].append(a16 is not None)
+        lowp["failed_at_column"].append(col)
+        ok = a16 is not None and np.all(np.isfinite(a16.astype(np.float64)))
+        lowp["float16_accuracy"].append(accuracy(kte @ a16.astype(np.float64), pool.labels_test) if ok else None)
+        lowp["float64_accuracy"].append(accuracy(kernel_regression(ktr, kte, pool.y_train[:n], 0.0), pool.labels_test))
+        lowp["cond_ratio"].append(condition_ratio(ktr))
+    broken = [n for n, ok, a16, a64 in zip(P.lowp_sizes, lowp["cholesky_ok"], lowp["float16_accuracy"],
+                                          lowp["float64_accuracy"]) if not ok or a16 is None or a64 - a16 > 0.05]
+    lowp["first_broken_n"] = broken[0] if broken else None
+    lowp["predicted_n_star_float16"] = n_star(eps(np.float16))
+    lowp["calibration_factor"] = (broken[0] / lowp["predicted_n_star_float16"]) if broken else None
     return {"sizes": list(P.precision_sizes), "cond_ratio": ratios, "cond_slope": slope,
-            "cond_fit_r2": float(r2), "critical_n_float32": critical,
-            "float32_accuracy": acc32, "float64_accuracy": acc64}
+            "cond_fit_r2": float(r2), "critical_n_float32": n_star(eps(np.float32)),
+            "float32_accuracy": acc32, "float64_accuracy": acc64, "float16_calibration": lowp}
 
 
 def zca_whiten(x_train: np.ndarray, x_test: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
