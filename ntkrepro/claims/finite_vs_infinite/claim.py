@@ -11,6 +11,7 @@ from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, 
 import numpy as np
 
 from ntkrepro.numerics import tolerance
+from ntkrepro.stats import one_sample
 
 
 def _rules(p: Params) -> None:
@@ -63,6 +64,12 @@ PARAMS = ParamSet(
                  "break_width)", min_len=3),
         real_list("param_lr_factors", 1e-4, 1.99, "rates of the parameterization comparison, x each one's largest "
                   "stable rate (chosen on validation)", min_len=2),
+        boolean("run_cnn", "run the MNIST-1D FCN/CNN comparison (both halves of F1)"),
+        integer("cnn_n_train", 20, 2000, "MNIST-1D training points of the CNN comparison"),
+        integer("cnn_n_test", 20, 2000, "MNIST-1D test points of the CNN comparison"),
+        integer("cnn_width", 4, 512, "channels of the finite CNN"),
+        integer("cnn_seeds", 2, 32, "seeds of the finite FCN and CNN on MNIST-1D"),
+        integer("cnn_steps", 1, 100_000, "full-batch GD steps of the finite FCN and CNN on MNIST-1D"),
         integer("n_resplits", 2, 100, "random train/test resplits of the NNGP-versus-NTK comparison (F2)"),
         integer("zca_splits", 2, 100, "random resplits of the re-posed ZCA comparison (F8)"),
         real_list("zca_diag_regs", 1e-9, 1e3, "relative ridges tuned on validation in both ZCA arms"),
@@ -74,6 +81,7 @@ PARAMS = ParamSet(
                       diag_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], precision_sizes=[100, 200, 400, 800], lowp_sizes=[25, 100, 400],
                       W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0], n_resplits=3, zca_splits=2,
                       break_widths=[128, 256, 512], param_lr_factors=[0.3, 0.9],
+                      run_cnn=False, cnn_n_train=100, cnn_n_test=100, cnn_width=16, cnn_seeds=2, cnn_steps=100,
                       zca_diag_regs=[1e-4, 1e-2]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,
                      widths=[128, 256, 512, 1024, 2048], n_seeds=8, steps=300, lr_factor=0.5,
@@ -84,6 +92,7 @@ PARAMS = ParamSet(
                      lowp_sizes=[25, 50, 100, 200, 400, 800],
                      run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], n_resplits=10, zca_splits=5,
                      break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9],
+                     run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=3, cnn_steps=500,
                      zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1]),
     },
     rules=_rules,
@@ -96,8 +105,7 @@ FINDINGS = (
     Finding("F1", "Kernel methods outperform fully-connected finite-width networks (the FCN half of the "
             "abstract's first finding).", "abstract"),
     Finding("F1-CNN", "Kernel methods underperform convolutional finite-width networks (the CNN half).",
-            "abstract", not_run_reason="CNN-GAP kernels (minutes each at n ~ 1000) and finite CNNs are not run; "
-            + _NOT_YET),
+            "abstract", not_run_reason="the MNIST-1D comparison runs in the full profile only (run_cnn)"),
     Finding("F2", "NNGP kernels frequently outperform NT kernels.", "abstract"),
     Finding("F3", "Centred and ensembled finite networks have reduced posterior variance and behave more "
             "similarly to infinite networks.", "abstract"),
@@ -206,6 +214,21 @@ CHECKS = (
               above(1.0), _gap_over_2sem,
               passes_with={"kernel.ntk_t_accuracy": 0.97}, fails_with={"kernel.ntk_t_accuracy": 0.70},
               finding="F1", smoke_must_pass=False),
+    CheckSpec("cnn_net_beats_cnn_kernel", "finding",
+              "MNIST-1D: finite CNN test accuracy (per seed) minus the CNN-GAP NTK regression's, 90 % one-sample t "
+              "interval: above 0 (pass), below 0 (fail), else inconclusive", interval_above(0.0, 0.0),
+              lambda m, P: one_sample([a - m["cnn"]["cnn_kernel_accuracy"] for a in m["cnn"]["cnn_net_accuracy_per_seed"]]),
+              passes_with={"cnn.cnn_net_accuracy_per_seed": [0.95, 0.96, 0.97], "cnn.cnn_kernel_accuracy": 0.9},
+              fails_with={"cnn.cnn_net_accuracy_per_seed": [0.80, 0.81, 0.79], "cnn.cnn_kernel_accuracy": 0.9},
+              finding="F1-CNN", profiles=("full",)),
+    CheckSpec("fcn_kernel_beats_fcn_net_mnist1d", "finding",
+              "MNIST-1D: FCN NTK regression accuracy minus the finite FCN's (per seed), 90 % one-sample t interval "
+              "above 0 (pass), below 0 (fail), else inconclusive (the FCN half on a second data set)",
+              interval_above(0.0, 0.0),
+              lambda m, P: one_sample([m["cnn"]["fcn_kernel_accuracy"] - a for a in m["cnn"]["fcn_net_accuracy_per_seed"]]),
+              passes_with={"cnn.fcn_net_accuracy_per_seed": [0.40, 0.41, 0.39], "cnn.fcn_kernel_accuracy": 0.6},
+              fails_with={"cnn.fcn_net_accuracy_per_seed": [0.80, 0.81, 0.79], "cnn.fcn_kernel_accuracy": 0.6},
+              finding="F1", profiles=("full",)),
     CheckSpec("nngp_at_least_ntk", "finding",
               "NNGP minus NTK test accuracy at infinite time over n_resplits resplits: 90 % paired t interval above 0 "
               "(pass), below 0 (fail), else inconclusive (a tie is never a pass)", interval_above(0.0, 0.0),
