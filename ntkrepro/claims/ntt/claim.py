@@ -77,7 +77,7 @@ PARAMS = ParamSet(
         "full": dict(densities=[0.03, 0.02], seeds=SEEDS_FULL, methods=list(METHODS), ntt_steps=600,
                      lambda_ker=1e-3, lambda_l2=1e-4, lr_ntt=5e-4, batch_size=64, mask_every=100,
                      epochs=100, lr_train=1e-3, hidden=[300, 100], n_ntk_eval=128, snip_examples=100,
-                     lr_grid=[1e-3, 3e-3], patience=10, plateau_rtol=0.01, n_val=200),
+                     lr_grid=[3e-3, 1e-2], patience=10, plateau_rtol=0.01, n_val=200),
     },
     rules=_rules,
 )

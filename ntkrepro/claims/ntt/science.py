@@ -121,18 +121,15 @@ def cross_entropy(params: Any, masks: Any, x: jnp.ndarray, y: jnp.ndarray, apply
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
 
 
-@partial(jax.jit, static_argnames=("apply_fn", "epochs", "batch"))
-def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jnp.ndarray,
-                x_val: jnp.ndarray, y_val: jnp.ndarray, x_test: jnp.ndarray, y_test: jnp.ndarray,
-                apply_fn: Callable, epochs: int, batch: int, lr: float) -> tuple[Any, ...]:
-    """Supervised Adam training with the mask held fixed (the loss sees m * theta), vmapped over
-    seeds, for ``epochs`` epochs. Returns the final raw params and, per seed and epoch, the mean
-    training loss, the validation loss and accuracy, and the test accuracy (so the stopping rule
-    can pick an epoch afterwards without re-running)."""
+@partial(jax.jit, static_argnames=("apply_fn", "batch"))
+def _train_chunk(state: Any, masks: Any, epoch_keys: jax.Array, x: jnp.ndarray, y: jnp.ndarray,
+                 x_val: jnp.ndarray, y_val: jnp.ndarray, x_test: jnp.ndarray, y_test: jnp.ndarray,
+                 apply_fn: Callable, batch: int, lr: float) -> tuple[Any, tuple[jnp.ndarray, ...]]:
+    """A chunk of epochs (one per row of ``epoch_keys``, per seed) of masked Adam, vmapped over seeds."""
     opt = optax.adam(lr)
     steps = x.shape[0] // batch
 
-    def one(params, masks, key):
+    def one(state, masks, keys):
         def epoch(state, k):
             idx = jax.random.permutation(k, x.shape[0])[: steps * batch].reshape(steps, batch)
 
@@ -150,10 +147,38 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
             test_acc = jnp.mean(jnp.argmax(apply_fn(pm, x_test), -1) == y_test)
             return state, (losses.mean(), val_loss, val_acc, test_acc)
 
-        (params, _), curves = jax.lax.scan(epoch, (params, opt.init(params)), jax.random.split(key, epochs))
-        return (params, *curves)
+        return jax.lax.scan(epoch, state, keys)
 
-    return jax.vmap(one)(params0, masks, keys)
+    return jax.vmap(one)(state, masks, epoch_keys)
+
+
+def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jnp.ndarray,
+                x_val: jnp.ndarray, y_val: jnp.ndarray, x_test: jnp.ndarray, y_test: jnp.ndarray,
+                apply_fn: Callable, epochs: int, batch: int, lr: float, patience: int | None = None,
+                rtol: float = 0.0, min_epochs: int = 0, chunk: int = 10) -> tuple[Any, ...]:
+    """Supervised Adam training with the mask held fixed (the loss sees m * theta), vmapped over
+    seeds, for at most ``epochs`` epochs in chunks of ``chunk``. Returns the final raw params and,
+    per seed and epoch run, the mean training loss, the validation loss and accuracy, and the test
+    accuracy. With ``patience`` set, training stops after the first chunk (and at least
+    ``min_epochs`` epochs) at which every seed has reached its plateau by :func:`plateau_epoch`: the
+    rule looks back only, so the chosen epochs are those a full-length run would give."""
+    opt = optax.adam(lr)
+    epoch_keys = jax.vmap(lambda k: jax.random.split(k, epochs))(keys)
+    state = (params0, jax.vmap(opt.init)(params0))
+    parts = []
+    done = 0
+    while done < epochs:
+        n = min(chunk, epochs - done)
+        state, curves = _train_chunk(state, masks, epoch_keys[:, done:done + n], x, y, x_val, y_val, x_test, y_test,
+                                     apply_fn, batch, lr)
+        parts.append([np.asarray(c) for c in curves])
+        done += n
+        if patience is not None and done >= min_epochs:
+            vl = np.concatenate([p[1] for p in parts], axis=1)
+            if all(plateau_epoch(v, patience, rtol)[0] is not None for v in vl):
+                break
+    curves = tuple(np.concatenate([p[i] for p in parts], axis=1) for i in range(4))
+    return (state[0], *curves)
 
 
 def plateau_epoch(val_loss: np.ndarray, patience: int, rtol: float) -> tuple[int | None, int]:
@@ -277,7 +302,8 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
     x_eval = xt[: P.n_ntk_eval]
 
     def train(p0, m, lr):
-        pT, *curves = train_seeds(p0, m, train_keys, x, y, xv, yv, xt, yt, apply_fn, P.epochs, P.batch_size, lr)
+        pT, *curves = train_seeds(p0, m, train_keys, x, y, xv, yv, xt, yt, apply_fn, P.epochs, P.batch_size, lr,
+                                  P.patience, P.plateau_rtol, min_epochs=early_fraction(P.epochs))
         return pT, select(curves, P.patience, P.plateau_rtol)
 
     def best_rate(p0, m):
@@ -315,7 +341,7 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
                     "test_accuracy": float(sel["test_acc"][s]), "val_accuracy": float(sel["val_acc"][s]),
                     "epochs_to_plateau": sel["plateau"][s], "chosen_epoch": int(sel["chosen"][s]),
                     "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
-                    "final_train_loss": float(losses[s, -1]),
+                    "final_train_loss": float(losses[s, -1]), "epochs_run": int(losses.shape[1]),
                     "achieved_density_per_layer": M.layer_densities(ms),
                     "layer_count_errors": ([M.total_count_error(ms, density)] if method in GLOBAL_MASKS
                                            else M.layer_count_errors(ms, density)),

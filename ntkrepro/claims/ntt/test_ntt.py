@@ -126,3 +126,27 @@ def test_full_profile_seeds_come_from_the_power_calculation():
     from ntkrepro.stats import seeds_for_power
 
     assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_needed"] == seeds_for_power(0.10, 0.134, alpha=0.05)
+
+
+def test_chunked_training_equals_one_long_run_and_stops_only_when_every_seed_plateaued():
+    import jax
+    import jax.numpy as jnp
+
+    from ntkrepro.claims.ntt import science as E
+
+    init_fn, apply_fn = E.mlp((8,), out_dim=3)
+    keys = [jax.random.PRNGKey(i) for i in range(2)]
+    p0 = E._stack([E.init_params(init_fn, k, 4) for k in keys])
+    masks = jax.tree_util.tree_map(jnp.ones_like, p0)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(32, 4)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 3, 32))
+    args = (x, y, x[:8], y[:8], x[:8], y[:8], apply_fn, 8, 1e-2)
+    tk = jnp.stack(keys)
+    long = E.train_seeds(p0, masks, tk, *args[:6], apply_fn, 12, 8, 1e-2, chunk=12)
+    short = E.train_seeds(p0, masks, tk, *args[:6], apply_fn, 12, 8, 1e-2, chunk=5)
+    for a, b in zip(long[1:], short[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    stopped = E.train_seeds(p0, masks, tk, *args[:6], apply_fn, 40, 8, 1e-2, patience=2, rtol=0.5, chunk=4)
+    assert stopped[2].shape[1] < 40  # a huge rtol: every seed plateaus at once, training stops early
+    assert all(E.plateau_epoch(v, 2, 0.5)[0] is not None for v in stopped[2])
