@@ -213,6 +213,6 @@ run.conclude(metrics);
 #   grows, the error not falling with $d$, or its spread not falling with $N$, for any of the three target families.
 # - `expected_loss_identity` first used $|z|<4$ with a sample sd from 5 draws and failed once at $z=4.89$; it was
 #   then changed to a Student-$t$ critical value after seeing that failure. It now runs on its own cells with
-#   `identity_draws` (200) draws each, with the Student-$t$ gate declared before the run.
+#   `identity_draws` draws each (200 in the full profile), with the Student-$t$ gate declared before the run.
 # - The $M>d+1$ check used to be an implementation check that could not fail (no ETF of rank $M-1>d$ exists); it is
 #   now the pentagon control, which fails if gradient descent finds anything but the regular pentagon.

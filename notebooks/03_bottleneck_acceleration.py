@@ -125,9 +125,10 @@ metrics["finite_check"]
 # %% [markdown]
 # ## 4. The learning-rate control
 #
-# Part of the equal-rate "acceleration" is the bottleneck's effective kernel growing, so its largest stable rate is
-# lower than the NTK's. Both protocols, labelled: the same rate for every model (the paper's framing, as far as the
-# abstract tells) and each model at its own best stable rate from a small sweep.
+# Part of the equal-rate "acceleration" can be the bottleneck's effective kernel growing, which may move its largest
+# stable rate. Both protocols, labelled: the same rate for every model (the paper's framing, as far as the abstract
+# tells) and each model at its own best stable rate from a small sweep (chosen with one seed on steps to 10 %, the
+# verdict's level; then every seed is run at the chosen rate and the verdict comes from the interval over seeds).
 
 # %%
 run.save(F.best_lr(best, head, P), "best_lr")
@@ -164,13 +165,17 @@ run.conclude(metrics);
 # The verdict, the findings table and the reading above are generated from this run's numbers; every gate is
 # declared in `ntkrepro/claims/bottleneck/claim.py`. What would falsify each finding:
 #
-# - **F1** (acceleration): a bottleneck width that reaches 10 % of the base loss no sooner than the NTK, at the same
-#   rate or at each model's best stable rate (per-width verdicts in `best_lr_per_width`; the first version took the
-#   maximum over widths, which hid a width slower than the NTK). Controls: the acceleration must weaken as the
-#   bottleneck widens (an interval over seeds, so two lucky seeds no longer decide it), and must not depend on the
-#   random-feature width of $f$.
-# - **F2** (performance): a width whose test error is not below the NTK's (interval over seeds), a final training
-#   loss not below the NTK's, or a digits accuracy not above the NTK's.
+# - **F1** (acceleration): at the same rate, a width slower than 2x the NTK; at each model's best stable rate, a
+#   width whose interval over seeds of log(NTK steps / bottleneck steps) to 10 % lies below 0 (reproduced only when
+#   every width's interval lies above 0; a straddle is inconclusive; per-width rows in `best_lr_per_width`). The
+#   first version took the maximum over widths, which hid a width slower than the NTK. Controls: the acceleration
+#   must weaken as the bottleneck widens (a Welch interval over seeds, so two lucky seeds no longer decide it), and
+#   must not depend on the random-feature width of $f$.
+# - **F2** (performance): a width whose test error is significantly above the NTK's (interval over seeds; reproduced
+#   only when every width is significantly below; the NTK side is a single NTK network's expected test error over
+#   initialization, mean predictor plus GP variance, so both sides carry their initial function), a final training
+#   loss not below the NTK's, or a digits accuracy not above the NTK mean predictor's (that one compares a single
+#   bottleneck network with the NTK's mean, which favours the NTK).
 # - **F3** (features): an effective kernel whose alignment does not grow, or ends below the NTK's; control: at
 #   amplitude 1 the gain must be smaller.
 # - **F4** (deep-linear mechanism): a speedup that does not grow with the amplitude on stable runs; controls: unit

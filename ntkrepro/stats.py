@@ -67,3 +67,15 @@ def one_sample(a: Sequence[float], level: float = 0.90) -> dict[str, float]:
     """:func:`paired_interval` of the values themselves (differences already taken)."""
     a = np.asarray(a, float)
     return paired_interval(float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else float("nan"), len(a), level)
+
+
+def worst_interval(rows: Sequence[dict], effect: float = 0.0) -> dict:
+    """The row an ``interval>`` gate should judge among several comparisons: a row whose interval lies
+    wholly below ``effect`` (a clear failure) if there is one, else the row with the lowest CI low
+    (the weakest support). Taking only the lowest CI low could hide a clear failure behind a wider,
+    inconclusive interval."""
+    rows = list(rows)
+    failing = [r for r in rows if math.isfinite(r.get("ci_high", float("nan"))) and r["ci_high"] < effect]
+    if failing:
+        return min(failing, key=lambda r: r["ci_high"])
+    return min(rows, key=lambda r: r["ci_low"] if math.isfinite(r.get("ci_low", float("nan"))) else -math.inf)

@@ -10,7 +10,7 @@ from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, 
 import numpy as np
 
 from ntkrepro.claims.ntt.science import METHODS, _cell
-from ntkrepro.stats import paired_interval, seeds_for_power
+from ntkrepro.stats import paired_interval, seeds_for_power, worst_interval
 
 # Gates of the accuracy comparisons (declared before the full run that first used them):
 # a 90 % two-sided paired t interval over seeds, so "CI low > 0" is the one-sided paired t test at
@@ -111,7 +111,8 @@ def _ablation_ratio(m, P):
 
 def _accuracy_vs(other):
     """The paired interval at the highest sparsity (the key the overrides address), and, when the run has
-    it, the worst (lowest CI low) over every density in paired_accuracy_by_density."""
+    it, the worst over every density in paired_accuracy_by_density (a clear failure first, else the
+    lowest CI low: :func:`worst_interval`)."""
     def value(m, P):
         r = m["paired_accuracy_at_highest_sparsity"][other]
         rows = [paired_interval(r["mean_diff"], r["sd_diff"], r["n"], CI_LEVEL) | {"density": min(P["densities"])}]
@@ -120,7 +121,7 @@ def _accuracy_vs(other):
                 c = cell[other]
                 rows.append({k: c[k] for k in ("mean_diff", "ci_low", "ci_high", "n", "level", "mde")}
                             | {"density": float(d)})
-        return min(rows, key=lambda x: x["ci_low"] if np.isfinite(x["ci_low"]) else -np.inf)
+        return worst_interval(rows, EFFECT_OF_INTEREST)
     return value
 
 
