@@ -20,7 +20,7 @@ def sq_norm(params: PyTree) -> jnp.ndarray:
 
 
 def centered(apply_fn: Callable, params0: PyTree) -> Callable:
-    """The centred model f(x; theta) - f(x; theta_0), theta_0 frozen (Lee et al. 2020, sec. 3.3)."""
+    """The centred model f(x; theta) - f(x; theta_0), theta_0 frozen (the centring of Lee et al. 2020)."""
     return lambda params, x: apply_fn(params, x) - apply_fn(params0, x)
 
 

@@ -11,7 +11,7 @@ from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, 
 import numpy as np
 
 from ntkrepro.numerics import tolerance
-from ntkrepro.stats import one_sample
+from ntkrepro.stats import one_sample, worst_interval
 
 
 def _rules(p: Params) -> None:
@@ -118,7 +118,8 @@ FINDINGS = (
             "abstract"),
     Finding("F8", "Regularized ZCA whitening improves accuracy.", "abstract"),
     Finding("F9", "Finite-network performance depends non-monotonically on width beyond double descent.",
-            "abstract", not_run_reason=_NOT_YET),
+            "abstract", not_run_reason="exploratory only: the width sweep's accuracies (finite.<width>.accuracy_mean) "
+            "are reported, not gated, since 5 widths of one architecture cannot decide non-monotonicity"),
     Finding("F10", "Equivariance of CNNs is only beneficial for narrow networks far from the kernel regime.",
             "abstract", not_run_reason=_NOT_YET),
 )
@@ -230,10 +231,13 @@ CHECKS = (
               fails_with={"cnn.fcn_net_accuracy_per_seed": [0.80, 0.81, 0.79], "cnn.fcn_kernel_accuracy": 0.6},
               finding="F1", profiles=("full",)),
     CheckSpec("nngp_at_least_ntk", "finding",
-              "NNGP minus NTK test accuracy at infinite time over n_resplits resplits: 90 % paired t interval above 0 "
-              "(pass), below 0 (fail), else inconclusive (a tie is never a pass)", interval_above(0.0, 0.0),
-              lambda m, P: m["nngp_vs_ntk"],
-              passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01},
+              "NNGP minus NTK test accuracy at infinite time over n_resplits resplits of the data set and of "
+              "MNIST-1D: 90 % paired t interval above 0 (pass), below 0 (fail), else inconclusive (a tie is never a "
+              "pass); the worse of the two data sets", interval_above(0.0, 0.0),
+              lambda m, P: worst_interval([m["nngp_vs_ntk"]] + ([m["nngp_vs_ntk_mnist1d"]]
+                                                                if "nngp_vs_ntk_mnist1d" in m else []), 0.0),
+              passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01,
+                           "nngp_vs_ntk_mnist1d.ci_low": 0.002, "nngp_vs_ntk_mnist1d.ci_high": 0.01},
               fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": -0.002}, finding="F2",
               smoke_must_pass=False),
     CheckSpec("uncentered_variance_reaches_gp", "finding",

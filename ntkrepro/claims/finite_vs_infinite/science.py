@@ -218,11 +218,18 @@ def precision(P: Params) -> dict[str, Any]:
     (did the Cholesky factorization break, and its accuracy against float64), beside the size the
     same rule predicts for float16's epsilon."""
     pool = load_split(P.dataset, max(P.precision_sizes + P.lowp_sizes), P.n_test, P.seed)
-    ratios, acc32, acc64 = [], [], []
+    import scipy.linalg as sla
+
+    ratios, acc32, acc64, chol32 = [], [], [], []
     for n in P.precision_sizes:
         ktr, _ = kernels(P, pool.x_train[:n])
         kte, _ = kernels(P, pool.x_test, pool.x_train[:n])
         ratios.append(condition_ratio(ktr))
+        try:  # did the float32 solve use Cholesky, or would it fall back (kernel_regression's LU path)?
+            sla.cho_factor(np.asarray(ktr, np.float32), lower=True)
+            chol32.append(True)
+        except np.linalg.LinAlgError:
+            chol32.append(False)
         for dtype, acc in ((np.float32, acc32), (np.float64, acc64)):
             pred = kernel_regression(ktr, kte, pool.y_train[:n], 0.0, dtype)
             acc.append(accuracy(pred, pool.labels_test))
@@ -249,7 +256,8 @@ def precision(P: Params) -> dict[str, Any]:
     lowp["calibration_factor"] = (broken[0] / lowp["predicted_n_star_float16"]) if broken else None
     return {"sizes": list(P.precision_sizes), "cond_ratio": ratios, "cond_slope": slope,
             "cond_fit_r2": float(r2), "critical_n_float32": n_star(eps(np.float32)),
-            "float32_accuracy": acc32, "float64_accuracy": acc64, "float16_calibration": lowp}
+            "float32_accuracy": acc32, "float64_accuracy": acc64, "float32_cholesky_ok": chol32,
+            "float16_calibration": lowp}
 
 
 def zca_whiten(x_train: np.ndarray, x_test: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
@@ -281,19 +289,21 @@ def zca(split: Split, P: Params, diag_reg: float = 1e-4) -> dict[str, Any]:
     return out
 
 
-def nngp_vs_ntk(P: Params) -> dict[str, Any]:
-    """F2 over ``n_resplits`` random train/test resplits of the data set: NNGP minus NTK test accuracy
-    of the infinite-time kernel predictors (no ridge), paired by split, with a 90 % t interval."""
+def nngp_vs_ntk(P: Params, dataset: str | None = None) -> dict[str, Any]:
+    """F2 over ``n_resplits`` random train/test resplits of ``dataset`` (default: the claim's): NNGP
+    minus NTK test accuracy of the infinite-time kernel predictors (no ridge), paired by split, with a
+    90 % t interval."""
     from ntkrepro.stats import paired
 
     a_nngp, a_ntk = [], []
     for r in range(P.n_resplits):
-        s = load_split(P.dataset, P.n_train, P.n_test, P.seed + 1000 + r)
+        s = load_split(dataset or P.dataset, P.n_train, P.n_test, P.seed + 1000 + r)
         (knn_tr, ktk_tr), (knn_te, ktk_te) = kernels(P, s.x_train), kernels(P, s.x_test, s.x_train)
         a_nngp.append(accuracy(kernel_regression(knn_tr, knn_te, s.y_train, 0.0), s.labels_test))
         a_ntk.append(accuracy(kernel_regression(ktk_tr, ktk_te, s.y_train, 0.0), s.labels_test))
     iv = paired(a_nngp, a_ntk)
-    return {"n_splits": P.n_resplits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
+    return {"dataset": dataset or P.dataset, "n_splits": P.n_resplits, "mean_diff": iv["mean_diff"],
+            "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
             "mde": iv["mde"], "nngp_accuracy": [float(a) for a in a_nngp], "ntk_accuracy": [float(a) for a in a_ntk],
             "wins": int(np.sum(np.greater(a_nngp, a_ntk))), "ties": int(np.sum(np.equal(a_nngp, a_ntk)))}
 
