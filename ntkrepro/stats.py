@@ -79,3 +79,19 @@ def worst_interval(rows: Sequence[dict], effect: float = 0.0) -> dict:
     if failing:
         return min(failing, key=lambda r: r["ci_high"])
     return min(rows, key=lambda r: r["ci_low"] if math.isfinite(r.get("ci_low", float("nan"))) else -math.inf)
+
+
+def resampled(diffs: Sequence[float], n_train: int, n_test: int, level: float = 0.90) -> dict[str, float]:
+    """Two-sided ``level`` interval for the mean of paired differences over random train/test resplits
+    of ONE data set, with the Nadeau-Bengio (2003) corrected resampled t: the resplits share most of
+    their data, so the variance of the mean is sd^2 (1/J + n_test/n_train), not sd^2 / J."""
+    d = np.asarray(diffs, float)
+    J = len(d)
+    if J < 2:
+        return {"mean_diff": float(d.mean()), "ci_low": float("nan"), "ci_high": float("nan"), "n": J,
+                "level": level, "mde": float("nan")}
+    se = float(d.std(ddof=1)) * math.sqrt(1 / J + n_test / n_train)
+    tq = float(_st.t.ppf(1 - (1 - level) / 2, J - 1))
+    m = float(d.mean())
+    return {"mean_diff": m, "ci_low": m - tq * se, "ci_high": m + tq * se, "n": J, "level": level,
+            "mde": float((tq + float(_st.t.ppf(0.8, J - 1))) * se)}

@@ -189,9 +189,11 @@ def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:
 
 def cholesky_solve_lowp(k: np.ndarray, y: np.ndarray, dtype: type = np.float16) -> tuple[np.ndarray | None, int | None]:
     """Emulated low-precision kernel solve K^{-1} y: Cholesky and both triangular solves with every
-    array in ``dtype`` (numpy rounds each operation to it). Returns (solution, None), or (None, j)
-    when the factorization meets a non-positive pivot at column j (where a float16 solver would have
-    to fall back or fail)."""
+    array stored in ``dtype`` and every elementwise operation rounded to it; numpy's dot products of
+    float16 accumulate in float32 before rounding, so this is mixed precision (float16 storage,
+    float32 accumulation, as on most float16 hardware), not pure float16 arithmetic. Returns
+    (solution, None), or (None, j) when the factorization meets a non-positive pivot at column j
+    (where a float16 solver would have to fall back or fail)."""
     K = np.asarray(k, dtype)
     n = len(K)
     L = np.zeros_like(K)
@@ -214,7 +216,7 @@ def cholesky_solve_lowp(k: np.ndarray, y: np.ndarray, dtype: type = np.float16) 
 def precision(P: Params) -> dict[str, Any]:
     """F7 mechanism: lambda_min/lambda_max of the NNGP kernel against n (a power law),
     extrapolated to where it reaches float32's epsilon; float32 and float64 solves below it.
-    Calibration where the critical size is reachable: an emulated float16 solve at ``lowp_sizes``
+    Calibration where the critical size is reachable: an emulated (mixed) float16 solve at ``lowp_sizes``
     (did the Cholesky factorization break, and its accuracy against float64), beside the size the
     same rule predicts for float16's epsilon."""
     pool = load_split(P.dataset, max(P.precision_sizes + P.lowp_sizes), P.n_test, P.seed)
@@ -251,6 +253,7 @@ def precision(P: Params) -> dict[str, Any]:
         lowp["cond_ratio"].append(condition_ratio(ktr))
     broken = [n for n, ok, a16, a64 in zip(P.lowp_sizes, lowp["cholesky_ok"], lowp["float16_accuracy"],
                                           lowp["float64_accuracy"]) if not ok or a16 is None or a64 - a16 > 0.05]
+    lowp["broken_sizes"] = broken
     lowp["first_broken_n"] = broken[0] if broken else None
     lowp["predicted_n_star_float16"] = n_star(eps(np.float16))
     lowp["calibration_factor"] = (broken[0] / lowp["predicted_n_star_float16"]) if broken else None
@@ -292,8 +295,8 @@ def zca(split: Split, P: Params, diag_reg: float = 1e-4) -> dict[str, Any]:
 def nngp_vs_ntk(P: Params, dataset: str | None = None) -> dict[str, Any]:
     """F2 over ``n_resplits`` random train/test resplits of ``dataset`` (default: the claim's): NNGP
     minus NTK test accuracy of the infinite-time kernel predictors (no ridge), paired by split, with a
-    90 % t interval."""
-    from ntkrepro.stats import paired
+    90 % corrected resampled t interval (the resplits overlap: :func:`ntkrepro.stats.resampled`)."""
+    from ntkrepro.stats import resampled
 
     a_nngp, a_ntk = [], []
     for r in range(P.n_resplits):
@@ -301,7 +304,7 @@ def nngp_vs_ntk(P: Params, dataset: str | None = None) -> dict[str, Any]:
         (knn_tr, ktk_tr), (knn_te, ktk_te) = kernels(P, s.x_train), kernels(P, s.x_test, s.x_train)
         a_nngp.append(accuracy(kernel_regression(knn_tr, knn_te, s.y_train, 0.0), s.labels_test))
         a_ntk.append(accuracy(kernel_regression(ktk_tr, ktk_te, s.y_train, 0.0), s.labels_test))
-    iv = paired(a_nngp, a_ntk)
+    iv = resampled(np.subtract(a_nngp, a_ntk), P.n_train, P.n_test)
     return {"dataset": dataset or P.dataset, "n_splits": P.n_resplits, "mean_diff": iv["mean_diff"],
             "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
             "mde": iv["mde"], "nngp_accuracy": [float(a) for a in a_nngp], "ntk_accuracy": [float(a) for a in a_ntk],
@@ -338,9 +341,9 @@ def zca_reposed(P: Params) -> dict[str, Any]:
         n_fit = int(0.8 * P.n_train)
         best = {}
         for reg in [None, *P.zca_regs]:
-            a, b = zca_whiten(s.x_train, s.x_test, reg)
-            ktr, _ = kernels(P, a[:n_fit])
-            kva, _ = kernels(P, a[n_fit:], a[:n_fit])
+            a, v = zca_whiten(s.x_train[:n_fit], s.x_train[n_fit:], reg)  # no validation row in the fit
+            ktr, _ = kernels(P, a)
+            kva, _ = kernels(P, v, a)
             scores = [(accuracy(kernel_regression(ktr, kva, s.y_train[:n_fit], dr), s.labels_train[n_fit:]), -dr)
                       for dr in P.zca_diag_regs]
             val, neg_dr = max(scores)
@@ -354,7 +357,7 @@ def zca_reposed(P: Params) -> dict[str, Any]:
             kte, _ = kernels(P, b, a)
             out.append(accuracy(kernel_regression(ktr, kte, s.y_train, dr), s.labels_test))
         chosen.append({"zca_reg": best["zca"][1], "zca_diag_reg": best["zca"][2], "plain_diag_reg": best["plain"][2]})
-    iv = paired(whitened, plain)
+    iv = resampled(np.subtract(whitened, plain), P.n_train, P.n_test)
     return {"n_splits": P.zca_splits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
             "mde": iv["mde"], "zca_accuracy": [float(a) for a in whitened], "plain_accuracy": [float(a) for a in plain],
             "chosen": chosen}
@@ -377,10 +380,10 @@ def parameterization(split: Split, P: Params) -> dict[str, Any]:
     function at init), uncentred, full-batch GD for ``steps`` steps. Each parameterization's rate is
     ``param_lr_factors`` x its own largest stable rate (2nk / lambda_max of its empirical NTK at
     init), chosen on a validation split carved from the training set (the last 20 %); test accuracy
-    at the chosen rate over ``break_seeds`` seeds, and the Welch interval of NTK minus standard."""
+    at the chosen rate over ``break_seeds`` seeds, and the paired interval of NTK minus standard."""
     import neural_tangents as nt
 
-    from ntkrepro.stats import welch
+    from ntkrepro.stats import paired
 
     n_fit = int(0.8 * split.n_train)
     x, y = _to32(split.x_train[:n_fit], split.y_train[:n_fit])
@@ -402,7 +405,9 @@ def parameterization(split: Split, P: Params) -> dict[str, Any]:
         acc = accuracy(np.asarray(ft, np.float64), split.labels_test)
         out[name] = {"lr_max": float(lr_max), "lr_factor": best[1], "val_accuracy": best[0],
                      "test_accuracy_per_seed": [float(a) for a in np.atleast_1d(acc)]}
-    iv = welch(out["ntk"]["test_accuracy_per_seed"], out["standard"]["test_accuracy_per_seed"])
+    # paired by seed: both parameterizations draw the same normals from the same key (the standard one only
+    # rescales them), so seed s is the same network at initialization in both
+    iv = paired(out["ntk"]["test_accuracy_per_seed"], out["standard"]["test_accuracy_per_seed"])
     return {"ntk_accuracy": float(np.mean(out["ntk"]["test_accuracy_per_seed"])),
             "standard_accuracy": float(np.mean(out["standard"]["test_accuracy_per_seed"])),
             "width": P.break_width, **{k: iv[k] for k in ("mean_diff", "ci_low", "ci_high", "mde")}, "runs": out}
@@ -446,8 +451,10 @@ def cnn_half(P: Params) -> dict[str, Any]:
         dt = F32 if name == "fcn" else jnp.float64
         xj, yj, xtj = (jnp.asarray(a, dt) for a in (x, s.y_train, xt))
         p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 11), P.cnn_seeds, xj.shape, dtype=dt)
-        _, _, f = gd_mse_seeds(apply, p0, xj, yj, xtj, lr, P.cnn_steps)
+        _, losses, f = gd_mse_seeds(apply, p0, xj, yj, xtj, lr, P.cnn_steps)
         acc = np.atleast_1d(accuracy(np.asarray(f, np.float64), s.labels_test))
+        out[f"{name}_net_final_train_loss"] = float(np.asarray(losses)[:, -1].mean())
+        out[f"{name}_net_finite"] = bool(np.all(np.isfinite(np.asarray(losses))))
         out[f"{name}_net_accuracy"] = float(acc.mean())
         out[f"{name}_net_accuracy_per_seed"] = [float(a) for a in acc]
         out[f"{name}_kernel_t_accuracy"] = accuracy(gd_mean_prediction(ktr, kte, s.y_train, P.cnn_steps, lr),
