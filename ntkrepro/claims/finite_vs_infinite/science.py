@@ -333,7 +333,7 @@ def zca_reposed(P: Params) -> dict[str, Any]:
     regularized ZCA, each arm with its own diag_reg (and ZCA its eps from the interior grid
     ``zca_regs``) chosen on a validation split carved from the training set; test accuracy of the
     chosen configuration, paired by split (90 % t interval of ZCA minus plain)."""
-    from ntkrepro.stats import paired
+    from ntkrepro.stats import resampled
 
     plain, whitened, chosen = [], [], []
     for r in range(P.zca_splits):

@@ -43,7 +43,7 @@ def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: f
     ax.plot([], [], "kv", label="plateau (stopping rule, seed mean)")
     ax.set(yscale="log", xlabel="epoch", ylabel="training cross-entropy",
            title=f"Supervised training at density {density:g} (mask fixed)")
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
@@ -59,6 +59,6 @@ def accuracy_vs_density(runs: list[dict], dense_acc: float) -> plt.Figure:
     ax.set(xscale="log", xlabel="density (fraction of weights kept)", ylabel="test accuracy",
            title="Accuracy after supervised training")
     log_ticks(ax, sorted(df["density"].unique()))
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
