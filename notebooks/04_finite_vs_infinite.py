@@ -152,8 +152,10 @@ emp
 # relative change, which uniform shrinkage alone satisfies: read it as "L2 moves the kernel away from the NTK",
 # with the mechanism given by the shrinkage comparison, not as evidence of feature learning. The agreement with the NTK
 # predictor must drop where the kernel breaks (gated). Then the NTK change against width (`break_widths`) at the
-# stable rate, the largest rate and the largest L2: lazy training predicts a slope of −1/2 at the stable rate
-# (gated), a break stays flat.
+# stable rate, the largest rate and the largest L2: lazy training bounds the change by $O(1/\sqrt{\text{width}})$ at
+# the stable rate, so its slope must be at most −1/2 up to a slack of 0.25 (gated); a break stays flat. This gate was
+# first written as a band $[-0.75, -0.25]$ and changed to the one-sided bound after the smoke run showed −0.85
+# (faster than $1/\sqrt{\text{width}}$, which the bound allows): recorded here because it changed after a run.
 
 # %%
 brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
