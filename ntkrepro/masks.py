@@ -55,18 +55,20 @@ def random_masks(params: Params, density: float, key: jax.Array) -> Params:
     return masks_from_scores(params, jax.tree_util.tree_unflatten(tree, scores), density)
 
 
+def saliency(params: Params, objective: Callable[[Params], jnp.ndarray]) -> Params:
+    """SNIP's connection sensitivity |dL/dw * w| (Lee et al. 2019) for an objective L of the params."""
+    return jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), jax.grad(objective)(params), params)
+
+
 def saliency_masks(params: Params, objective: Callable[[Params], jnp.ndarray], density: float) -> Params:
-    """Keep the largest |dL/dw * w| (SNIP, Lee et al. 2019) for an objective L of the params."""
-    g = jax.grad(objective)(params)
-    return masks_from_scores(params, jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), g, params), density)
+    """Keep the largest :func:`saliency` per layer (layerwise SNIP)."""
+    return masks_from_scores(params, saliency(params, objective), density)
 
 
 def saliency_masks_global(params: Params, objective: Callable[[Params], jnp.ndarray], density: float) -> Params:
     """SNIP as published: the largest |dL/dw * w| over ALL weights together (one global top-k, so
     layers keep different fractions); ones on biases."""
-    g = jax.grad(objective)(params)
-    scores = jax.tree_util.tree_map(lambda a, b: jnp.abs(a * b), g, params)
-    leaves, tree = jax.tree_util.tree_flatten(scores)
+    leaves, tree = jax.tree_util.tree_flatten(saliency(params, objective))
     plv = jax.tree_util.tree_leaves(params)
     flat = jnp.concatenate([s.ravel() for s, p in zip(leaves, plv) if is_weight(p)])
     k = kept_count(flat.size, density)

@@ -29,8 +29,7 @@ def paired_interval(mean_diff: float, sd_diff: float, n: int, level: float = 0.9
 
 def paired(a: Sequence[float], b: Sequence[float], level: float = 0.90) -> dict[str, float]:
     """:func:`paired_interval` of ``a - b`` (matched by seed)."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    return paired_interval(float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else float("nan"), len(d), level)
+    return one_sample(np.asarray(a, float) - np.asarray(b, float), level)
 
 
 def seeds_for_power(effect: float, sd_diff: float, alpha: float = 0.05, power: float = 0.80,

@@ -112,18 +112,21 @@ def _below_rel(m, P):
                for r in m["centred"].values())
 
 
+def _frame_err(r):
+    """One tilted-frame row: max(loss error / LOSS_RTOL, max |cos_jl - rho*|, max |cos(v_j, mu) - t*|,
+    max ||v_j| - r*|/r* (each / INVARIANT_TOL)): every cosine and norm, not their means."""
+    return max(abs(r["gd_loss"] - r["L_star"]) / r["L_star"] / LOSS_RTOL, r["gram_max_dev"] / INVARIANT_TOL,
+               r["t_max_dev"] / INVARIANT_TOL, r["norm_max_dev"] / INVARIANT_TOL)
+
+
 def _tilted_err(m, P):
-    """Worst over M of max(loss error / LOSS_RTOL, max |cos_jl - rho*|, max |cos(v_j, mu) - t*|, max ||v_j| - r*|/r*
-    (each / INVARIANT_TOL)): every cosine and norm, not their means."""
-    return max(max(abs(r["gd_loss"] - r["L_star"]) / r["L_star"] / LOSS_RTOL, r["gram_max_dev"] / INVARIANT_TOL,
-                   r["t_max_dev"] / INVARIANT_TOL, r["norm_max_dev"] / INVARIANT_TOL) for r in m["tilted"].values())
+    """Worst over M of :func:`_frame_err`."""
+    return max(_frame_err(r) for r in m["tilted"].values())
 
 
 def _tilted_c_err(m, P):
     """The same over every c of ``tilted_c_list`` (largest M <= d), the axis angle included (/ AXIS_TOL)."""
-    return max(max(abs(r["gd_loss"] - r["L_star"]) / r["L_star"] / LOSS_RTOL, r["gram_max_dev"] / INVARIANT_TOL,
-                   r["t_max_dev"] / INVARIANT_TOL, r["norm_max_dev"] / INVARIANT_TOL,
-                   r["axis_angle_rad"] / AXIS_TOL) for r in m["tilted_c_sweep_gd"].values())
+    return max(max(_frame_err(r), r["axis_angle_rad"] / AXIS_TOL) for r in m["tilted_c_sweep_gd"].values())
 
 
 def _sign_rel(m):
