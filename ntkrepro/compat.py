@@ -114,3 +114,16 @@ def patch_jax() -> list[str]:
     jax.config.update("jax_threefry_partitionable", False)
     done.append("jax_threefry_partitionable=False")
     return done
+
+
+def float32_scope():
+    """A context in which jax's default floating type is float32 (``jax_enable_x64`` off), for code
+    that must trace in float32 although ntkrepro enables x64: ``jax.enable_x64(False)`` where it exists
+    (jax >= 0.5), ``jax.experimental.disable_x64()`` on jax 0.4.25. neural-tangents' ``Conv``
+    multiplies by a numpy float64 scale, which under x64 promotes a float32 network to float64."""
+    import jax
+
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(False)
+    from jax.experimental import disable_x64
+    return disable_x64()

@@ -16,6 +16,8 @@ import numpy as np
 
 DATASETS = ("digits", "mnist5k", "mnist1d")
 DATASET_SIZES = {"digits": 1797, "mnist5k": 5000, "mnist1d": 5000}
+# the spatial layout of a flattened example (height, width, channels) or (length, channels), for convolutions
+DATASET_SHAPES = {"digits": (8, 8, 1), "mnist5k": (28, 28, 1), "mnist1d": (40, 1)}
 NUM_CLASSES = 10
 
 

@@ -34,6 +34,27 @@ def fcn_kernel_fn(depth: int, W_std: float, b_std: float, out_dim: int = 10) -> 
     return jax.jit(fcn(1, depth, W_std, b_std, out_dim)[2], static_argnames="get")
 
 
+@lru_cache(maxsize=None)
+def conv_vec_kernel_fn(shape: tuple[int, ...], depth: int, W_std: float, b_std: float, filter_size: int = 3,
+                       out_dim: int = 10) -> Callable:
+    """The jitted infinite-width ``kernel_fn`` of a CNN-VEC on flattened inputs of spatial ``shape``
+    ((H, W, C) or (L, C)): ``[Conv(filter_size, SAME), Relu] * depth``, Flatten, Dense(out_dim), NTK
+    parameterization. With a Flatten readout only the spatial diagonal of the covariance is needed,
+    so it costs O(n^2 H W) per layer (a CNN-GAP kernel costs O(n^2 (H W)^2))."""
+    import jax
+    from neural_tangents import stax
+
+    spec = ("NHWC", "HWIO", "NHWC") if len(shape) == 3 else ("NWC", "WIO", "NWC")
+    layers = []
+    for _ in range(depth):
+        layers += [stax.Conv(1, (filter_size,) * (len(shape) - 1), padding="SAME", W_std=W_std, b_std=b_std,
+                             dimension_numbers=spec), stax.Relu()]
+    layers += [stax.Flatten(), stax.Dense(out_dim, W_std=W_std, b_std=b_std)]
+    kfn = stax.serial(*layers)[2]
+    reshape = lambda x: None if x is None else x.reshape((x.shape[0], *shape))  # noqa: E731
+    return jax.jit(lambda x1, x2, get: kfn(reshape(x1), reshape(x2), get), static_argnames="get")
+
+
 def _arccos1(q1: np.ndarray, q2: np.ndarray, q12: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians with
     variances q1, q2 and covariance q12 (Cho & Saul 2009, degree-1 and degree-0 arc-cosine)."""

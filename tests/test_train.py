@@ -5,7 +5,7 @@ import numpy as np
 
 from ntkrepro.kernels import fcn
 from ntkrepro.numerics import tolerance
-from ntkrepro.train import gd_mse, gd_mse_seeds, init_seeds, mse, sq_norm
+from ntkrepro.train import gd_mse, gd_mse_seeds, gd_mse_seeds_stepped, init_seeds, mse, sq_norm
 
 
 def _setup(dtype=jnp.float64):
@@ -43,3 +43,15 @@ def test_float32_params_stay_float32():
     p, losses, out = gd_mse_seeds(apply, params, x, y, x, 0.1, 3)
     assert all(a.dtype == jnp.float32 for a in jax.tree_util.tree_leaves(p))
     assert out.dtype == jnp.float32
+
+
+def test_stepped_loop_equals_scan():
+    """The Python-stepped loop (for convolutions on CPU) does the same arithmetic as the scan, centred,
+    with weight decay and with L2 toward the initial weights."""
+    apply, x, y, params = _setup()
+    for kw in ({}, {"center": True, "weight_decay": 1e-2}, {"weight_decay": 1e-2, "decay_to_init": True}):
+        a = gd_mse_seeds(apply, params, x, y, x[:5], 0.2, 7, **kw)
+        b = gd_mse_seeds_stepped(apply, params, x, y, x[:5], 0.2, 7, **kw)
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+            assert u.shape == v.shape
+            np.testing.assert_allclose(u, v, atol=1e3 * tolerance(np.float64))

@@ -44,10 +44,13 @@ def width_sweep(k: dict[str, Any], finite: dict[str, Any], P: Params) -> plt.Fig
     return fig
 
 
-def breaking(br: dict[str, Any], P: Params) -> plt.Figure:
-    """Relative NTK change per configuration, and the training-loss curves."""
+def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
+             shrink: dict[str, float] | None = None) -> plt.Figure:
+    """Relative NTK change per configuration, the training-loss curves and (with ``dvw``, from
+    :func:`~ntkrepro.claims.finite_vs_infinite.science.delta_ntk_vs_width`) the change against width
+    with the lazy width^-1/2 reference, the shrinkage prediction 1 - s^2 (``shrink``) and L2 toward init."""
     names = list(br)
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    fig, ax = plt.subplots(1, 3 if dvw else 2, figsize=(16 if dvw else 11, 4))
     colors = ["C4" if v["weight_decay"] > 0 else "C3" if v["lr_factor"] > 1 else "C0" for v in br.values()]
     ax[0].bar(names, [v["delta_ntk"] for v in br.values()], color=colors)
     ax[0].axhline(2 / np.sqrt(P.break_width), color="k", ls="--", lw=1, label="2/√width (lazy scale)")
@@ -59,7 +62,24 @@ def breaking(br: dict[str, Any], P: Params) -> plt.Figure:
         ax[1].plot(br[name]["_loss_curve"], label=name)
     ax[1].set(yscale="log", xlabel="step", ylabel="training loss 0.5·mean((f−y)²)",
               title="Training loss (centred nets, mean over seeds)")
-    ax[1].legend()
+    ax[1].legend(fontsize="small")
+    if dvw:
+        w = np.array(P.break_widths, float)
+        t = dvw["table"]
+        for key, color, label in (("stable", "C0", f"stable (lr {P.lr_factor:g}, slope {dvw['slope']:+.2f})"),
+                                  ("large_lr", "C3", f"large rate (lr {max(P.lr_factors_break):g})"),
+                                  ("l2", "C4", f"L2 wd={max(P.weight_decays):g}")):
+            ax[2].plot(w, [t[str(int(v))][key] for v in w], "o-", color=color, label=label)
+        ax[2].plot(w, t[str(int(w[0]))]["stable"] * (w / w[0]) ** -0.5, "k--", lw=1, label="∝ width^−1/2 (lazy)")
+        if shrink:
+            ax[2].axhline(shrink[f"l2={max(P.weight_decays):g}"], color="C4", ls=":", lw=1,
+                          label="1 − s² (uniform shrinkage alone)")
+        to_init = dvw["l2_to_init"]
+        ax[2].plot([to_init["width"]], [to_init["delta_ntk"]], "D", color="C5", label="L2 toward θ_0")
+        ax[2].set(xscale="log", yscale="log", xlabel="width", ylabel="‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
+                  title="NTK change against width")
+        log_ticks(ax[2], [int(v) for v in w])
+        ax[2].legend(fontsize="small")
     fig.tight_layout()
     return fig
 
@@ -80,9 +100,10 @@ def diag_reg_vs_time(d: dict[str, Any]) -> plt.Figure:
 
 
 def precision(p: dict[str, Any]) -> plt.Figure:
-    """lambda_min/lambda_max against n with the power-law fit and float32's epsilon."""
+    """lambda_min/lambda_max against n with the power-law fit and float32's epsilon; float32 against
+    float64 below n*; the emulated float16 solve against float64 with the n* the same rule predicts."""
     n = np.array(p["sizes"], float)
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    fig, ax = plt.subplots(1, 3, figsize=(16, 4))
     ax[0].plot(n, p["cond_ratio"], "o", label="measured (NNGP kernel)")
     grid = np.geomspace(n[0], max(n[-1], min(p["critical_n_float32"], 1e7)) * 1.2, 50)
     fit = np.exp(np.log(p["cond_ratio"][0]) + p["cond_slope"] * np.log(grid / n[0]))
@@ -99,5 +120,44 @@ def precision(p: dict[str, Any]) -> plt.Figure:
               title="Below n* (a heuristic), float32 = float64")
     log_ticks(ax[1], [int(v) for v in n])
     ax[1].legend()
+    c = p.get("float16_calibration")
+    if c:
+        m = np.array(c["sizes"], float)
+        ax[2].plot(m, c["float64_accuracy"], "o-", label="float64 solve")
+        ok = [a if a is not None else np.nan for a in c["float16_accuracy"]]
+        ax[2].plot(m, ok, "x--", label="emulated float16 solve")
+        failed = [v for v, good in zip(m, c["cholesky_ok"]) if not good]
+        if failed:
+            ax[2].plot(failed, [min(c["float64_accuracy"])] * len(failed), "rv", ms=9, label="float16 Cholesky fails")
+        ax[2].axvline(c["predicted_n_star_float16"], color="C3", ls=":",
+                      label=f"rule's n*(float16) ≈ {c['predicted_n_star_float16']:.0f}")
+        if c.get("first_broken_n"):
+            ax[2].axvline(c["first_broken_n"], color="k", ls="--", lw=1,
+                          label=f"first broken n = {c['first_broken_n']} (×{c['calibration_factor']:.1f})")
+        ax[2].set(xscale="log", xlabel="training points n", ylabel="test accuracy",
+                  title="F7 where reachable: float16 breaks beyond a size")
+        log_ticks(ax[2], [int(v) for v in m])
+        ax[2].legend(fontsize="small")
+    else:
+        ax[2].set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def intervals(rows: list[tuple[str, str, dict[str, Any] | None]]) -> plt.Figure:
+    """The interval-gated comparisons side by side: ``(finding, label, {mean_diff, ci_low, ci_high})``
+    per row (``None``: not run in this profile). A row reproduces when its interval lies above 0."""
+    rows = [r for r in rows if r[2] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.4))
+    for i, (fid, label, iv) in enumerate(rows):
+        lo, hi, mid = iv["ci_low"], iv["ci_high"], iv["mean_diff"]
+        color = "C2" if lo > 0 else "C3" if hi < 0 else "C7"
+        ax.plot([lo, hi], [i, i], color=color, lw=3)
+        ax.plot([mid], [i], "o", color=color)
+    ax.axvline(0, color="k", lw=1)
+    ax.set_yticks(range(len(rows)), [f"{fid}: {label}" for fid, label, _ in rows])
+    ax.invert_yaxis()
+    ax.set(xlabel="accuracy difference (90 % interval; green above 0, red below, grey straddles)",
+           title="Interval-gated findings")
     fig.tight_layout()
     return fig

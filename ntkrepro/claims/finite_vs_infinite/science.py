@@ -6,20 +6,22 @@ jitted ``lax.scan``, seeds vmapped).
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkrepro.data import Split, accuracy, agreement, load_split
-from ntkrepro.kernels import (condition_ratio, fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
+from ntkrepro.data import DATASET_SHAPES, Split, accuracy, agreement, load_split
+from ntkrepro.kernels import (condition_ratio, conv_vec_kernel_fn, fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
                               max_learning_rate, relu_fcn_kernels)
 from ntkrepro.ntk import nt_fcn_ntk
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
 from ntkrepro.params import Params
 from ntkrepro.io import drop_private
-from ntkrepro.train import gd_mse_seeds, init_seeds
+from ntkrepro.compat import float32_scope
+from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
 
 F32 = jnp.float32
 
@@ -328,13 +330,26 @@ def empirical_ntk_convergence(split: Split, P: Params) -> dict[str, Any]:
     return {"relative_error": err, "slope": loglog_slope(P.widths, [err[str(w)] for w in P.widths])}
 
 
-def zca_reposed(P: Params) -> dict[str, Any]:
-    """F8 re-posed: over ``zca_splits`` resplits, the NNGP kernel on layer-norm-only inputs against
-    regularized ZCA, each arm with its own diag_reg (and ZCA its eps from the interior grid
-    ``zca_regs``) chosen on a validation split carved from the training set; test accuracy of the
-    chosen configuration, paired by split (90 % t interval of ZCA minus plain)."""
+def zca_kernel(P: Params, arch: str) -> Callable:
+    """``nngp(x1, x2)`` of the F8 comparison: ``"fcn"`` (the claim's network) or ``"conv"`` (a CNN-VEC
+    of the same depth on the data set's spatial layout, :func:`ntkrepro.kernels.conv_vec_kernel_fn`)."""
+    if arch == "fcn":
+        return lambda x1, x2=None: kernels(P, x1, x2)[0]
+    if arch == "conv":
+        kfn = conv_vec_kernel_fn(DATASET_SHAPES[P.dataset], P.depth, P.W_std, P.b_std)
+        return lambda x1, x2=None: np.asarray(kfn(x1, x2, "nngp"), np.float64)
+    raise ValueError(f"parameter 'arch'={arch!r} is invalid: expected 'fcn' or 'conv'")
+
+
+def zca_reposed(P: Params, arch: str = "fcn") -> dict[str, Any]:
+    """F8 re-posed: over ``zca_splits`` resplits, the NNGP kernel (``arch``: :func:`zca_kernel`) on
+    layer-norm-only inputs against regularized ZCA (whitening the whole flattened image, as the paper's
+    pipeline does), each arm with its own diag_reg (and ZCA its eps from the interior grid ``zca_regs``)
+    chosen on a validation split carved from the training set; test accuracy of the chosen configuration,
+    paired by split (90 % corrected resampled t interval of ZCA minus plain)."""
     from ntkrepro.stats import resampled
 
+    nngp = zca_kernel(P, arch)
     plain, whitened, chosen = [], [], []
     for r in range(P.zca_splits):
         s = load_split(P.dataset, P.n_train, P.n_test, P.seed + 2000 + r)
@@ -342,8 +357,7 @@ def zca_reposed(P: Params) -> dict[str, Any]:
         best = {}
         for reg in [None, *P.zca_regs]:
             a, v = zca_whiten(s.x_train[:n_fit], s.x_train[n_fit:], reg)  # no validation row in the fit
-            ktr, _ = kernels(P, a)
-            kva, _ = kernels(P, v, a)
+            ktr, kva = nngp(a), nngp(v, a)
             scores = [(accuracy(kernel_regression(ktr, kva, s.y_train[:n_fit], dr), s.labels_train[n_fit:]), -dr)
                       for dr in P.zca_diag_regs]
             val, neg_dr = max(scores)
@@ -353,14 +367,12 @@ def zca_reposed(P: Params) -> dict[str, Any]:
         for arm, out in (("plain", plain), ("zca", whitened)):
             _, reg, dr = best[arm]
             a, b = zca_whiten(s.x_train, s.x_test, reg)
-            ktr, _ = kernels(P, a)
-            kte, _ = kernels(P, b, a)
-            out.append(accuracy(kernel_regression(ktr, kte, s.y_train, dr), s.labels_test))
+            out.append(accuracy(kernel_regression(nngp(a), nngp(b, a), s.y_train, dr), s.labels_test))
         chosen.append({"zca_reg": best["zca"][1], "zca_diag_reg": best["zca"][2], "plain_diag_reg": best["plain"][2]})
     iv = resampled(np.subtract(whitened, plain), P.n_train, P.n_test)
-    return {"n_splits": P.zca_splits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"],
-            "mde": iv["mde"], "zca_accuracy": [float(a) for a in whitened], "plain_accuracy": [float(a) for a in plain],
-            "chosen": chosen}
+    return {"kernel": arch, "n_splits": P.zca_splits, "mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"],
+            "ci_high": iv["ci_high"], "mde": iv["mde"], "zca_accuracy": [float(a) for a in whitened],
+            "plain_accuracy": [float(a) for a in plain], "chosen": chosen}
 
 
 def summarize(kernel: dict, finite: dict, P: Params) -> dict[str, Any]:
@@ -396,13 +408,13 @@ def parameterization(split: Split, P: Params) -> dict[str, Any]:
                                                                           jax.tree_util.tree_map(lambda a: a[0], p0))
         lr_max = max_learning_rate(np.asarray(theta, np.float64), split.n_classes)
         best = None
-        for f in P.param_lr_factors:
-            _, _, fv = gd_mse_seeds(apply, p0, x, y, xv, f * lr_max, P.steps)
-            val = float(np.mean(accuracy(np.asarray(fv, np.float64), split.labels_train[n_fit:])))
-            if np.isfinite(np.asarray(fv)).all() and (best is None or val > best[0]):
-                best = (val, f)
-        _, _, ft = gd_mse_seeds(apply, p0, x, y, xt, best[1] * lr_max, P.steps)
-        acc = accuracy(np.asarray(ft, np.float64), split.labels_test)
+        for f in P.param_lr_factors:  # one run per rate, read on validation and test rows (test read at the best)
+            _, _, fvt = gd_mse_seeds(apply, p0, x, y, jnp.concatenate([xv, xt]), f * lr_max, P.steps)
+            fv, ft = np.asarray(fvt[:, : len(xv)], np.float64), np.asarray(fvt[:, len(xv):], np.float64)
+            val = float(np.mean(accuracy(fv, split.labels_train[n_fit:])))
+            if np.isfinite(fv).all() and (best is None or val > best[0]):
+                best = (val, f, ft)
+        acc = accuracy(best[2], split.labels_test)
         out[name] = {"lr_max": float(lr_max), "lr_factor": best[1], "val_accuracy": best[0],
                      "test_accuracy_per_seed": [float(a) for a in np.atleast_1d(acc)]}
     # paired by seed: both parameterizations draw the same normals from the same key (the standard one only
@@ -446,12 +458,13 @@ def cnn_half(P: Params) -> dict[str, Any]:
         kte = np.asarray(kb(xt, x, "ntk"), np.float64)
         out[f"{name}_kernel_accuracy"] = accuracy(kernel_regression(ktr, kte, s.y_train, 0.0), s.labels_test)
         lr = 0.5 * max_learning_rate(ktr, s.n_classes)
-        # the CNN runs in float64: neural-tangents' Conv multiplies by a numpy float64 scale, which promotes a
-        # float32 activation and then fails in the next convolution
-        dt = F32 if name == "fcn" else jnp.float64
-        xj, yj, xtj = (jnp.asarray(a, dt) for a in (x, s.y_train, xt))
-        p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 11), P.cnn_seeds, xj.shape, dtype=dt)
-        _, losses, f = gd_mse_seeds(apply, p0, xj, yj, xtj, lr, P.cnn_steps)
+        # float32 for both nets; the CNN traces with x64 off (float32_scope: neural-tangents' Conv would promote
+        # it to float64, about 15x slower here) and steps in Python (XLA:CPU convolutions are slow in a scan)
+        with float32_scope() if name == "cnn" else nullcontext():
+            xj, yj, xtj = _to32(x, s.y_train, xt)
+            p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 11), P.cnn_seeds, xj.shape)
+            train = gd_mse_seeds_stepped if name == "cnn" else gd_mse_seeds
+            _, losses, f = train(apply, p0, xj, yj, xtj, lr, P.cnn_steps)
         acc = np.atleast_1d(accuracy(np.asarray(f, np.float64), s.labels_test))
         out[f"{name}_net_final_train_loss"] = float(np.asarray(losses)[:, -1].mean())
         out[f"{name}_net_finite"] = bool(np.all(np.isfinite(np.asarray(losses))))
