@@ -128,9 +128,36 @@ def structured_ntk() -> None:
                median_time(lambda: f(xf, None, pf), 3), "ours ", t_ours)
 
 
+def conv_training() -> None:
+    """The claim-4 CNN (two 1-D convolutions of 32 channels, MNIST-1D shape, 300 points, 3 seeds), 20 GD
+    steps: a ``lax.scan`` against steps in Python (XLA:CPU convolutions are slow inside a while loop,
+    jax issue 12868), and float64 against float32 (traced with x64 off: ``compat.float32_scope``)."""
+    from ntkrepro.compat import float32_scope
+    from ntkrepro.claims.finite_vs_infinite.science import cnn_layers
+    from ntkrepro.params import Params
+    from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
+
+    init, apply, _ = cnn_layers(32, Params(W_std=2**0.5, b_std=0.1))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 40, 1)), rng.normal(size=(300, 10))
+    steps = 20
+
+    def timed(train, dtype):
+        xj, yj = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
+        p0 = init_seeds(init, jax.random.PRNGKey(0), 3, xj.shape, dtype=dtype)
+        return median_time(lambda: train(apply, p0, xj, yj, xj, 0.05, steps)[0], 2)
+
+    with float32_scope():
+        scan32, step32 = timed(gd_mse_seeds, jnp.float32), timed(gd_mse_seeds_stepped, jnp.float32)
+    report(f"CNN GD, {steps} steps, 3 seeds (float32)", "scan   ", scan32, "stepped", step32)
+    report(f"CNN GD stepped, {steps} steps: f64 vs f32", "f64  ", timed(gd_mse_seeds_stepped, jnp.float64),
+           "f32  ", step32)
+
+
 def main() -> None:
     imports()
     structured_ntk()
+    conv_training()
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(500, 64)))
     y = jnp.asarray(rng.normal(size=(500, 10)))

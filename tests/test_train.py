@@ -45,9 +45,9 @@ def test_float32_params_stay_float32():
     assert out.dtype == jnp.float32
 
 
-def test_stepped_loop_equals_scan():
-    """The Python-stepped loop (for convolutions on CPU) does the same arithmetic as the scan, centred,
-    with weight decay and with L2 toward the initial weights."""
+def test_stepped_loop_equals_the_vmapped_scan():
+    """The Python-stepped loop (for convolutions on CPU) does the same arithmetic as the vmapped scan:
+    plain, centred with weight decay, and with L2 toward the initial weights."""
     apply, x, y, params = _setup()
     for kw in ({}, {"center": True, "weight_decay": 1e-2}, {"weight_decay": 1e-2, "decay_to_init": True}):
         a = gd_mse_seeds(apply, params, x, y, x[:5], 0.2, 7, **kw)
