@@ -101,8 +101,8 @@ kern = E.kernel_baselines(split, P)
 # One split decides nothing about F2 ("NNGP frequently outperforms NT"): on the default split the two differ by one
 # test point. So the comparison is repeated over `n_resplits` random train/test resplits, of this data set and of
 # MNIST-1D, and decided by a 90 %
-# paired $t$ interval of NNGP − NTK accuracy: above 0 reproduces, below 0 does not, a straddle (a tie included) is
-# inconclusive.
+# corrected resampled $t$ interval of NNGP − NTK accuracy (paired by split; corrected because the resplits share most
+# of their data): above 0 reproduces, below 0 does not, a straddle (a tie included) is inconclusive.
 
 # %%
 nvn = E.nngp_vs_ntk(P)

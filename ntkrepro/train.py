@@ -90,30 +90,38 @@ def init_seeds(init_fn: Callable, key: jax.Array, n_seeds: int, input_shape: tup
     return jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
 
 
+@partial(jax.jit, static_argnames=("apply_fn", "center", "decay_to_init"))
+def _one_step(apply_fn, p, p0, f0, x, y, lr, weight_decay, center, decay_to_init):
+    return _gd_pieces(apply_fn, p0, x, y, lr, weight_decay, center, decay_to_init, f0)[2](p)
+
+
+@partial(jax.jit, static_argnames=("apply_fn", "center", "decay_to_init"))
+def _loss_and_outputs(apply_fn, p, p0, f0, x, y, x_eval, lr, weight_decay, center, decay_to_init):
+    model, objective, _ = _gd_pieces(apply_fn, p0, x, y, lr, weight_decay, center, decay_to_init, f0)
+    return objective(p)[1], model(p, x_eval)
+
+
 def gd_mse_seeds_stepped(apply_fn: Callable, params0: PyTree, x: jnp.ndarray, y: jnp.ndarray,
                          x_eval: jnp.ndarray, lr: float, steps: int, weight_decay: float = 0.0,
                          center: bool = False, decay_to_init: bool = False) -> tuple[PyTree, jnp.ndarray, jnp.ndarray]:
-    """:func:`gd_mse_seeds` with the loops over seeds and steps in Python around one jitted step.
+    """:func:`gd_mse_seeds` with the loops over seeds and steps in Python around one jitted step
+    (compiled once per model and shape, cached across calls).
 
     For convolutional models on CPU: XLA:CPU runs a convolution about 10x slower inside a while loop
     (``lax.scan``) than outside one (jax issue 12868; measured here: 125 ms against 12 ms per step of the
     claim-4 CNN), and the seed-vmapped step was 1.6x slower than one seed at a time (its batched readout
     fell back to oneDNN's reference matmul). The arithmetic is the same as :func:`gd_mse_seeds` (a test
     compares them)."""
-    model_obj = jax.jit(lambda p, p0: (lambda m, o, _: (o(p)[1], m(p, x_eval)))(
-        *_gd_pieces(apply_fn, p0, x, y, lr, weight_decay, center, decay_to_init)))
-    f0_fn = jax.jit(lambda p0: apply_fn(p0, x))
-    step = jax.jit(lambda p, p0, f0: _gd_pieces(apply_fn, p0, x, y, lr, weight_decay, center, decay_to_init, f0)[2](p))
     n_seeds = jax.tree_util.tree_leaves(params0)[0].shape[0]
     finals, curves, outs = [], [], []
     for s in range(n_seeds):
         p0 = jax.tree_util.tree_map(lambda a: a[s], params0)
-        f0 = f0_fn(p0) if center else None
+        f0 = apply_fn(p0, x) if center else None
         p, losses = p0, []
         for _ in range(steps):
-            p, loss = step(p, p0, f0)
+            p, loss = _one_step(apply_fn, p, p0, f0, x, y, lr, weight_decay, center, decay_to_init)
             losses.append(loss)
-        last, out = model_obj(p, p0)
+        last, out = _loss_and_outputs(apply_fn, p, p0, f0, x, y, x_eval, lr, weight_decay, center, decay_to_init)
         finals.append(p)
         curves.append(jnp.stack(losses + [last]))
         outs.append(out)

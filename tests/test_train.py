@@ -55,3 +55,20 @@ def test_stepped_loop_equals_the_vmapped_scan():
         for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
             assert u.shape == v.shape
             np.testing.assert_allclose(u, v, atol=1e3 * tolerance(np.float64))
+
+
+def test_centred_scan_equals_a_plain_python_loop_on_the_centred_model():
+    """Independent of the shared step code: GD written out on f(x; theta) - f(x; theta_0), with L2 toward
+    theta_0 (the hoisted f(x; theta_0) must not change the arithmetic)."""
+    apply, x, y, params = _setup()
+    p0 = jax.tree_util.tree_map(lambda a: a[0], params)
+    wd = 1e-2
+    p_scan, losses, out = gd_mse(apply, p0, x, y, x[:3], 0.2, 6, wd, center=True, decay_to_init=True)
+    obj = lambda q: (mse(apply(q, x) - apply(p0, x), y)  # noqa: E731
+                     + 0.5 * wd * sq_norm(jax.tree_util.tree_map(jnp.subtract, q, p0)))
+    p = p0
+    for _ in range(6):
+        p = jax.tree_util.tree_map(lambda a, g: a - 0.2 * g, p, jax.grad(obj)(p))
+    for a, b in zip(jax.tree_util.tree_leaves(p_scan), jax.tree_util.tree_leaves(p)):
+        np.testing.assert_allclose(a, b, atol=tolerance(np.float64))
+    np.testing.assert_allclose(out, apply(p, x[:3]) - apply(p0, x[:3]), atol=tolerance(np.float64))

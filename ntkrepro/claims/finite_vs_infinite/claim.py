@@ -206,7 +206,8 @@ def interval_rows(m):
     get = lambda key: m.get(key)  # noqa: E731
     return [("F1", "FCN kernel(t) − FCN net, MNIST-1D", _net_gap(m, "fcn") if "cnn" in m else None),
             ("F1-CNN", "CNN net − CNN-GAP kernel(t), MNIST-1D", _net_gap(m, "cnn") if "cnn" in m else None),
-            ("F2", f"NNGP − NTK, {get('nngp_vs_ntk')['dataset']} resplits", get("nngp_vs_ntk")),
+            ("F2", f"NNGP − NTK, {(get('nngp_vs_ntk') or {}).get('dataset', 'data set')} resplits",
+             get("nngp_vs_ntk")),
             ("F2", "NNGP − NTK, MNIST-1D resplits", get("nngp_vs_ntk_mnist1d")),
             ("F5", "NTK − standard parameterization", get("parameterization")),
             ("F8", "ZCA − plain, FCN kernel", get("zca_reposed")),

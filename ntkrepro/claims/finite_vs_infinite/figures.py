@@ -151,6 +151,11 @@ def intervals(rows: list[tuple[str, str, dict[str, Any] | None]]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.4))
     for i, (fid, label, iv) in enumerate(rows):
         lo, hi, mid = iv["ci_low"], iv["ci_high"], iv["mean_diff"]
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # the gate fails a NaN interval: say so on the figure
+            ax.plot([mid], [i], "x", color="C3")
+            ax.annotate("no interval (fails its gate)", (mid, i), textcoords="offset points", xytext=(6, 4),
+                        color="C3", fontsize="small")
+            continue
         color = "C2" if lo > 0 else "C3" if hi < 0 else "C7"
         ax.plot([lo, hi], [i, i], color=color, lw=3)
         ax.plot([mid], [i], "o", color=color)
