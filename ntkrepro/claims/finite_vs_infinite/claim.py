@@ -186,11 +186,6 @@ def _wrong_map_margin(m, P):
     return min(d["max_gap_wrong_time_map"].values()) - d["max_gap"]
 
 
-def _zca_gain(m, P):
-    z = m["zca"]
-    return max(v for k, v in z.items() if k != "none") - z["none"]
-
-
 def _net_gap(m, arch):
     """MNIST-1D, per seed: finite CNN minus the CNN-GAP kernel at the same time (``"cnn"``), or the FCN
     kernel at the same time minus the finite FCN (``"fcn"``); the 90 % one-sample t interval."""
@@ -203,15 +198,14 @@ def _net_gap(m, arch):
 def interval_rows(m):
     """(finding, label, interval) of every interval-gated comparison in the metrics ``m`` (the interval
     is None where the profile did not run it): what the ``intervals`` figure draws."""
-    get = lambda key: m.get(key)  # noqa: E731
     return [("F1", "FCN kernel(t) − FCN net, MNIST-1D", _net_gap(m, "fcn") if "cnn" in m else None),
             ("F1-CNN", "CNN net − CNN-GAP kernel(t), MNIST-1D", _net_gap(m, "cnn") if "cnn" in m else None),
-            ("F2", f"NNGP − NTK, {(get('nngp_vs_ntk') or {}).get('dataset', 'data set')} resplits",
-             get("nngp_vs_ntk")),
-            ("F2", "NNGP − NTK, MNIST-1D resplits", get("nngp_vs_ntk_mnist1d")),
-            ("F5", "NTK − standard parameterization", get("parameterization")),
-            ("F8", "ZCA − plain, FCN kernel", get("zca_reposed")),
-            ("F8", "ZCA − plain, CNN-VEC kernel", get("zca_reposed_conv"))]
+            ("F2", f"NNGP − NTK, {m.get('nngp_vs_ntk', {}).get('dataset', 'data set')} resplits",
+             m.get("nngp_vs_ntk")),
+            ("F2", "NNGP − NTK, MNIST-1D resplits", m.get("nngp_vs_ntk_mnist1d")),
+            ("F5", "NTK − standard parameterization", m.get("parameterization")),
+            ("F8", "ZCA − plain, FCN kernel", m.get("zca_reposed")),
+            ("F8", "ZCA − plain, CNN-VEC kernel", m.get("zca_reposed_conv"))]
 
 
 CHECKS = (

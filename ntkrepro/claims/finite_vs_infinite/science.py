@@ -460,7 +460,7 @@ def cnn_half(P: Params) -> dict[str, Any]:
         out[f"{name}_kernel_accuracy"] = accuracy(kernel_regression(ktr, kte, s.y_train, 0.0), s.labels_test)
         lr = 0.5 * max_learning_rate(ktr, s.n_classes)
         # float32 for both nets; the CNN traces with x64 off (float32_scope: neural-tangents' Conv would promote
-        # it to float64, about 15x slower here) and steps in Python (XLA:CPU convolutions are slow in a scan)
+        # it to float64, 7x slower in make benchmark) and steps in Python (XLA:CPU convolutions are slow in a scan)
         with float32_scope() if name == "cnn" else nullcontext():
             xj, yj, xtj = _to32(x, s.y_train, xt)
             p0 = init_seeds(init, jax.random.PRNGKey(P.seed + 11), P.cnn_seeds, xj.shape)
