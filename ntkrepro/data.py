@@ -39,7 +39,7 @@ class Split:
         return self.y_train.shape[1]
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=4)  # bounded: the raw arrays of the few data sets a run uses
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "digits":
         from sklearn.datasets import load_digits

@@ -26,7 +26,7 @@ def fcn(width: int, depth: int, W_std: float, b_std: float, out_dim: int = 10,
     return stax.serial(*layers)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)  # bounded: one jitted kernel_fn per architecture in use
 def fcn_kernel_fn(depth: int, W_std: float, b_std: float, out_dim: int = 10) -> Callable:
     """The jitted infinite-width ``kernel_fn`` of :func:`fcn` (``get`` static), cached per architecture."""
     import jax
@@ -34,7 +34,7 @@ def fcn_kernel_fn(depth: int, W_std: float, b_std: float, out_dim: int = 10) -> 
     return jax.jit(fcn(1, depth, W_std, b_std, out_dim)[2], static_argnames="get")
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)  # bounded, as above
 def conv_vec_kernel_fn(shape: tuple[int, ...], depth: int, W_std: float, b_std: float, filter_size: int = 3,
                        out_dim: int = 10) -> Callable:
     """The jitted infinite-width ``kernel_fn`` of a CNN-VEC on flattened inputs of spatial ``shape``

@@ -2,7 +2,7 @@
 vectorized over restarts."""
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Callable
 
 import jax
@@ -58,11 +58,6 @@ def polish(loss_fn: Callable[..., jnp.ndarray], x0: jnp.ndarray, *args: Any, max
     return jnp.asarray(x).reshape(shape), f
 
 
-_VG_CACHE: dict = {}
-
-
+@lru_cache(maxsize=128)  # bounded: one compiled value-and-grad per (loss, shape) in use
 def _value_and_grad_flat(loss_fn: Callable[..., jnp.ndarray], shape: tuple) -> Callable:
-    key = (loss_fn, shape)
-    if key not in _VG_CACHE:
-        _VG_CACHE[key] = jax.jit(jax.value_and_grad(lambda x, *a: loss_fn(x.reshape(shape), *a)))
-    return _VG_CACHE[key]
+    return jax.jit(jax.value_and_grad(lambda x, *a: loss_fn(x.reshape(shape), *a)))
