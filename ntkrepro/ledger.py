@@ -254,6 +254,10 @@ def evaluate_choices(claim: Claim, metrics: Mapping[str, Any], params: Mapping[s
 CONTROL_KINDS = ("control", "premise")
 
 
+def _choice_label(c: Mapping[str, Any]) -> str:
+    return c["name"] if c["arm"] in c["name"] else f"{c['name']} ({c['arm']})"
+
+
 def verdict_and_reason(rows: Sequence[Mapping[str, Any]],
                        choices: Sequence[Mapping[str, Any]] = ()) -> tuple[str, str]:
     """The finding verdict from its check rows and the choices serving it, with the reason
@@ -269,7 +273,7 @@ def verdict_and_reason(rows: Sequence[Mapping[str, Any]],
             f"{r['name']} ({r['outcome']}{': ' + r['reason'] if r.get('reason') else ''})" for r in bad)
     edge = [c for c in choices if c.get("at_edge") and not c.get("edge_is_bound")]
     if edge:
-        return "inconclusive", "; ".join(f"{c['name']} ({c['arm']}) at the grid edge: chose {_fmt(c['chosen'])} "
+        return "inconclusive", "; ".join(f"{_choice_label(c)} at the grid edge: chose {_fmt(c['chosen'])} "
                                          f"of {_fmt(c['grid'])}" for c in edge)
     if all(r["outcome"] == "not run" for r in find):
         return "not run", "; ".join(f"{r['name']}: {r.get('reason') or 'not run'}" for r in find) or \
@@ -385,7 +389,7 @@ def reading(results: Mapping[str, Any]) -> str:
     edge = [c for c in results.get("choices", []) if c.get("at_edge")]
     if edge:
         lines += ["", "Choices at the edge of their grid: " + "; ".join(
-            f"{c['name']} ({c['arm']}) = {_fmt(c['chosen'])} of {_fmt(c['grid'])}"
+            f"{_choice_label(c)} = {_fmt(c['chosen'])} of {_fmt(c['grid'])}"
             + (" (a declared bound)" if c.get("edge_is_bound") else "") for c in edge) + "."]
     cmds = [(r["name"], r["decide_command"]) for r in results["checks"] if r.get("decide_command")]
     if cmds:
