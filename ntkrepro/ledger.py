@@ -295,8 +295,6 @@ def finding_verdict(rows: Sequence[Mapping[str, Any]], choices: Sequence[Mapping
 def _evidence(r: Mapping[str, Any]) -> str:
     text = f"{r['name']} = {_fmt(r['value'])} (gate {r['expected']}: {r['outcome']})"
     extra = []
-    if r.get("matched"):
-        extra.append("matched: " + ", ".join(r["matched"]))
     if r.get("censored"):
         c = r["censored"]
         extra.append(f"censored: {c.get('reached')} of {c.get('n')} reached in {c.get('budget')} steps")

@@ -74,6 +74,10 @@ def _extras(f: dict, res: dict, agree: dict[str, tuple[int, int]]) -> str:
     if f["id"] in agree:
         k, n = agree[f["id"]]
         parts.append(f"map: {k} of {n} point{'s' if n != 1 else ''}")
+    matched = list(dict.fromkeys(m for r in res.get("checks", []) if r.get("finding") == f["id"]
+                                 for m in r.get("matched") or ()))
+    if matched:
+        parts.append("matched: " + ", ".join(matched))
     if f.get("proved"):
         parts.append("a case proved in the notes")
     if f["verdict"] in ("inconclusive", "not reproduced") and f.get("reason"):
