@@ -24,8 +24,7 @@ from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_interval
 
-METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "snip_global", "logit_snip",
-           "ntt_mask_fresh_init")
+from ntkrepro.claims.ntt.claim import METHODS  # noqa: E402  (declared with the claim's parameters)
 GLOBAL_MASKS = ("snip_global",)  # one top-k over all layers: per-layer counts vary by design
 
 F32 = jnp.float32
