@@ -48,6 +48,9 @@ $(STAMP): $(LOCK) pyproject.toml requirements/jupyterlab-overrides.json
 	else \
 	  $(PY) -m pip install --no-deps -r $(LOCK) && $(PY) -m pip install --no-deps -e . ; \
 	fi
+	@# neural_tangents imports on its own (without tensorflow, without `import ntkrepro` first): a start-up
+	@# hook in site-packages applies ntkrepro/compat.py when neural_tangents is first imported
+	$(PY) -c 'from ntkrepro.compat import write_startup_hook; print("written", write_startup_hook())'
 	$(PY) -m ipykernel install --sys-prefix --name ntkrepro --display-name "Python 3 (ntkrepro)"
 	@# JupyterLab starts a notebook's own kernel (ntkrepro) without asking, and fetches no news
 	@mkdir -p $(VENV)/share/jupyter/lab/settings

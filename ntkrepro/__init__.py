@@ -1,23 +1,29 @@
 """ntkrepro: a thin helper package behind the claim notebooks.
 
-Importing the package (1) replaces ``neural_tangents.experimental`` by an empty module before
-neural-tangents is imported, so that neural-tangents loads without tensorflow
-(:mod:`ntkrepro.compat`; import ``ntkrepro`` first), and (2) turns on float64 in jax
-(``jax_enable_x64``): kernels, eigenvalues and kernel solves need it. Training loops that can
-run in float32 cast explicitly.
+``import ntkrepro`` is light: it imports neither jax nor any claim's science. It (1) puts an empty
+module in place of ``neural_tangents.experimental``, so that neural-tangents loads without tensorflow
+(:func:`ntkrepro.compat.install`), and (2) arranges that when jax is first imported in this process
+(where computation starts) :func:`ntkrepro.compat.setup_jax` runs: the jax-version patches and float64
+(``jax_enable_x64``: kernels, eigenvalues and kernel solves need it; training loops that can run in
+float32 cast explicitly). ``CLAIMS``, ``get_claim`` and ``resolve_params`` come from
+:mod:`ntkrepro.registry`, loaded on first use.
 """
 from __future__ import annotations
+
+from typing import Any
 
 from ntkrepro import compat
 
 compat.install()
-compat.patch_jax()
-
-import jax  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
-
-from ntkrepro.registry import CLAIMS, get_claim, resolve_params  # noqa: E402
+compat.after_import("jax", compat.setup_jax)
 
 __version__ = "0.1.0"
 __all__ = ["CLAIMS", "get_claim", "resolve_params", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CLAIMS", "get_claim", "resolve_params"):
+        from ntkrepro import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'ntkrepro' has no attribute {name!r}")

@@ -1,71 +1,47 @@
-"""Command line: ``python -m ntkrepro run <claim>|all [--jobs N]``, ``list``, ``ids``, ``readme``, ``envfile``."""
+"""Command line: ``python -m ntkrepro run <claim>|all [--jobs N]``, ``list``, ``ids``, ``readme``, ``envfile``.
+
+Every subcommand is a ``_cmd_<name>(args) -> int`` registered in :func:`build_parser`; a ``ValueError``
+(bad claim, parameter or params file) becomes one ``error: ...`` line and exit status 2, before jax is
+imported (nothing here imports jax; the notebooks' kernels do). Ctrl-C or SIGTERM during a run prints
+``interrupted: <claim> stopped, nothing written`` and exits with 128 + the signal number.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
-
-def _parse_value(text: str) -> Any:
-    """``-p widths "[64, 256]"`` -> [64, 256]; numbers, booleans and lists parse as YAML."""
-    return yaml.safe_load(text)
-
-
-# One thread per process when several claims run side by side, so that N jobs on N cores do not
-# oversubscribe (XLA's Eigen pool and BLAS would otherwise each take every core).
-SINGLE_THREAD_ENV = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-}
+from ntkrepro.jobs import SINGLE_THREAD_ENV, Interrupted, interrupted_line  # noqa: F401  (re-exported)
+from ntkrepro.params import parse_value, read_params_file
 
 
 def _child_argv(args: argparse.Namespace, cid: str) -> list[str]:
-    argv = [sys.executable, "-m", "ntkrepro", "run", cid, "--profile", args.profile, "-q",
-            "--timeout", str(args.timeout)]
+    from ntkrepro.jobs import run_argv
+
+    argv = ["run", cid, "--profile", args.profile, "-q", "--timeout", str(args.timeout)]
     for name, value in args.param or []:
         argv += ["-p", name, value]
     if args.params_file:
         argv += ["--params-file", args.params_file]
     argv += ["--skip-unchanged"] if args.skip_unchanged else []
     argv += ["--no-html"] if args.no_html else []
-    return argv
+    return run_argv(argv)
 
 
-def _run_parallel(args: argparse.Namespace, ids: list[str]) -> list[str]:
-    """Each claim in its own process (its own kernel, staging directory and signal handling),
-    at most ``args.jobs`` at a time; each one's output is printed when it ends."""
-    import os
-    import subprocess
-    from concurrent.futures import ThreadPoolExecutor
-
-    env = {**os.environ, **SINGLE_THREAD_ENV}
-
-    def one(cid: str) -> tuple[str, int, str]:
-        proc = subprocess.run(_child_argv(args, cid), env=env, capture_output=True, text=True)
-        return cid, proc.returncode, proc.stdout + proc.stderr
-
-    failures = []
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for cid, code, text in pool.map(one, ids):
-            print(text.rstrip(), flush=True)
-            if code:
-                failures.append(cid)
-    return failures
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--params-file`` then each ``-p NAME VALUE`` (a ``ValueError`` naming the file or parameter)."""
+    overrides: dict[str, Any] = {}
+    if args.params_file:
+        overrides.update(read_params_file(args.params_file))
+    overrides.update({name: parse_value(name, value) for name, value in args.param or []})
+    return overrides
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ntkrepro.ledger import IMPLEMENTATION_ERROR, failed_implementation_checks
     from ntkrepro.registry import CLAIMS, get_claim
-    from ntkrepro.runner import NotebookFailed, OutputBusy, run_claim
 
-    overrides: dict[str, Any] = {}
-    if args.params_file:
-        overrides.update(yaml.safe_load(Path(args.params_file).read_text()) or {})
-    overrides.update({name: _parse_value(value) for name, value in args.param or []})
+    overrides = _overrides(args)
     ids = list(CLAIMS) if args.claim == "all" else [get_claim(args.claim).id]
     if args.claim == "all" and args.output_dir:
         raise ValueError("--output-dir needs a single claim, not 'all'")
@@ -74,38 +50,58 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for cid in ids:  # validate every claim's parameters before running any
         get_claim(cid).params.resolve({**overrides, "profile": args.profile},
                                        get_claim(cid).default_output_dir)
-    if args.jobs > 1 and len(ids) > 1:
-        failures = _run_parallel(args, ids)
-    else:
-        failures = []
-        for cid in ids:
-            t0 = time.perf_counter()
-            print(f"==> {cid} ({args.profile})", flush=True)
-            try:
-                res = run_claim(cid, args.profile, overrides, args.output_dir,
-                                skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
-                                html=not args.no_html, cell_timeout=args.timeout)
-            except (NotebookFailed, OutputBusy) as err:
-                print(f"FAILED: {err}", file=sys.stderr, flush=True)
-                failures.append(cid)
-                continue
-            state = "up to date (inputs unchanged; skipped)" if res.skipped else \
-                f"done in {time.perf_counter() - t0:.0f} s"
-            verdict = res.results["verdict"] if res.results else "?"
-            print(f"    {cid}: {state}; verdict: {verdict}; outputs in {res.output_dir}", flush=True)
-            if verdict == IMPLEMENTATION_ERROR:
-                print(f"FAILED: {cid}: implementation check(s) failed: "
-                      f"{', '.join(failed_implementation_checks(res.results))}", file=sys.stderr, flush=True)
-                failures.append(cid)
+    try:
+        if args.jobs > 1 and len(ids) > 1:
+            from ntkrepro.jobs import run_parallel
+
+            failures = run_parallel({cid: _child_argv(args, cid) for cid in ids}, args.jobs, args.heartbeat)
+        else:
+            failures = _run_serial(args, ids, overrides)
+    except Interrupted as err:  # run_parallel has printed a line per stopped claim
+        return 128 + err.signum
     if failures:
         print(f"failed claims: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
 
 
+def _run_serial(args: argparse.Namespace, ids: list[str], overrides: dict[str, Any]) -> list[str]:
+    """One claim after another in this process; raises :class:`Interrupted` (after printing one line)
+    on Ctrl-C or SIGTERM."""
+    from ntkrepro.jobs import signals_as_interrupt
+    from ntkrepro.ledger import IMPLEMENTATION_ERROR, failed_implementation_checks
+    from ntkrepro.runner import NotebookFailed, OutputBusy, run_claim
+
+    failures = []
+    for cid in ids:
+        t0 = time.perf_counter()
+        print(f"==> {cid} ({args.profile})", flush=True)
+        try:
+            with signals_as_interrupt():
+                res = run_claim(cid, args.profile, overrides, args.output_dir,
+                                skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
+                                html=not args.no_html, cell_timeout=args.timeout)
+        except (NotebookFailed, OutputBusy) as err:
+            print(f"FAILED: {err}", file=sys.stderr, flush=True)
+            failures.append(cid)
+            continue
+        except KeyboardInterrupt as err:
+            print(interrupted_line(cid), file=sys.stderr, flush=True)
+            raise err if isinstance(err, Interrupted) else Interrupted() from None
+        state = "up to date (inputs unchanged; skipped)" if res.skipped else \
+            f"done in {time.perf_counter() - t0:.0f} s"
+        verdict = res.results["verdict"] if res.results else "?"
+        print(f"    {cid}: {state}; verdict: {verdict}; outputs in {res.output_dir}", flush=True)
+        if verdict == IMPLEMENTATION_ERROR:
+            print(f"FAILED: {cid}: implementation check(s) failed: "
+                  f"{', '.join(failed_implementation_checks(res.results))}", file=sys.stderr, flush=True)
+            failures.append(cid)
+    return failures
+
+
 def _cmd_list(_: argparse.Namespace) -> int:
-    from ntkrepro.readme import latest_results
     from ntkrepro.registry import CLAIMS
+    from ntkrepro.results import latest_results
 
     for c in CLAIMS.values():
         res = latest_results(c)
@@ -133,10 +129,10 @@ def _cmd_readme(_: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from ntkrepro.sweep import sweep
 
-    axes = {name: _parse_value(value) for name, value in args.param or []}
+    axes = {name: parse_value(name, value) for name, value in args.param or []}
     if not axes:
         raise ValueError("a sweep needs at least one -p NAME \"[v1, v2, ...]\"")
-    fixed = {name: _parse_value(value) for name, value in args.set or []}
+    fixed = {name: parse_value(name, value) for name, value in args.set or []}
     summary = sweep(args.claim, axes, args.profile, "zip" if args.zip else "grid", args.output_dir,
                     args.scheduler, args.workers, fixed, args.metric, progress=not args.quiet)
     failed = [r["point"] for r in summary["rows"] if r["status"] == "failed"]
@@ -188,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("-j", "--jobs", type=int, default=1,
                      help="with 'all': run up to N claims side by side (one process and one thread each)")
+    run.add_argument("--heartbeat", type=float, default=60.0, metavar="SECONDS",
+                     help="with --jobs: how often to print the running claims and their elapsed times")
     run.set_defaults(func=_cmd_run)
     sw = sub.add_parser("sweep", help="run a claim notebook over a grid of parameter values on Dask")
     sw.add_argument("claim", help="claim id (see `list`)")
@@ -229,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:  # the interrupted run has printed its one line
+        return 128 + err.signum
 
 
 if __name__ == "__main__":

@@ -19,14 +19,24 @@ before neural-tangents is imported, the few jax names it still uses that moved o
 ``jax_threefry_partitionable = False`` so that seeded draws equal those of jax 0.4.25. On the
 pinned stack (jax 0.4.25) it does nothing.
 
-``import ntkrepro`` calls :func:`install` and :func:`patch_jax`; import ``ntkrepro`` before
-``neural_tangents``. Accessing an attribute of the stub raises an ``AttributeError`` that says why
-it is empty.
+When they run: ``import ntkrepro`` imports no jax. It calls :func:`install` (the stub; no import) and
+:func:`after_import` so that :func:`setup_jax` (:func:`patch_jax`, then ``jax_enable_x64``) runs the
+moment jax is first imported in that process, i.e. where computation starts (at once if jax is already
+imported). ``neural_tangents`` also imports on its own, without ``ntkrepro`` first: ``make venv``
+writes ``<site-packages>/ntkrepro-neural-tangents.pth`` (:func:`write_startup_hook`), an interpreter
+start-up hook that imports nothing until ``neural_tangents`` is first imported and then runs
+:func:`prepare_neural_tangents` (``import ntkrepro``, :func:`install`, :func:`patch_jax`): in the
+project's environments ``import neural_tangents`` behaves as it does after ``import ntkrepro`` (float64
+on, seeded draws as on jax 0.4.25). Accessing an attribute of the stub raises an ``AttributeError``
+that says why it is empty.
 """
 from __future__ import annotations
 
 import sys
+import sysconfig
 import types
+from pathlib import Path
+from typing import Callable
 
 MODERN_FROM = (0, 5)  # jax versions from which patch_jax has work to do
 
@@ -127,3 +137,106 @@ def float32_scope():
         return jax.enable_x64(False)
     from jax.experimental import disable_x64
     return disable_x64()
+
+
+def setup_jax() -> None:
+    """What every ntkrepro computation needs from jax: :func:`patch_jax`, then float64 on
+    (``jax_enable_x64``: kernels, eigenvalues and kernel solves need it; training loops that can run
+    in float32 cast explicitly). Idempotent; imports jax."""
+    import jax
+
+    patch_jax()
+    jax.config.update("jax_enable_x64", True)
+
+
+def after_import(name: str, callback: Callable[[], None]) -> None:
+    """Run ``callback()`` right after the top-level module ``name`` is first imported in this process
+    (at once if it already is). The module's own loader runs it; only its ``exec_module`` is wrapped,
+    for that one call."""
+    if name in sys.modules:
+        callback()
+        return
+    for finder in sys.meta_path:
+        if isinstance(finder, _AfterImport):
+            finder.callbacks.setdefault(name, []).append(callback)
+            return
+    sys.meta_path.insert(0, _AfterImport({name: [callback]}))
+
+
+class _AfterImport:
+    """A meta-path finder that finds nothing itself: for a watched name it asks the other finders and
+    wraps the found loader's ``exec_module`` so that the callbacks run once the module has executed."""
+
+    def __init__(self, callbacks: dict[str, list[Callable[[], None]]]):
+        self.callbacks = callbacks
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname not in self.callbacks:
+            return None
+        callbacks = self.callbacks.pop(fullname)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        original = getattr(loader, "exec_module", None)
+        if original is None:
+            return spec
+
+        def exec_module(module):
+            try:
+                original(module)
+            finally:
+                vars(loader).pop("exec_module", None)
+            for callback in callbacks:
+                callback()
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def prepare_neural_tangents() -> None:
+    """What must happen before neural-tangents is first imported: the stub (:func:`install`) and the
+    jax names it needs (:func:`patch_jax`). Called by the start-up hook (:data:`STARTUP_CODE`)."""
+    install()
+    patch_jax()
+
+
+# The start-up hook: a .pth file's line that starts with "import" is executed when the interpreter
+# starts; it defines a meta-path finder that imports nothing until neural_tangents is first imported.
+STARTUP_CODE = '''
+import sys
+
+
+class NtkreproNeuralTangentsHook:
+    """ntkrepro's start-up hook (ntkrepro/compat.py): applies ntkrepro.compat before neural_tangents
+    is first imported, so that it imports without tensorflow."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "neural_tangents" and self in sys.meta_path:
+            sys.meta_path.remove(self)
+            try:
+                from ntkrepro.compat import prepare_neural_tangents
+            except ImportError:  # ntkrepro uninstalled: neural_tangents fails as it would anyway
+                return None
+            prepare_neural_tangents()
+        return None
+
+
+sys.meta_path.insert(0, NtkreproNeuralTangentsHook())
+'''
+STARTUP_FILE = "ntkrepro-neural-tangents.pth"
+
+
+def write_startup_hook(site_dir: str | Path | None = None) -> Path:
+    """Write :data:`STARTUP_FILE` (one line that runs :data:`STARTUP_CODE`) into ``site_dir``
+    (default: this interpreter's site-packages); return its path."""
+    path = Path(site_dir or sysconfig.get_paths()["purelib"]) / STARTUP_FILE
+    path.write_text(f"import sys; exec({STARTUP_CODE!r})\n")
+    return path
+

@@ -170,3 +170,46 @@ def require(condition: bool, name: str, message: str) -> None:
     """Cross-parameter rule helper: raise ``ValueError`` naming ``name`` unless ``condition``."""
     if not condition:
         raise ValueError(f"parameter {name!r}: {message}")
+
+
+def _yaml_position(err: Exception) -> str:
+    """``line L, column C: problem`` from a PyYAML error (1-based, as editors count)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+    return f"{where}: {problem}"
+
+
+def parse_value(name: str, text: str) -> Any:
+    """A ``-p NAME VALUE`` value parsed as YAML (``"[64, 256]"`` -> ``[64, 256]``; numbers, booleans and
+    lists). Raises ``ValueError`` naming the parameter and the position when ``text`` is not valid YAML."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"-p {name} {text!r} is not valid YAML ({_yaml_position(err)})") from None
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """The parameter overrides in a YAML file (a mapping; an empty file gives none). Raises
+    ``ValueError`` naming the file (and the position) when it is missing, unreadable, not valid YAML or
+    not a mapping of names to values."""
+    import yaml
+
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ValueError(f"params file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"params file {path}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"params file {path}: not valid YAML ({_yaml_position(err)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ValueError(f"params file {path}: expected a mapping of parameter names to values, "
+                         f"got {type(data).__name__}")
+    return data

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import CLAIMS
-from ntkrepro.results import get_metric, load_results
-from ntkrepro.spec import Claim
+from ntkrepro.results import get_metric, latest_results  # noqa: F401  (latest_results re-exported)
 
 README = REPO_ROOT / "README.md"
 BLOCKS = {
@@ -20,11 +19,6 @@ BLOCKS = {
 
 def _end(name: str) -> str:
     return f"<!-- {name}:end -->"
-
-
-def latest_results(claim: Claim) -> dict | None:
-    path = claim.default_output_dir("full") / "results.json"
-    return load_results(path) if path.exists() else None
 
 
 def _fmt(value: object) -> str:

@@ -18,6 +18,7 @@ from ntkrepro import ledger
 from ntkrepro.io import read_json, to_jsonable, write_json
 from ntkrepro.provenance import provenance
 from ntkrepro.registry import get_claim
+from ntkrepro.spec import Claim
 
 STAGE_ENV = "NTKREPRO_STAGE_DIR"
 
@@ -111,3 +112,9 @@ def checks_table(checks):
              "what it tests": c["description"]} for c in checks]
     return pd.DataFrame(rows)
 
+
+def latest_results(claim: Claim) -> dict | None:
+    """The claim's committed full-profile results (``figures/<id>/results.json``), or None before its
+    first full run. Serves the README, the report and ``python -m ntkrepro list``."""
+    path = claim.default_output_dir("full") / "results.json"
+    return load_results(path) if path.exists() else None

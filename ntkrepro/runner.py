@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ntkrepro.io import atomic_path, to_jsonable, write_text
+from ntkrepro.jobs import Interrupted
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import get_claim
 from ntkrepro.results import STAGE_ENV
@@ -68,20 +69,25 @@ def output_lock(out: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so that papermill
-    shuts the kernel down and the staging directory is removed."""
+    """Inside the block, the first SIGTERM or Ctrl-C raises :class:`~ntkrepro.jobs.Interrupted` (a
+    KeyboardInterrupt), so that papermill shuts the kernel down, the staging directory is removed and
+    the lock released; a second one while that cleanup runs is ignored, so the cleanup completes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    signums = (signal.SIGTERM, signal.SIGINT)
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        for s in signums:
+            signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(signum)
 
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {s: signal.signal(s, handler) for s in signums}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @contextlib.contextmanager
@@ -208,12 +214,12 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
     notebook_dir = out if output_dir is not None else BUILD_DIR / "notebooks" / profile
     pm_params = {k: v for k, v in explicit.items() if k != "output_dir"}
     pm_params["output_dir"] = str(out)
-    with output_lock(out):
+    with _sigterm_as_interrupt(), output_lock(out):  # the cleanup below runs whole
         stage = out.parent / f".{out.name}.staging-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         try:
-            with _env(STAGE_ENV, str(stage)), _sigterm_as_interrupt():
+            with _env(STAGE_ENV, str(stage)):
                 executed = stage / claim.notebook
                 try:
                     execute(claim.notebook_path, executed, pm_params, progress_bar, cell_timeout)

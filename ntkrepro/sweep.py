@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ntkrepro.cli import SINGLE_THREAD_ENV
+from ntkrepro.jobs import SINGLE_THREAD_ENV
 from ntkrepro.io import to_jsonable, write_json, write_text
 from ntkrepro.registry import get_claim
 from ntkrepro.spec import FINDING_VERDICTS

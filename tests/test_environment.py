@@ -101,3 +101,110 @@ def test_stub_explains_itself():
 
     with pytest.raises(AttributeError, match="compat.py"):
         nt.experimental.empirical_ntk_fn_tf  # noqa: B018
+
+
+# ----- neural-tangents on its own, ntkrepro without jax ------------------------------------------
+
+STANDALONE_NT = """
+import sys
+import numpy as np
+import jax
+import neural_tangents as nt
+from neural_tangents import stax
+bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf2jax', 'keras') or 'jax2tf' in m]
+assert bad == [], bad
+init, apply, _ = stax.serial(stax.Dense(32), stax.Relu(), stax.Dense(1))
+x = jax.random.normal(jax.random.PRNGKey(0), (5, 4))
+_, params = init(jax.random.PRNGKey(1), x.shape)
+kernels = [np.asarray(nt.empirical_ntk_fn(apply, vmap_axes=0, implementation=impl)(x, None, params))
+           for impl in (nt.NtkImplementation.JACOBIAN_CONTRACTION, nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
+                        nt.NtkImplementation.STRUCTURED_DERIVATIVES)]
+assert kernels[0].shape == (5, 5) and kernels[0].dtype == np.float64, (kernels[0].shape, kernels[0].dtype)
+for k in kernels[1:]:
+    np.testing.assert_allclose(k, kernels[0], rtol=1e-10, atol=1e-12)
+print("ok")
+"""
+STACK_PYTHONS = {"pinned": REPO / ".venv" / "bin" / "python", "modern": REPO / ".venv-modern" / "bin" / "python"}
+
+
+@pytest.mark.parametrize("stack", list(STACK_PYTHONS))
+def test_neural_tangents_imports_on_its_own(stack, tmp_path):
+    """A fresh interpreter of each stack's environment, outside the repository and without importing
+    ntkrepro first: ``import neural_tangents`` and ``stax`` work without tensorflow (the start-up hook
+    that ``make venv`` writes, ntkrepro/compat.py), and the three empirical-NTK implementations agree."""
+    python = sys.executable if stack == "pinned" and not STACK_PYTHONS["pinned"].exists() else STACK_PYTHONS[stack]
+    if not Path(python).exists():
+        pytest.skip(f"no {stack} environment here ({python}; `make venv STACK={stack}` creates it)")
+    out = subprocess.run([str(python), "-c", STANDALONE_NT], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (
+        f"{stack}: {out.stderr.strip().splitlines()[-1:]} (if the start-up hook is missing, run `make venv "
+        f"STACK={stack}` or write it: python -c 'from ntkrepro.compat import write_startup_hook; "
+        f"write_startup_hook()')")
+
+
+NO_JAX = """
+import sys
+import ntkrepro
+from ntkrepro import cli, readme
+from ntkrepro.registry import CLAIMS
+assert list(CLAIMS) and ntkrepro.get_claim("etf").id == "etf"
+for argv in (["list"], ["ids"], ["report"]):
+    assert cli.main(argv) == 0, argv
+readme.render(readme.README.read_text())
+assert cli.main(["run", "etf", "-p", "seed", "-1"]) == 2
+assert cli.main(["run", "etf", "-p", "seed", "[1"]) == 2
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "jaxlib", "neural_tangents", "optax")
+               and m != "neural_tangents.experimental" or m.endswith(".science"))
+assert heavy == [], heavy
+"""
+
+
+def test_ntkrepro_imports_without_jax():
+    """``import ntkrepro``, the registry, ``list``, ``ids``, ``report``, the README render and parameter
+    errors import neither jax nor any claim's science."""
+    out = subprocess.run([sys.executable, "-c", NO_JAX], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("first", ["ntkrepro", "jax"])
+def test_float64_on_once_jax_is_imported(first):
+    """x64 is turned on where computation starts (jax's first import after ``import ntkrepro``, or at
+    once when jax came first), as it was at ``import ntkrepro``."""
+    code = (f"import {first}; import ntkrepro, jax, jax.numpy as jnp; "
+            "assert jnp.ones(1).dtype == jnp.float64 and jax.config.jax_enable_x64; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_no_import_cycle_among_ntkrepro_modules():
+    """Imports between ntkrepro modules (at module level and inside functions) form no cycle."""
+    import ast
+
+    graph = {}
+    for path in (REPO / "ntkrepro").rglob("*.py"):
+        if path.name.startswith("test_"):
+            continue
+        mod = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ntkrepro"):
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("ntkrepro"))
+        graph[mod] = deps
+    graph = {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for d in graph[m]:
+            if state.get(d) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(d):] + [d]))
+            if d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])

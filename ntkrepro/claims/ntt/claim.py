@@ -9,8 +9,17 @@ from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Pa
 
 import numpy as np
 
-from ntkrepro.claims.ntt.science import METHODS, _cell
 from ntkrepro.stats import paired as paired_ci, paired_interval, seeds_for_power, worst_interval
+
+METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "snip_global", "logit_snip",
+           "ntt_mask_fresh_init")  # the pruning methods (science.py imports them from here)
+
+
+def _cell(runs: list[dict], method: str, density: float, key: str) -> np.ndarray:
+    """One method's values of ``key`` at ``density``, ordered by seed (science.py imports it from here)."""
+    return np.array([r[key] for r in sorted(runs, key=lambda r: r["seed"])
+                     if r["method"] == method and r["density"] == density])
+
 
 # Gates of the accuracy comparisons (declared before the full run that first used them):
 # a 90 % two-sided paired t interval over seeds, so "CI low > 0" is the one-sided paired t test at

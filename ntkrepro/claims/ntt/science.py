@@ -24,8 +24,7 @@ from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_interval
 
-METHODS = ("ntt", "ntt_no_kernel", "magnitude", "random", "scaled_random", "snip", "snip_global", "logit_snip",
-           "ntt_mask_fresh_init")
+from ntkrepro.claims.ntt.claim import METHODS, _cell  # noqa: E402  (declared with the claim's checks)
 GLOBAL_MASKS = ("snip_global",)  # one top-k over all layers: per-layer counts vary by design
 
 F32 = jnp.float32
@@ -366,9 +365,6 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
-def _cell(runs: list[dict], method: str, density: float, key: str) -> np.ndarray:
-    return np.array([r[key] for r in sorted(runs, key=lambda r: r["seed"])
-                     if r["method"] == method and r["density"] == density])
 
 
 def summarize(runs: list[dict]) -> dict[str, Any]:
