@@ -1,0 +1,230 @@
+"""A record you can check: input hashes, ``status``, ``compare``/``verify`` and ``--skip-unchanged``,
+all without executing a notebook."""
+import copy
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ntkrepro import CLAIMS, record
+from ntkrepro.provenance import REPO_ROOT
+
+
+def _copy_repo(dest):
+    """The files a status reads: the package, the notebooks, the lock."""
+    shutil.copytree(REPO_ROOT / "ntkrepro", dest / "ntkrepro", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "notebooks", dest / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(REPO_ROOT / record.LOCK_FILE, dest / record.LOCK_FILE)
+    return dest
+
+
+def _fake_record(root, claim, profile):
+    """A results.json whose provenance records the inputs of ``root`` as they are now."""
+    params = claim.params.resolve({"profile": profile}, claim.default_output_dir)
+    res = {"claim": claim.id, "verdict": "x", "findings": [], "metrics": {}, "checks": [],
+           "parameters": record.hashed_parameters(params),
+           "provenance": record.provenance_fields(claim, params, root)}
+    path = record.record_path(claim.id, profile, root / "figures")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res))
+    return path
+
+
+def test_import_closure_follows_imports_but_not_other_claims():
+    own = record._claim_files(CLAIMS["etf"], REPO_ROOT)
+    closure = [str(p.relative_to(REPO_ROOT)) for p in record.import_closure("etf", own)]
+    assert "ntkrepro/results.py" in closure and "ntkrepro/ledger.py" in closure
+    assert not [p for p in closure if p.startswith("ntkrepro/claims/") and "/etf/" not in p
+                and p != "ntkrepro/claims/__init__.py"]
+    assert "ntkrepro/record.py" not in closure and "ntkrepro/report.py" not in closure
+
+
+def test_status_names_only_the_claim_whose_science_changed(tmp_path):
+    root = _copy_repo(tmp_path)
+    claims = list(CLAIMS.values())
+    for c in claims:
+        for p in record.PROFILES:
+            _fake_record(root, c, p)
+    assert all(s.up_to_date for s in record.status(claims, root)), [s.line() for s in record.status(claims, root)]
+    science = root / "ntkrepro" / "claims" / "etf" / "science.py"
+    science.write_text(science.read_text() + "\n# an edit\n")
+    stale = [s for s in record.status(claims, root) if not s.up_to_date]
+    assert {s.what for s in stale} == {"etf (full)", "etf (smoke)"}
+    assert all("ntkrepro/claims/etf/science.py" in s.line() for s in stale)
+
+
+def test_status_flags_a_record_without_hash_and_a_missing_one(tmp_path):
+    root = _copy_repo(tmp_path)
+    c = CLAIMS["ntt"]
+    path = _fake_record(root, c, "full")
+    res = json.loads(path.read_text())
+    del res["provenance"]["inputs_sha256"], res["provenance"]["inputs"]
+    path.write_text(json.dumps(res))
+    full, smoke = record.status([c], root)
+    assert "no input hash" in full.line() and "no record" in smoke.line()
+
+
+def test_status_cli_exits_nonzero_when_stale():
+    proc = subprocess.run([sys.executable, "-m", "ntkrepro", "status"], cwd=REPO_ROOT, capture_output=True, text=True)
+    lines = proc.stdout.splitlines()
+    assert len(lines) >= 2 * len(CLAIMS)
+    assert all(": up to date" in ln or ": stale: " in ln for ln in lines)
+    assert (proc.returncode != 0) == any("stale" in ln for ln in lines)
+
+
+# -- compare -----------------------------------------------------------------------------------------
+
+def _smoke_record(cid):
+    path = record.record_path(cid, "smoke")
+    if not path.exists():
+        pytest.skip(f"no committed smoke record {path}")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("cid", list(CLAIMS))
+def test_compare_passes_on_the_committed_smoke_record(cid):
+    rec = _smoke_record(cid)
+    rep = record.compare(rec, copy.deepcopy(rec), CLAIMS[cid])
+    assert rep["ok"] and rep["verdicts_equal"] and rep["compared"] == rep["within"] > 0
+
+
+def _first_float(tree, kind_ok, cid, prefix=""):
+    for path, v in record._leaves(tree):
+        if isinstance(v, float) and v != 0 and record.value_kind(cid, path, v, v * 1.5) in kind_ok:
+            return path
+    return None
+
+
+def _set(tree, path, value):
+    import re
+
+    parts = [p for p in re.split(r"\.|\[|\]", path) if p != ""]
+    node = tree
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def test_compare_fails_naming_a_perturbed_metric():
+    cid = "etf"
+    rec = _smoke_record(cid)
+    fresh = copy.deepcopy(rec)
+    path = _first_float(fresh["metrics"], {"float64"}, cid)
+    assert path is not None
+    _set(fresh["metrics"], path, _get(fresh["metrics"], path) * 1.01)
+    rep = record.compare(rec, fresh, CLAIMS[cid])
+    assert not rep["ok"] and rep["verdicts_equal"]
+    assert rep["failures"][0]["path"] == f"metrics.{path}"
+    assert f"metrics.{path}" in record.first_failure(rep)
+
+
+def _get(tree, path):
+    return dict(record._leaves(tree))[path]
+
+
+def test_compare_fails_on_a_changed_verdict():
+    cid = "ntt"
+    rec = _smoke_record(cid)
+    fresh = copy.deepcopy(rec)
+    f = fresh["findings"][0]
+    f["verdict"] = "not reproduced" if f["verdict"] != "not reproduced" else "reproduced"
+    rep = record.compare(rec, fresh, CLAIMS[cid])
+    assert not rep["ok"] and not rep["verdicts_equal"]
+    assert f["id"] in record.first_failure(rep) and "verdict changed" in record.first_failure(rep)
+
+
+def test_tolerances_by_kind():
+    c = CLAIMS["etf"]
+    base = {"verdict": "v", "findings": [], "checks": [],
+            "metrics": {"n": 3, "lam": 1.0, "gram_max_dev": 3.1e-8, "tiny": 1e-9, "t": 1.0}}
+
+    def run(**metrics):
+        fresh = copy.deepcopy(base)
+        fresh["metrics"].update(metrics)
+        return record.compare(base, fresh, c)
+
+    assert not run(n=4)["ok"]                      # integers: exact
+    assert run(lam=1.0 + 1e-9)["ok"]               # float64: tight
+    assert not run(lam=1.0 + 1e-4)["ok"]
+    assert run(gram_max_dev=1.7e-8)["ok"]          # residual: against its gate only
+    assert run(tiny=5e-9)["ok"]                    # round-off-level numbers are residuals
+    ntt = {**base, "metrics": {"acc": 0.80}}
+    fresh = {**ntt, "metrics": {"acc": 0.805}}
+    assert record.compare(ntt, fresh, CLAIMS["ntt"])["ok"]  # float32 training: looser
+    for kind, tol in record.TOLERANCES.items():
+        assert tol.why, kind
+
+
+def test_timings_are_ignored():
+    c = next((c for c in CLAIMS.values() if c.nondeterministic), None)
+    if c is None:
+        pytest.skip("no claim declares timings")
+    path = c.nondeterministic[0]
+    assert record.value_kind(c.id, path, 1.0, 2.0, c.nondeterministic) == "timing"
+
+
+def test_a_residual_check_is_compared_by_its_outcome_only():
+    row = {"name": "k", "kind": "implementation", "finding": None, "outcome": "pass", "value": 1e-13,
+           "gate": {"op": "<", "bound": 1e-10}}
+    rec = {"verdict": "v", "findings": [], "metrics": {}, "checks": [row]}
+    fresh = copy.deepcopy(rec)
+    fresh["checks"][0]["value"] = 5e-11
+    assert record.compare(rec, fresh, CLAIMS["etf"])["ok"]
+    fresh["checks"][0]["outcome"] = "fail"
+    rep = record.compare(rec, fresh, CLAIMS["etf"])
+    assert not rep["ok"] and rep["failures"][0]["path"] == "checks.k.outcome"
+
+
+def test_verify_cli_on_existing_runs(tmp_path, capsys):
+    """verify --fresh DIR: passes on a copy of the committed smoke record, fails naming a perturbed metric."""
+    from ntkrepro import cli
+
+    cid = "etf"
+    rec = _smoke_record(cid)
+    (tmp_path / cid).mkdir()
+    (tmp_path / cid / "results.json").write_text(json.dumps(rec))
+    assert cli.main(["verify", cid, "--fresh", str(tmp_path)]) == 0
+    assert "equal" in capsys.readouterr().out
+    path = _first_float(rec["metrics"], {"float64"}, cid)
+    _set(rec["metrics"], path, _get(rec["metrics"], path) * 1.01)
+    (tmp_path / cid / "results.json").write_text(json.dumps(rec))
+    assert cli.main(["verify", cid, "--fresh", str(tmp_path)]) == 1
+    assert f"metrics.{path}" in capsys.readouterr().err
+
+
+# -- skip-unchanged ------------------------------------------------------------------------------------
+
+def test_skip_unchanged_uses_the_record_and_starts_no_kernel(tmp_path, monkeypatch):
+    from ntkrepro import runner
+
+    def boom(*a, **k):
+        raise AssertionError("a notebook was executed")
+
+    monkeypatch.setattr(runner, "execute", boom)
+    c = CLAIMS["factorized_ntk"]
+    out = tmp_path / "out"
+    params = c.params.resolve({"profile": "smoke", "output_dir": str(out)}, c.default_output_dir)
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"verdict": "v", "provenance": record.provenance_fields(c, params)}))
+    res = runner.run_claim(c.id, "smoke", output_dir=out, skip_unchanged=True)
+    assert res.skipped and res.results["verdict"] == "v"
+    with pytest.raises(AssertionError, match="executed"):  # any input changed: it runs
+        runner.run_claim(c.id, "smoke", {"seed": 7}, output_dir=out, skip_unchanged=True)
+
+
+def test_make_figures_on_an_up_to_date_record_says_up_to_date(monkeypatch, capsys):
+    """`make figures` = `run all --profile full --skip-unchanged`: with every committed record up to date,
+    each claim prints an "up to date" line and no notebook executes (in-process, --jobs 1)."""
+    from ntkrepro import cli, runner
+
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: (_ for _ in ()).throw(AssertionError("executed")))
+    monkeypatch.setattr(record, "is_up_to_date", lambda *a, **k: True)
+    assert cli.main(["run", "all", "--profile", "full", "--skip-unchanged", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("up to date") == len(CLAIMS), out
