@@ -495,10 +495,27 @@ def table(reports: Sequence[Mapping[str, Any]]) -> str:
 VERIFY_DIR = REPO_ROOT / "build" / "verify"
 
 
+def stack_tag() -> str:
+    """``"modern"`` on jax >= 0.5 (requirements-modern.lock), else ``"pinned"``; read from the installed
+    package's metadata, without importing jax."""
+    from importlib import metadata
+
+    try:
+        major, minor = (int(x) for x in metadata.version("jax").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return "pinned"
+    return "modern" if (major, minor) >= (0, 5) else "pinned"
+
+
+def verify_dir(profile: str) -> Path:
+    """Where verify runs go: ``build/verify/<profile>`` (pinned stack) or ``build/verify/<profile>-modern``."""
+    return VERIFY_DIR / (profile if stack_tag() == "pinned" else f"{profile}-modern")
+
+
 def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | None = None,
            fresh_dir: Path | None = None, jobs: int = 2, python: str | None = None,
            echo=print) -> list[dict[str, Any]]:
-    """Run each claim's ``profile`` into ``build/verify/<profile>/<id>`` (or read the runs already in
+    """Run each claim's ``profile`` into :func:`verify_dir` ``/<id>`` (or read the runs already in
     ``fresh_dir/<id>``) and :func:`compare` it with its record (``record_dir``, a folder laid out like
     ``figures/``). A run that fails or a missing record gives a report with ``error``."""
     import os
@@ -509,7 +526,7 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
     from ntkrepro.registry import get_claim
 
     claims = [get_claim(c) for c in claim_ids]
-    runs = fresh_dir or VERIFY_DIR / profile
+    runs = fresh_dir or verify_dir(profile)
 
     def one(cid: str) -> tuple[str, str | None]:
         if fresh_dir is not None:
