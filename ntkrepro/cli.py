@@ -185,7 +185,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from ntkrepro.record import first_failure, table, verify
     from ntkrepro.registry import CLAIMS, get_claim
 
-    ids = list(CLAIMS) if args.claim == "all" else [get_claim(args.claim).id]
+    ids = list(CLAIMS) if not args.claim or "all" in args.claim else [get_claim(c).id for c in args.claim]
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     reports = verify(ids, args.profile, Path(args.record) if args.record else None,
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="each committed record: up to date, or stale naming the changed inputs "
                                   "(exit 1 when stale)").set_defaults(func=_cmd_status)
     vf = sub.add_parser("verify", help="re-run into build/verify/ and compare with the committed record")
-    vf.add_argument("claim", nargs="?", default="all", help="claim id or 'all' (default)")
+    vf.add_argument("claim", nargs="*", default=["all"], help="claim id(s) or 'all' (default)")
     vf.add_argument("--profile", default="smoke", choices=("smoke", "full"))
     vf.add_argument("--record", help="a folder laid out like figures/ holding the record (default figures/)")
     vf.add_argument("--fresh", help="compare the runs already in FRESH/<claim>/ instead of re-running")

@@ -340,8 +340,15 @@ def _is_num(x: Any) -> bool:
 
 
 def _under(path: str, prefixes: Iterable[str]) -> bool:
-    return any(p == "*" or path == p or path.startswith(p + ".") or path.startswith(p + "[")
-               for p in prefixes)
+    """Whether ``path`` is at or below one of ``prefixes`` (dotted; a ``*`` part matches any one key;
+    ``"*"`` alone matches everything)."""
+    for p in prefixes:
+        if p == "*":
+            return True
+        rx = r"\.".join(r"[^.\[]+" if part == "*" else re.escape(part) for part in p.split("."))
+        if re.match(rf"{rx}(?:$|[.\[])", path):
+            return True
+    return False
 
 
 def value_kind(claim_id: str, path: str, a: Any, b: Any, nondeterministic: Iterable[str] = ()) -> str:

@@ -234,6 +234,7 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
     # was made from exactly these inputs: its provenance's input hash matches
     if skip_unchanged and is_up_to_date(claim, params, out / "results.json"):
         return RunResult(claim.id, True, out, None, json.loads((out / "results.json").read_text()))
+    fields = provenance_fields(claim, params)  # the inputs as they are when the run starts
 
     # the executed notebook goes beside the outputs when an output directory is given, else to build/
     notebook_dir = out if output_dir is not None else BUILD_DIR / "notebooks" / profile
@@ -258,7 +259,7 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
                 if html:
                     export_html(executed)
                 results = json.loads((stage / "results.json").read_text())
-                results.setdefault("provenance", {}).update(provenance_fields(claim, params))
+                results.setdefault("provenance", {}).update(fields)
                 write_json(stage / "results.json", results)
                 if profile == "full":  # the executed notebook, kept with the record (GitHub renders it)
                     slim_notebook(executed, stage / "notebook.ipynb")
