@@ -286,6 +286,10 @@ TOLERANCES: dict[str, Tolerance] = {
     # float32 training (networks trained by GD for hundreds of steps, and the counts and accuracies
     # read from them): round-off of ~1e-7 per step compounds; two stacks agree to about 1 %.
     "float32": Tolerance(3e-2, 1e-4, "|a-b| <= 1e-4 + 3e-2 max(|a|,|b|)"),
+    # float64 values at an iterative optimizer's optimum (L-BFGS or GD run to a stopping tolerance) and
+    # the statistics over such optima: they agree to the optimizer's precision, not to round-off; measured
+    # pinned vs modern on the ETF smoke profile: at most 1.2e-3 relative.
+    "optimizer": Tolerance(1e-2, 1e-6, "|a-b| <= 1e-6 + 1e-2 max(|a|,|b|)"),
     # residuals and achieved optimizer precision (errors of closed forms, deviations from an ETF,
     # gradient norms at a converged optimum): numerical noise, not a result. Compared only through
     # the gate of the check that reads them (the check's outcome must be equal), never by value.
@@ -301,6 +305,20 @@ RESIDUAL_NAME = re.compile(r"(max_dev|_dev$|resid|max_abs_err|abs_err|grad_norm|
                            r"gram_dev|norm_dev)", re.I)
 # A check whose gate is "< bound" with bound at most this, or "close to 0", tests a residual.
 RESIDUAL_GATE = 1e-3
+
+# Metrics at an optimizer's optimum, per claim (top-level metric keys), and checks whose value is an
+# achieved precision (an error of the optimum normalized by its tolerance; gate "< 1"): compared through
+# their gate only. Measured pinned vs modern: such values differ by up to 20 % and sit far inside the gate.
+OPTIMIZER_METRICS: dict[str, tuple[str, ...]] = {
+    "etf": ("centred", "centred_gram_max_dev", "tilted", "tilted_alpha_c", "c_sweep", "tilted_c_sweep_gd",
+            "sign_patterns", "expected_loss_identity", "finite_n", "mc_loss", "mc_se", "closed_form_loss",
+            "approximation_error", "negative_controls"),
+}
+RESIDUAL_CHECKS: dict[str, tuple[str, ...]] = {
+    "etf": ("control_pentagon_when_m_gt_d_plus_1", "tilted_matches_1d_search", "tilted_frame_at_every_c",
+            "centred_gd_reaches_etf_loss", "no_restart_below_etf", "centred_gram_is_simplex",
+            "centred_norms_equal_r_star"),
+}
 
 # The metrics of float32 training, per claim (top-level metric keys; "*" = every metric), from each
 # claim's science.py docstring ("the finite networks train in float32").
@@ -363,6 +381,8 @@ def value_kind(claim_id: str, path: str, a: Any, b: Any, nondeterministic: Itera
         return "residual"
     if _under(path, FLOAT32_METRICS.get(claim_id, ())):
         return "float32"
+    if _under(path, OPTIMIZER_METRICS.get(claim_id, ())):
+        return "optimizer"
     if isinstance(a, int) and isinstance(b, int):
         return "exact"
     return "float64"
@@ -433,7 +453,7 @@ def compare(record: Mapping[str, Any], fresh: Mapping[str, Any], claim: Any) -> 
                          "fresh": "(missing)" if b is None else "present", "excess": math.inf})
             continue
         add(f"checks.{name}.outcome", "exact", a.get("outcome"), b.get("outcome"))
-        if _residual_check(a):
+        if _residual_check(a) or name in RESIDUAL_CHECKS.get(cid, ()):
             continue  # its outcome (the gate) is what counts
         va, vb = dict(_leaves(a.get("value"), "v")), dict(_leaves(b.get("value"), "v"))
         for p in dict.fromkeys([*va, *vb]):
@@ -443,13 +463,15 @@ def compare(record: Mapping[str, Any], fresh: Mapping[str, Any], claim: Any) -> 
             kind = value_kind(cid, "*" if FLOAT32_METRICS.get(cid) == ("*",) else f"checks.{name}", x, y, nondet)
             if kind == "float64" and _float32_check(cid, a):
                 kind = "float32"
+            elif kind == "float64" and OPTIMIZER_METRICS.get(cid):
+                kind = "optimizer"
             add(f"checks.{name}.value{p[1:]}", kind, x, y)
 
     failures = [r for r in rows if r["excess"] > 0]
     compared = [r for r in rows if TOLERANCES[r["kind"]].rtol is not None or r["kind"] == "residual"]
     worst = max(failures, key=lambda r: r["excess"], default=None)
     if worst is None:  # the largest relative difference among those within tolerance
-        num = [r for r in rows if _is_num(r["record"]) and _is_num(r["fresh"]) and r["kind"] in ("float64", "float32")
+        num = [r for r in rows if _is_num(r["record"]) and _is_num(r["fresh"]) and r["kind"] in ("float64", "float32", "optimizer")
                and r["record"] != r["fresh"]]
         worst = max(num, key=lambda r: abs(r["record"] - r["fresh"]) / max(abs(r["record"]), abs(r["fresh"]), 1e-300),
                     default=None)

@@ -157,6 +157,11 @@ def test_tolerances_by_kind():
     ntt = {**base, "metrics": {"acc": 0.80}}
     fresh = {**ntt, "metrics": {"acc": 0.805}}
     assert record.compare(ntt, fresh, CLAIMS["ntt"])["ok"]  # float32 training: looser
+    # values at an optimizer's optimum: to the optimizer's precision (measured across stacks: 1.2e-3)
+    assert record.value_kind("etf", "approximation_error.x.sd", 1.775e-4, 1.778e-4) == "optimizer"
+    opt = {**base, "metrics": {"approximation_error": {"sd": 1.775e-4}}}
+    assert record.compare(opt, {**opt, "metrics": {"approximation_error": {"sd": 1.778e-4}}}, c)["ok"]
+    assert not record.compare(opt, {**opt, "metrics": {"approximation_error": {"sd": 2.0e-4}}}, c)["ok"]
     for kind, tol in record.TOLERANCES.items():
         assert tol.why, kind
 
