@@ -31,7 +31,12 @@ CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/cla
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv figures test unit lab sync report maps clean lock readme benchmark print-claims $(CLAIMS)
+# FORCE=1: `make figures` re-runs every claim even when its committed record is up to date
+FORCE ?=
+# PROFILE for `make verify`: smoke (minutes) or full (about 30 minutes on 2 cores)
+PROFILE ?= smoke
+
+.PHONY: help venv figures test unit lab sync report maps clean lock readme benchmark print-claims status verify smoke-records $(CLAIMS)
 
 help:  ## list the targets
 	@grep -E '^[a-z_ -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -59,9 +64,20 @@ $(STAMP): $(LOCK) pyproject.toml requirements/jupyterlab-overrides.json
 
 venv: $(STAMP)  ## create the environment (.venv; STACK=modern: .venv-modern)
 
-figures: $(STAMP)  ## run every claim notebook (full profile); only changed ones re-execute
-	$(PY) -m ntkrepro run all --profile full --skip-unchanged --jobs $(JOBS)
+figures: $(STAMP)  ## run every claim (full profile) whose committed record is stale; FORCE=1 re-runs all (~30 min on 2 cores)
+	$(PY) -m ntkrepro run all --profile full $(if $(FORCE),,--skip-unchanged) --jobs $(JOBS)
 	$(PY) -m ntkrepro readme
+
+smoke-records: $(STAMP)  ## re-make the committed smoke records figures/<claim>/smoke/results.json (a few minutes)
+	$(PY) -m ntkrepro run all --profile smoke --no-html $(if $(FORCE),,--skip-unchanged) --jobs $(JOBS)
+	@for c in $(CLAIMS); do mkdir -p figures/$$c/smoke && cp build/smoke/$$c/results.json figures/$$c/smoke/results.json; done
+	@echo "smoke records copied to figures/<claim>/smoke/results.json"
+
+status: $(STAMP)  ## each committed record (full, smoke, claim map): up to date, or stale naming the changed inputs
+	$(PY) -m ntkrepro status
+
+verify: $(STAMP)  ## re-run into build/verify/ and compare with the committed record (PROFILE=smoke|full)
+	$(PY) -m ntkrepro verify all --profile $(PROFILE) --jobs $(JOBS)
 
 $(CLAIMS): $(STAMP)  ## run one claim notebook (full profile), e.g. `make finite_vs_infinite`
 	$(PY) -m ntkrepro run $@ --profile full

@@ -160,6 +160,43 @@ def _cmd_report(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(_: argparse.Namespace) -> int:
+    """One line per committed record (full, smoke, claim map); exit 1 when any is stale."""
+    from ntkrepro.record import status
+    from ntkrepro.registry import CLAIMS
+
+    lines = status(list(CLAIMS.values()))
+    for s in lines:
+        print(s.line())
+    stale = [s.what for s in lines if not s.up_to_date]
+    if stale:
+        print(f"{len(stale)} of {len(lines)} records stale (make figures / make smoke-records / make maps)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    """Re-run into build/verify/ and compare with the committed record; exit 1 naming the first failure."""
+    from ntkrepro.record import first_failure, table, verify
+    from ntkrepro.registry import CLAIMS, get_claim
+
+    ids = list(CLAIMS) if not args.claim or "all" in args.claim else [get_claim(c).id for c in args.claim]
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    reports = verify(ids, args.profile, Path(args.record) if args.record else None,
+                     Path(args.fresh) if args.fresh else None, jobs=args.jobs)
+    print(table([r for r in reports if "error" not in r]))
+    problems = [r["error"] for r in reports if "error" in r] + \
+        [first_failure(r) for r in reports if "error" not in r and not r["ok"]]
+    if problems:
+        for p in problems:
+            print(f"FAILED: {p}", file=sys.stderr)
+        return 1
+    print(f"verify ({args.profile}): {len(reports)} claim(s) agree with the committed record")
+    return 0
+
+
 def _cmd_envfile(_: argparse.Namespace) -> int:
     from ntkrepro.envfile import LOCK, render
 
@@ -216,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
         func=_cmd_ids)
     sub.add_parser("readme", help="regenerate the README claims table").set_defaults(func=_cmd_readme)
     sub.add_parser("report", help="write build/report/index.html (static)").set_defaults(func=_cmd_report)
+    sub.add_parser("status", help="each committed record: up to date, or stale naming the changed inputs "
+                                  "(exit 1 when stale)").set_defaults(func=_cmd_status)
+    vf = sub.add_parser("verify", help="re-run into build/verify/ and compare with the committed record")
+    vf.add_argument("claim", nargs="*", default=["all"], help="claim id(s) or 'all' (default)")
+    vf.add_argument("--profile", default="smoke", choices=("smoke", "full"))
+    vf.add_argument("--record", help="a folder laid out like figures/ holding the record (default figures/)")
+    vf.add_argument("--fresh", help="compare the runs already in FRESH/<claim>/ instead of re-running")
+    vf.add_argument("-j", "--jobs", type=int, default=2, help="claims run side by side (one thread each)")
+    vf.set_defaults(func=_cmd_verify)
     sub.add_parser("envfile", help="print environment.yml from requirements.lock").set_defaults(func=_cmd_envfile)
     return parser
 

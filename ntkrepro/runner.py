@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ntkrepro.io import atomic_path, to_jsonable, write_text
+from ntkrepro.io import atomic_path, write_json, write_text
 from ntkrepro.jobs import Interrupted
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import get_claim
@@ -125,17 +124,11 @@ class RunResult:
 
 
 def input_hash(claim: Claim, params: Mapping[str, Any]) -> str:
-    """Hash of what determines a run: the notebook, the ntkrepro sources, the lock, the parameters."""
-    h = hashlib.sha256()
-    files = [claim.notebook_path, REPO_ROOT / "requirements.lock",
-             *sorted((REPO_ROOT / "ntkrepro").rglob("*.py"))]
-    for f in files:
-        h.update(str(f.relative_to(REPO_ROOT)).encode())
-        h.update(f.read_bytes() if f.exists() else b"")
-    p = dict(params)
-    p["output_dir"] = _relative(Path(p["output_dir"]))
-    h.update(json.dumps(to_jsonable(p), sort_keys=True).encode())
-    return h.hexdigest()
+    """Hash of what determines a run (:mod:`ntkrepro.record`): the claim's folder, its notebook
+    pair, the ``ntkrepro`` modules it imports, the lock file and the resolved parameters."""
+    from ntkrepro.record import claim_inputs, inputs_digest
+
+    return inputs_digest(claim_inputs(claim, params))
 
 
 def _relative(path: Path) -> str:
@@ -145,8 +138,45 @@ def _relative(path: Path) -> str:
         return str(path.resolve())
 
 
-def _stamp_path(claim: Claim, profile: str) -> Path:
-    return BUILD_DIR / "stamps" / f"{claim.id}-{profile}.sha256"
+# An executed notebook kept in the repository (figures/<claim>/notebook.ipynb) stays small: outputs
+# larger than this (HTML/JS-heavy displays) are dropped, with a line saying so; figures stay as PNG.
+NOTEBOOK_OUTPUT_MAX_BYTES = 200_000
+DROP_MIME = ("application/javascript", "application/vnd.jupyter.widget-view+json",
+             "application/vnd.jupyter.widget-state+json", "image/svg+xml", "application/pdf")
+
+
+def slim_notebook(src: Path, dest: Path) -> Path:
+    """Write ``src`` (an executed notebook) to ``dest`` without widget state, papermill's per-cell
+    timing metadata, JavaScript, and any single output over :data:`NOTEBOOK_OUTPUT_MAX_BYTES`
+    (PNG figures and text are kept)."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    nb.metadata.pop("widgets", None)
+    nb.metadata.get("papermill", {}).pop("input_path", None)
+    nb.metadata.get("papermill", {}).pop("output_path", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        outs = []
+        for o in cell.get("outputs", []):
+            data = o.get("data")
+            if data is not None:
+                for m in DROP_MIME:
+                    data.pop(m, None)
+                if "text/html" in data and len(data["text/html"]) > NOTEBOOK_OUTPUT_MAX_BYTES:
+                    data.pop("text/html")
+                if not data:
+                    continue
+            if len(json.dumps(o)) > NOTEBOOK_OUTPUT_MAX_BYTES and "image/png" not in (data or {}):
+                o = nbformat.v4.new_output("stream", name="stdout",
+                                           text="[output over 200 kB left out of the committed notebook]\n")
+            outs.append(o)
+        if "outputs" in cell:
+            cell.outputs = outs
+    with atomic_path(dest) as tmp:
+        nbformat.write(nb, tmp)
+    return dest
 
 
 def _format_failure(notebook: str, err: Exception) -> str:
@@ -204,11 +234,13 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
         explicit["output_dir"] = str(Path(output_dir).resolve())
     params = claim.params.resolve(explicit, claim.default_output_dir)  # fails fast
     out = Path(params["output_dir"])
-    digest = input_hash(claim, params)
-    stamp = _stamp_path(claim, profile) if output_dir is None else out / ".inputs.sha256"
-    if skip_unchanged and stamp.exists() and stamp.read_text().strip() == digest \
-            and (out / "results.json").exists():
+    from ntkrepro.record import is_up_to_date, provenance_fields
+
+    # up to date = the record in the output directory (the committed one in figures/ for a full run)
+    # was made from exactly these inputs: its provenance's input hash matches
+    if skip_unchanged and is_up_to_date(claim, params, out / "results.json"):
         return RunResult(claim.id, True, out, None, json.loads((out / "results.json").read_text()))
+    fields = provenance_fields(claim, params)  # the inputs as they are when the run starts
 
     # the executed notebook goes beside the outputs when an output directory is given, else to build/
     notebook_dir = out if output_dir is not None else BUILD_DIR / "notebooks" / profile
@@ -233,15 +265,15 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
                 if html:
                     export_html(executed)
                 results = json.loads((stage / "results.json").read_text())
+                results.setdefault("provenance", {}).update(fields)
+                write_json(stage / "results.json", results)
+                if profile == "full":  # the executed notebook, kept with the record (GitHub renders it)
+                    slim_notebook(executed, stage / "notebook.ipynb")
                 if notebook_dir != out:
                     notebook_dir.mkdir(parents=True, exist_ok=True)
                     for f in stage.glob(Path(claim.notebook).stem + ".*"):
                         os.replace(f, notebook_dir / f.name)
-                if output_dir is not None:
-                    write_text(stage / ".inputs.sha256", digest + "\n")
                 _commit(stage, out)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
-    if output_dir is None:
-        write_text(stamp, digest + "\n")
     return RunResult(claim.id, False, out, notebook_dir / claim.notebook, results)

@@ -234,7 +234,9 @@ MAPS_DIR = "figures/maps"
 def make_maps(claim_ids: Sequence[str], workers: int | None = None, scheduler: str | None = None,
               progress: bool = True) -> list[Path]:
     """``make maps``: each claim's declared ``sweep_map`` (smoke-sized points) swept into
-    ``build/maps/<claim>/``; its map (PNG + PDF) and ``sweep.csv`` copied to ``figures/maps/``."""
+    ``build/maps/<claim>/``; its map (PNG + PDF) and ``sweep.csv`` copied to ``figures/maps/``, with
+    ``<claim>.json`` beside them: the map's input hash (:func:`ntkrepro.record.map_inputs`), which
+    ``python -m ntkrepro status`` compares with the current inputs."""
     import shutil
 
     from ntkrepro.provenance import REPO_ROOT
@@ -247,8 +249,18 @@ def make_maps(claim_ids: Sequence[str], workers: int | None = None, scheduler: s
         if not spec:
             continue
         out = REPO_ROOT / "build" / "maps" / cid
-        sweep(cid, spec["axes"], "smoke", "grid", out, scheduler, workers, spec.get("fixed"), progress=progress)
+        from ntkrepro.provenance import git_state
+        from ntkrepro.record import inputs_digest, map_inputs, map_record_path
+
+        inputs = map_inputs(get_claim(cid))  # before the sweep: what it was made from
+        summary = sweep(cid, spec["axes"], "smoke", "grid", out, scheduler, workers, spec.get("fixed"),
+                        progress=progress)
         for name, target in (("map.png", f"{cid}.png"), ("map.pdf", f"{cid}.pdf"), ("sweep.csv", f"{cid}.csv")):
             shutil.copyfile(out / name, dest / target)
             written.append(dest / target)
+        failed = [r["point"] for r in summary["rows"] if r["status"] == "failed"]
+        write_json(map_record_path(cid), {"claim": cid, "inputs_sha256": inputs_digest(inputs), "inputs": inputs,
+                                          "sweep_map": spec, "points": len(summary["rows"]), "failed_points": failed,
+                                          **git_state()})
+        written.append(map_record_path(cid))
     return written

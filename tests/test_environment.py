@@ -150,6 +150,7 @@ from ntkrepro.registry import CLAIMS
 assert list(CLAIMS) and ntkrepro.get_claim("etf").id == "etf"
 for argv in (["list"], ["ids"], ["report"]):
     assert cli.main(argv) == 0, argv
+assert cli.main(["status"]) in (0, 1)  # 1 = some record is stale; either way without jax
 readme.render(readme.README.read_text())
 assert cli.main(["run", "etf", "-p", "seed", "-1"]) == 2
 assert cli.main(["run", "etf", "-p", "seed", "[1"]) == 2
@@ -160,7 +161,7 @@ assert heavy == [], heavy
 
 
 def test_ntkrepro_imports_without_jax():
-    """``import ntkrepro``, the registry, ``list``, ``ids``, ``report``, the README render and parameter
+    """``import ntkrepro``, the registry, ``list``, ``ids``, ``report``, ``status``, the README render and parameter
     errors import neither jax nor any claim's science."""
     out = subprocess.run([sys.executable, "-c", NO_JAX], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr[-2000:]

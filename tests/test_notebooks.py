@@ -1,20 +1,18 @@
 """Every claim notebook: stored without outputs, kernel pinned, parameters cell matches the
-registry; re-executed with its smoke profile (twice, two claims at a time), its results.json
-honours the contract and the same parameters give the same metrics for every claim."""
+registry; re-executed once with its smoke profile (the session fixture ``smoke_runs`` of
+conftest.py, two claims at a time), its results.json honours the contract and agrees with the
+committed smoke record (``figures/<claim>/smoke/results.json``, :func:`ntkrepro.record.compare`):
+the same inputs give the same results, on the pinned stack and, within the declared tolerances,
+on the modern one."""
 import json
-import os
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
 from PIL import Image
 
 from ntkrepro import CLAIMS
-from ntkrepro.cli import SINGLE_THREAD_ENV
-from ntkrepro.ledger import IMPLEMENTATION_ERROR, apply_overrides
+from ntkrepro.ledger import IMPLEMENTATION_ERROR
 from ntkrepro.runner import KERNEL_NAME
 from ntkrepro.spec import FINDING_VERDICTS, KINDS, OUTCOMES
 
@@ -47,6 +45,7 @@ def test_notebook_pair_agrees(claim_id):
     assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
 
 
+@pytest.mark.notebook
 def test_plain_papermill_refuses_unknown_parameter(tmp_path):
     """`papermill ... -p n_typo 3` fails in the notebook's first call, naming the parameter."""
     from ntkrepro.runner import NotebookFailed, execute
@@ -69,28 +68,6 @@ def test_notebook_is_clean_and_matches_registry(claim_id):
     assert params["profile"] == "smoke"
     assert all(v is None for k, v in params.items() if k != "profile")
     assert "reconstruct" in nb.cells[0].source.lower()
-
-
-def _smoke(out_dir, python=sys.executable):
-    """Run every claim's smoke profile into ``out_dir/<claim>``, two processes at a time with one
-    thread each (as ``run all --jobs 2`` does); return the results per claim."""
-    env = {**os.environ, **SINGLE_THREAD_ENV}
-
-    def one(cid):
-        proc = subprocess.run([python, "-m", "ntkrepro", "run", cid, "--profile", "smoke", "-q",
-                               "--no-html", "--output-dir", str(out_dir / cid)],
-                              env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{cid}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-        return cid, json.loads((out_dir / cid / "results.json").read_text())
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(one, CLAIM_IDS))
-
-
-@pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke")
-    return root, _smoke(root)
 
 
 @pytest.mark.notebook
@@ -121,65 +98,38 @@ def test_smoke_results_contract(smoke_runs, claim_id):
     assert not list(out.glob("*.tmp*")), "temporary files left behind"
 
 
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_same_parameters_give_same_metrics(smoke_runs, tmp_path):
-    """Reproducibility, every claim: the smoke profiles run again give identical metrics (timings,
-    declared per claim as ``nondeterministic``, excepted) and identical check outcomes."""
-    _, first = smoke_runs
-    second = _smoke(tmp_path)
+def _against_record(runs, label):
+    from ntkrepro.record import compare, first_failure, record_path, table
+
+    reports = []
     for cid in CLAIM_IDS:
-        blank = {path: None for path in CLAIMS[cid].nondeterministic}
-        a, b = (apply_overrides(r[cid]["metrics"], blank) for r in (first, second))
-        assert a == b, f"{cid}: metrics differ between two runs with the same parameters"
-        assert [c["outcome"] for c in first[cid]["checks"]] == [c["outcome"] for c in second[cid]["checks"]]
+        path = record_path(cid, "smoke")
+        assert path.exists(), f"no committed smoke record {path}: make smoke-records"
+        reports.append(compare(json.loads(path.read_text()), runs[cid], CLAIMS[cid]))
+    print(f"{label}:\n{table(reports)}")
+    bad = [first_failure(r) for r in reports if not r["ok"]]
+    assert not bad, f"{label}: differs from the committed smoke record: {bad}"
 
 
-def _leaves(tree, prefix=""):
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _leaves(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(tree, list):
-        for i, v in enumerate(tree):
-            yield from _leaves(v, f"{prefix}[{i}]")
-    else:
-        yield prefix, tree
+@pytest.mark.notebook
+def test_same_inputs_give_the_committed_smoke_record(smoke_runs):
+    """Reproducibility, every claim: this session's smoke runs against the committed smoke record made
+    by the same runner: equal verdicts, every metric within its kind's tolerance (on the pinned stack
+    they are identical but for timings and round-off-level residuals)."""
+    from ntkrepro.compat import stack
 
-
-# Two stacks (jax 0.4.25 / 0.9, XLA versions apart) round differently: round-off-level metrics
-# (errors of closed forms, ~1e-16 to 1e-9) agree to STACK_ATOL, float32 training over hundreds of
-# steps to STACK_RTOL; everything else must be identical, and every finding's verdict must be.
-STACK_ATOL, STACK_RTOL = 1e-8, 1e-2
-PINNED_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv", "bin", "python")
+    if stack() == "modern":
+        pytest.skip("on the modern stack: test_modern_stack_matches_pinned_stack")
+    _against_record(smoke_runs[1], "pinned stack")
 
 
 @pytest.mark.notebook
 @pytest.mark.stacks
-def test_modern_stack_matches_pinned_stack(smoke_runs, tmp_path):
-    """On the modern stack: every smoke profile again on the pinned stack (.venv), compared leaf by
-    leaf. Says how many metrics are identical and how many only agree within the tolerance."""
+def test_modern_stack_matches_pinned_stack(smoke_runs):
+    """On the modern stack: its smoke runs against the committed smoke record of the pinned stack
+    (``verify`` with the same tolerances): equal verdicts, metrics within the tolerance of their kind."""
     from ntkrepro.compat import stack
 
     if stack() != "modern":
         pytest.skip("run on the modern stack (make test STACK=modern); the pinned stack is the reference")
-    if not os.path.exists(PINNED_PY):
-        pytest.skip("the pinned stack (.venv) is not built: make venv")
-    _, modern = smoke_runs
-    pinned = _smoke(tmp_path, python=PINNED_PY)
-    report = []
-    for cid in CLAIM_IDS:
-        blank = {p: None for p in CLAIMS[cid].nondeterministic}
-        a = dict(_leaves(apply_overrides(pinned[cid]["metrics"], blank)))
-        b = dict(_leaves(apply_overrides(modern[cid]["metrics"], blank)))
-        assert a.keys() == b.keys(), cid
-        identical = [k for k in a if a[k] == b[k]]
-        close, beyond = [], []
-        for k in a.keys() - set(identical):
-            x, y = a[k], b[k]
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
-            ok = numeric and abs(x - y) <= STACK_ATOL + STACK_RTOL * max(abs(x), abs(y))
-            (close if ok else beyond).append((k, x, y))
-        report.append(f"{cid}: {len(identical)} identical, {len(close)} within tolerance, {len(beyond)} beyond")
-        assert not beyond, f"{cid}: metrics beyond the cross-stack tolerance: {beyond[:5]}"
-        assert [f["verdict"] for f in pinned[cid]["findings"]] == [f["verdict"] for f in modern[cid]["findings"]]
-    print("\n".join(report))
+    _against_record(smoke_runs[1], "modern stack")

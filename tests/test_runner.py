@@ -21,6 +21,7 @@ def test_cli_rejects_unknown_claim(capsys):
     assert "unknown claim" in capsys.readouterr().err
 
 
+@pytest.mark.notebook  # starts a kernel
 def test_failing_cell_is_one_line_naming_notebook_and_cell(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "ntkrepro", "display_name": "ntkrepro", "language": "python"}
