@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 from ntkrepro.jobs import SINGLE_THREAD_ENV, Interrupted, interrupted_line  # noqa: F401  (re-exported)

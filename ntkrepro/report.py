@@ -78,21 +78,11 @@ def evidence_table(rows: list[Mapping[str, Any]]) -> str:
 
 
 def changed_gates(claim: Any, res: Mapping[str, Any]) -> list[str]:
-    """Checks whose gate in the record differs from the gate declared now (helper of the ledger when
-    it has one, else a comparison of the recorded gate with the declaration)."""
+    """Checks whose declaration changed since the record was made (by gate fingerprint: see
+    :func:`ntkrepro.ledger.changed_gates`)."""
     from ntkrepro import ledger
 
-    fn = getattr(ledger, "changed_gates", None)
-    if fn is not None:
-        return [c if isinstance(c, str) else str(c.get("name", c)) for c in fn(claim, res)]
-    declared = {s.name: to_jsonable(s.gate.as_dict()) for s in claim.checks}
-    out = []
-    for r in res.get("checks", []):
-        if r["name"] not in declared:
-            out.append(f"{r['name']} (no longer declared)")
-        elif r.get("gate") is not None and r["gate"] != declared[r["name"]]:
-            out.append(r["name"])
-    return out
+    return ledger.changed_gates(claim, res)
 
 
 def inconclusive_block(res: Mapping[str, Any], claim_id: str) -> str:

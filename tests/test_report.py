@@ -43,7 +43,7 @@ def test_inconclusive_finding_shows_power_and_command():
 def test_changed_gate_is_flagged():
     c = CLAIMS["ntt"]
     res = copy.deepcopy(_results())
-    res["checks"][0]["gate"] = {"op": "<", "bound": 123.0}
+    res["checks"][0]["gate_sha"] = "000000000000"  # a declaration other than today's
     assert res["checks"][0]["name"] in " ".join(report.changed_gates(c, res))
 
 
