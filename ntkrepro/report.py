@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-from ntkrepro.io import to_jsonable, write_text
+from ntkrepro.io import write_text
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.readme import latest_results
 from ntkrepro.registry import CLAIMS
