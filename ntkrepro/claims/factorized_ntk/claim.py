@@ -27,8 +27,8 @@ def _rules(p: Params) -> None:
             "must be strictly increasing, contain 1.0 and start below 1 (d approaching n from below)")
     require(p.width_min_ok <= p.seeds, "width_min_ok", f"must be <= seeds = {p.seeds}")
     require(sorted(set(p.width_grid)) == list(p.width_grid), "width_grid", "must be strictly increasing")
-    require(max(p.req_k_list) <= p.d and sorted(set(p.req_k_list)) == list(p.req_k_list), "req_k_list",
-            f"must be strictly increasing, every k <= d = {p.d}")
+    require(min(p.req_k_list) <= p.d and sorted(set(p.req_k_list)) == list(p.req_k_list), "req_k_list",
+            f"must be strictly increasing with at least one k <= d = {p.d} (larger k are left out)")
     require(p.rate_control_width < p.m, "rate_control_width", f"must be < m = {p.m}")
     require(p.lr < 1.0, "lr", "must be < 1 (Du's step size is O(lambda_0 / n^2); the sum loss has "
             "lambda_max(H) up to ~n/4)")

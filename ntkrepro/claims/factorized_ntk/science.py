@@ -615,7 +615,7 @@ def f2_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     for data in (P.data, "lowrank" if P.data == "sphere" else "sphere"):
         X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
         Z = {"dense": X}
-        for k in P.req_k_list:
+        for k in [k for k in P.req_k_list if k <= P.d]:
             Z[str(k)] = project(X, projection("gaussian", k, P.d, np.random.default_rng([base, k])))
         req = required_width(Z, y, list(P.width_grid), P.d, P.lr, P.eps, P.budget_steps, P.seeds,
                              P.width_min_ok, base)
