@@ -171,6 +171,7 @@ def open_search(search: dict[str, Any], readings: dict[str, Any]) -> plt.Figure:
               title="Search reaches the conjectured optimum")
     ax[1].axhline(0, color="k", lw=1)
     ax[1].set_yscale("symlog", linthresh=1e-12)
+    ax[1].set_yticks([-1e-2, -1e-8, 0, 1e-8, 1e-2, 1])
     ax[1].set(xlabel="M", ylabel="best loss / conjectured - 1", title="Best loss found (below 0: falsified)")
     Ms = sorted(readings, key=int)
     for j, M in enumerate([Ms[0], Ms[-1]] if len(Ms) > 1 else Ms):
