@@ -238,3 +238,5 @@ run.conclude(metrics);
 # - **F3** ($d\to n$): the 90% Welch interval of the log cost ratio at the smallest $d/n<1$ (dense arm reached) minus
 #   at $d=n$, at fixed $k/d$ and at fixed $k$: pass above 0, fail below log 1.1. `dn_peak` says whether the benefit
 #   keeps growing past $d=n$ (the abstract's "most significant when $d$ is of the order of $n$" would predict a peak).
+#   A pass says the cost ratio *falls* toward $d=n$; it does not say the factorized network is cheaper there (read
+#   the ratios themselves in `dn_sweep_fair`: above 1 means the dense network of equal per-step compute is cheaper).
