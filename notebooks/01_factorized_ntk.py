@@ -58,7 +58,14 @@ eps = None             # cost to accuracy: reach training loss eps * L(0)
 train_seeds = None     # initializations per model in the cost-to-accuracy comparison
 dn_ratios = None       # d / n of the d/n sweep
 dn_compression = None  # d / k in the d/n sweep
-dn_width = None        # width of the networks of the d/n sweep
+dn_width = None        # width of the factorized networks of the d/n sweep
+seeds = None           # seeds of every interval comparison (required width, equal compute, d/n sweep)
+budget_steps = None    # step budget of the runs to eps (censored beyond)
+width_grid = None      # declared width grid of the required-width search
+req_k_list = None      # k of the required-width curve and the equal-compute comparison
+width_min_ok = None    # seeds (of `seeds`) that must stay in the premise and reach eps at m*
+dn_fixed_k = None      # k of the fixed-k series of the d/n sweep
+rate_control_width = None  # width of the late-rate control
 
 # %%
 import numpy as np
@@ -138,12 +145,11 @@ run.save(F.cost(cst, P), "cost")
 cst
 
 # %% [markdown]
-# ## 6. Cost to accuracy (F2)
+# ## 6. Cost to accuracy at equal width (the first version's F2, kept as a metric)
 #
-# What the abstract promises is cheaper training *at equal accuracy*. For the dense network and each $k$ (the same
-# projected data as in section 2), `train_seeds` initializations each train until the loss reaches
-# $\varepsilon L(0)$: the steps, the multiply-adds (forward + backward $\approx 3nm\cdot\dim$ per step, plus the
-# one-time projection $nkd$) and the seconds (steps times a measured GD step). Ratios are paired by seed.
+# The first version compared the factorized network with the dense network **of the same width** $m$: the
+# factorized one then does $k/d$ of the multiply-adds per step and wins by construction (a referee's point). These
+# numbers (`cost_to_eps`) are kept for reference and no longer decide F2; sections 7 and 8 do.
 
 # %%
 c2e = E.cost_to_eps(tr["_Z"], tr["_y"], P.m, P.lr, P.steps, P.eps, P.train_seeds, rng)
@@ -151,21 +157,62 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 {k: {kk: v[kk] for kk in ("steps", "macs", "seconds", "reached")} for k, v in c2e.items()}
 
 # %% [markdown]
-# ## 7. Does the benefit grow as $d$ approaches $n$? (F3)
+# ## 7. Required width and cost at equal guarantee (F2)
 #
-# At fixed $n$, $d$ from `dn_ratios`$\cdot n$ with $k=d/$`dn_compression` (isotropic data, Gaussian $J$): how much
-# of $\lambda_0$ survives, the bound-implied $\rho_4$, and the measured cost-to-$\varepsilon$ ratio.
+# The paper's question is a similar guarantee at lower cost. For the dense network and each $k$ of `req_k_list`
+# (one Gaussian $J$ each): the smallest width $m^*$ of the declared `width_grid` at which at least `width_min_ok`
+# of `seeds` runs both stay inside the premise (NTK drift over the training to $\varepsilon$,
+# $\|H(W_{stop})-H(0)\|_2<\lambda_0/4$ with the network's own $\lambda_0$) and reach $\varepsilon L(0)$ within
+# `budget_steps`; the cost to $\varepsilon$ is steps $\times$ per-step multiply-adds ($3nm\cdot\dim$, plus the
+# one-time projection $nkd$) at $m^*$. On sphere data (decides F2) and on low-rank data (reported apart: the
+# bound-implied $\rho(k)$ is about 0.3 there). A run that does not reach $\varepsilon$ is censored, never given a
+# placeholder.
 
 # %%
-dns = E.dn_sweep(P, rng)
-run.save(F.dn_sweep(dns, P.n), "dn_sweep")
-dns
+f2 = E.f2_study(P, rng)
+run.save(F.required_width(f2, P), "required_width")
+{data: {k: (v["m_star"], v["cost_to_eps"]) for k, v in r["required_width"].items()} for data, r in f2.items()}
+
+# %%
+{data: {k: {kk: v.get(kk) for kk in ("cost_ratio", "ci_low", "ci_high", "m_star", "dense_m_star")}
+        for k, v in r["at_required_width"].items()} for data, r in f2.items()}
+
+# %% [markdown]
+# ## 8. Equal per-step compute (F2)
+#
+# The factorized network at width $m$ against the dense network of **equal per-step multiply-adds** (width $mk/d$),
+# both to $\varepsilon L(0)$ with the same step size, budget and seeds: the cost ratio with its 90% interval over
+# seeds. The F2 checks read the $k$ with the lowest ratio (a declared choice that favours the factorized network, so
+# a failure stands).
+
+# %%
+ec = f2[P.data]["equal_compute"]
+run.save(F.equal_compute(ec, P.eps), "equal_compute")
+{k: {kk: v.get(kk) for kk in ("dense_width", "dense_steps_to_eps", "factorized_steps_to_eps", "cost_ratio",
+                              "ci_low", "ci_high")} for k, v in ec.items()}
+
+# %% [markdown]
+# ## 9. Does the benefit grow as $d$ approaches $n$? (F3)
+#
+# At fixed $n$, $d$ from `dn_ratios`$\cdot n$, two series: fixed $k/d$ ($k=d/$`dn_compression`; the first version
+# confounded $d/n$ with $k$ this way) and fixed $k$ (`dn_fixed_k`, capped at $d$). Each point: the factorized
+# network at `dn_width` against the dense network of equal per-step multiply-adds, `seeds` seeds, censored runs
+# counted (a seed that never reaches $\varepsilon$ enters at its budget, a lower bound, and only where that bound
+# cannot favour the finding). F3 reads the growth of the benefit from the smallest $d/n<1$ where the dense arm
+# reached $\varepsilon$ to $d=n$; `dn_peak` says where the benefit peaks.
+
+# %%
+fair_dn = E.dn_sweep_fair(P, rng)
+dns = E.dn_legacy(P, fair_dn, rng)
+run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
+{s: {r: v.get("cost_ratio") for r, v in rows.items()} for s, rows in fair_dn.items()}
 
 # %% [markdown]
 # ## Checks and verdict
 
 # %%
-metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, P)
+metrics = {**E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, P),
+           **E.fair_metrics(f2, fair_dn, P)}
 run.conclude(metrics);
 
 # %% [markdown]
@@ -174,13 +221,22 @@ run.conclude(metrics);
 # The verdict, the findings table and the reading above are generated from this run's numbers; every gate is
 # declared in `ntkrepro/claims/factorized_ntk/claim.py`. What would falsify each finding:
 #
-# - **F1** (guarantee transfers): a run inside the premise whose loss rises above Du's bound, departs from the
-#   linearized prediction by more than 0.15 in $\log_{10}$ (the notes' pre-registered tolerance; the first version
-#   gated a factor 2), or decays at a late rate more than 15 % away from the slowest mode's; the finite-width NTK
-#   not concentrating like $m^{-1/2}$ (slope within $\pm0.05$; the first version allowed $\pm0.15$); or
-#   $\lambda_0^J/\lambda_0$ not increasing across every $k$. Its control: at a small width the linearization must
-#   break.
-# - **F2** (cost at equal accuracy): no factorized model inside the premise reaching $\varepsilon L(0)$ with fewer
-#   multiply-adds than the dense network on every seed. The bound-implied $\rho_p(k)=(k/d)(\lambda_0/\lambda_0^J)^p$
-#   is reported for $p=1..4$ (`exponent_sensitivity`): one exponent of a width bound should not set a verdict.
-# - **F3** ($d\to n$): the measured cost ratio at $d=n$ not below the one at the smallest $d/n$.
+# - **F1** (guarantee transfers): a run inside the premise that departs from the linearized prediction by more
+#   than 0.15 in $\log_{10}$ (the notes' pre-registered tolerance), or decays at a late rate more than 15 % away from
+#   the slowest mode's; the finite-width NTK not concentrating like $m^{-1/2}$ (slope within $\pm0.05$). Its controls:
+#   at a small width the linearization must break (`small_width_control`) and the late rate must miss the
+#   prediction (`late_rate_control_small_width`, width `rate_control_width`), so both F1 tests can fail at these
+#   sizes. Du's bound (`du_bound_held_runs`) and the monotonicity of $\lambda_0^J/\lambda_0$ in $k$ are reported as
+#   metrics only: at these sizes neither could fail (the bound held at $m=16$, where the linearization already
+#   breaks; the gaps between consecutive $k$ are $\ge0.1$ against sd $\le0.025$).
+# - **F2** (cost at equal accuracy): decided on sphere data by two interval checks, the factorized network against
+#   the dense network of equal per-step multiply-adds, and each at its own required width $m^*$; each passes when the
+#   90% interval of log(dense cost / factorized cost) lies above 0 and fails when it lies below log 1.1 (the
+#   factorized network not even 10 % cheaper). The bound-implied $\rho_p(k)=(k/d)(\lambda_0/\lambda_0^J)^p$ is
+#   reported for $p=1..4$ (`exponent_sensitivity`); low-rank data are reported apart (`required_width_lowrank`,
+#   `at_required_width_lowrank`). The equal-width comparison of the first version (`cost_to_eps`) is a metric only.
+# - **F3** ($d\to n$): the 90% Welch interval of the log cost ratio at the smallest $d/n<1$ (dense arm reached) minus
+#   at $d=n$, at fixed $k/d$ and at fixed $k$: pass above 0, fail below log 1.1. `dn_peak` says whether the benefit
+#   keeps growing past $d=n$ (the abstract's "most significant when $d$ is of the order of $n$" would predict a peak).
+#   A pass says the cost ratio *falls* toward $d=n$; it does not say the factorized network is cheaper there (read
+#   the ratios themselves in `dn_sweep_fair`: above 1 means the dense network of equal per-step compute is cheaper).

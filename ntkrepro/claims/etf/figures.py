@@ -154,3 +154,33 @@ def negative_controls(neg: dict[str, Any]) -> plt.Figure:
     _heatmap(ax[1], neg["_grams"]["quadratic"], "quadratic activation (d=10, M=3):\northogonal, not the simplex ETF")
     fig.tight_layout()
     return fig
+
+
+def open_search(search: dict[str, Any], readings: dict[str, Any]) -> plt.Figure:
+    """Left: the hard search, fraction of starts reaching the conjectured optimum per M (free sign, non-centred);
+    middle: best loss found / conjectured loss - 1 (symlog; below 0 would falsify); right: the two readings'
+    frame losses against the optimum over c, at the smallest and largest M."""
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    for i, (case, r) in enumerate(search.items()):
+        M = np.array(r["M"])
+        ax[0].plot(M, np.array(r["reached_conjectured"]) / r["starts"], "o-", color=f"C{i}",
+                   label=f"{case} ({r['starts']} starts)")
+        ax[1].plot(M, np.array(r["best_loss_ratio"]) - 1, "o-", color=f"C{i}", label=case)
+    ax[0].axhline(0.5, color="k", ls=":", lw=1, label="most starts (premise)")
+    ax[0].set(xlabel="M", ylabel="fraction of starts reaching it", ylim=(-0.02, 1.02),
+              title="Search reaches the conjectured optimum")
+    ax[1].axhline(0, color="k", lw=1)
+    ax[1].set_yscale("symlog", linthresh=1e-12)
+    ax[1].set_yticks([-1e-2, -1e-8, 0, 1e-8, 1e-2, 1])
+    ax[1].set(xlabel="M", ylabel="best loss / conjectured - 1", title="Best loss found (below 0: falsified)")
+    Ms = sorted(readings, key=int)
+    for j, M in enumerate([Ms[0], Ms[-1]] if len(Ms) > 1 else Ms):
+        cs = sorted(readings[M], key=float)
+        c = np.array([float(v) for v in cs])
+        for key, ls in (("optimum_loss", "-"), ("tight_frame_loss", "--"), ("simplex_etf_loss", ":")):
+            ax[2].plot(c, [readings[M][v][key] for v in cs], ls, color=f"C{j}", label=f"M={M}: {key}")
+    ax[2].set(yscale="log", xlabel="c = |mu| / alpha", ylabel="L_sim", title="Readings: tilted optimum vs ETFs")
+    for a in ax:
+        a.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig

@@ -278,7 +278,7 @@ def tilted(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     for M in [m for m in P.M_list if m <= P.d]:
         ref = tilted_etf(M, alpha, c)
         V, loss = _tilted_optimum(P, rng, M, alpha, c, P.n_restarts)
-        out[str(M)] = {**ref, "gd_loss": loss, **_frame_vs_tilted(V, ref)}
+        out[str(M)] = {**ref, "gd_loss": loss, **_frame_vs_tilted(V, ref), **(readings(M, alpha, c) if M >= 2 else {})}
     M_top = max(m for m in P.M_list if m <= P.d)
     c_gd = {}
     for cc in P.tilted_c_list:
@@ -290,7 +290,7 @@ def tilted(P: Params, rng: np.random.Generator) -> dict[str, Any]:
                            "axis_angle_rad": inv["axis_angle_rad"]}
     M_sweep = min(m for m in P.M_list if m >= 3) if any(m >= 3 for m in P.M_list) else 3
     sweep = [tilted_etf(M_sweep, 1.0, cc) for cc in P.c_sweep]
-    return {"table": out, "c_gd": c_gd,
+    return {"table": out, "c_gd": c_gd, "readings": readings_sweep(P),
             "c_sweep": {"M": M_sweep, "c": list(P.c_sweep), "t_star": [s["t_star"] for s in sweep],
                         "rho_star": [s["rho_star"] for s in sweep]},
             "alpha": alpha, "c": c}
@@ -489,10 +489,100 @@ def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float,
         "centred": cen["table"],
         "centred_gram_max_dev": max(r["gram_offdiag_max_dev"] for r in cen["table"].values()),
         "tilted": til["table"], "tilted_alpha_c": [til["alpha"], til["c"]], "c_sweep": til["c_sweep"],
-        "tilted_c_sweep_gd": til["c_gd"], "sign_patterns": signs, "expected_loss_identity": ident,
+        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": til["readings"], "sign_patterns": signs, "expected_loss_identity": ident,
         "finite_n": fin["table"],
         "mc_loss": mc[0], "mc_se": mc[1], "closed_form_loss": mc[2],
         "approximation_error": err,
         "negative_controls": drop_private(neg),
     }
 
+
+
+# ----- issue 27: the readings of the non-centred conjecture and a hard search of the open cases --------
+def tilted_loss_at(M: int, alpha: float, c: float, t: float) -> float:
+    """L_sim of the tilted family v_j = r (t mu_hat + sqrt(1 - t^2) e_j) at tilt t with the best scale r."""
+    C = M / 2 + M * (M - 1) * float(kappa_np(t**2 - (1 - t**2) / (M - 1)))
+    return float(alpha**2 * kappa_np(c**2) - alpha**2 * M**2 * float(kappa_np(c * t)) ** 2 / C)
+
+
+def readings(M: int, alpha: float, c: float) -> dict[str, float]:
+    """The losses of the two readings' frames against the optimum (M >= 2): ``simplex_etf_loss``, the
+    simplex ETF in mu-perp (t = 0, the centred optimum, best scale); ``tight_frame_loss``, the tight
+    equiangular tilted frame (t^2 = 1/M: rho = 0, an orthonormal M-frame with its axis on mu, best
+    scale); ``optimum_loss``, the tilted (equiangular, not tight) frame of the 1-D search."""
+    return {"simplex_etf_loss": tilted_loss_at(M, alpha, c, 0.0),
+            "tight_frame_loss": tilted_loss_at(M, alpha, c, 1 / np.sqrt(M)),
+            "optimum_loss": tilted_etf(M, alpha, c)["L_star"]}
+
+
+def readings_sweep(P: Params) -> dict[str, Any]:
+    """:func:`readings` for every M (2 <= M <= d) of M_list and every c of c_sweep (alpha = 1)."""
+    return {str(M): {f"{c:g}": readings(M, 1.0, c) for c in P.c_sweep} for M in P.M_list if 2 <= M <= P.d}
+
+
+@partial(jax.jit, static_argnames=("steps",))
+def _search_runs(V0, b0, lr, steps, alpha, c, mu_hat, free_b):
+    """GD from every start (vmapped); ``free_b``: the output weights are trained too (else fixed at b0)."""
+    def one(V, b):
+        x0 = {"V": V, "b": b}
+
+        def loss(x):
+            return sim_loss(x["V"], jnp.where(free_b, x["b"], b), alpha, c, mu_hat)
+        x, losses = gradient_descent(lambda x_: loss(x_), x0, lr, steps)
+        return x, losses[-1]
+    return jax.vmap(one)(V0, b0)
+
+
+def open_case_search(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """A hard search of the conjecture's open cases on L_sim (d = P.d), per M of search_M_list with
+    ``search_starts`` random starts each (vmapped GD, ``search_steps`` steps, step lr / M; the best
+    start finished by L-BFGS):
+    - ``free_sign``: centred target, output weights b trained with either sign (b_j(0) ~ N(0, 1));
+      the conjectured optimum is the simplex ETF with every b_j > 0 (loss L*(M));
+    - ``non_centred``: the target's c (mu_norm, sigma_w), b = +1; the conjectured optimum is the
+      tilted frame of the 1-D search.
+    A start *reaches* the conjecture when its final loss is within ``search_rtol`` (relative) of the
+    conjectured loss; ``best_loss_ratio`` = best loss found / conjectured loss (below 1 - LOSS_RTOL
+    would falsify the conjecture)."""
+    alpha_t, c_t = target_scalars(P.mu_norm, P.sigma_w)
+    mu_hat = jnp.eye(P.d)[0]
+    out: dict[str, Any] = {}
+    for case, (alpha, c, free) in {"free_sign": (P.sigma_w, 0.0, True), "non_centred": (alpha_t, c_t, False)}.items():
+        rows = {"M": [], "starts": P.search_starts, "reached_conjectured": [], "best_loss_ratio": [],
+                "median_loss_ratio": [], "rtol": P.search_rtol, "alpha": alpha, "c": c,
+                "b_trained": free}
+        for M in P.search_M_list:
+            conj = tilted_etf(M, alpha, c)["L_star"] if c > 0 else etf_centred(M, alpha)["L_star"]
+            V0 = _init(rng, P.search_starts, M, P.d)
+            b0 = jnp.asarray(rng.normal(size=(P.search_starts, M))) if free else jnp.ones((P.search_starts, M))
+            x, final = _search_runs(V0, b0, P.lr / M, P.search_steps, alpha, c, mu_hat, free)
+            final = np.where(np.isfinite(np.asarray(final)), np.asarray(final), np.inf)  # a start that blew up
+            best = int(np.argmin(final))
+            if free:
+                _, loss = _polish_free(x["V"][best], x["b"][best], alpha, c, mu_hat)
+            else:
+                _, loss = polish(sim_loss, x["V"][best], jnp.ones(M), alpha, c, mu_hat)
+            rows["M"].append(M)
+            rows["reached_conjectured"].append(int(np.sum((final - conj) / conj <= P.search_rtol)))
+            rows["best_loss_ratio"].append(float(min(loss, final.min()) / conj))
+            rows["median_loss_ratio"].append(float(np.median(final) / conj))
+            rows.setdefault("non_finite", []).append(int(np.sum(~np.isfinite(final))))
+        out[case] = rows
+    return out
+
+
+def _polish_free(V: jnp.ndarray, b: jnp.ndarray, alpha: float, c: float, mu_hat: jnp.ndarray) -> tuple[Any, float]:
+    """L-BFGS on (V, b) jointly, flattened (b free in sign)."""
+    M, d = V.shape
+    x0 = jnp.concatenate([jnp.ravel(V), b])
+    return polish(_flat_free_loss(M, d), x0, alpha, c, mu_hat)
+
+
+_FLAT: dict = {}
+
+
+def _flat_free_loss(M: int, d: int):
+    """L_sim of (V, b) flattened into one vector (one function per shape, so polish's cache holds)."""
+    if (M, d) not in _FLAT:
+        _FLAT[(M, d)] = lambda x, alpha, c, mu_hat: sim_loss(x[: M * d].reshape(M, d), x[M * d:], alpha, c, mu_hat)
+    return _FLAT[(M, d)]

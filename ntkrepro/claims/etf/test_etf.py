@@ -154,3 +154,29 @@ def test_sample_target_families():
     assert np.allclose(np.abs(W) * np.sqrt(10), 1.0) and np.allclose(a, 1 / 50)
     with pytest.raises(ValueError, match="weights"):
         E.sample_target(5, 3, 0.0, 1.0, "cauchy", rng)
+
+
+def test_readings_of_the_non_centred_conjecture():
+    """The referee's numbers (M = 3, c = 0.6): tight tilted frame 0.0204, simplex ETF in mu-perp 0.1348,
+    optimum 0.0129; at c = 0 the simplex is the optimum (the centred closed form)."""
+    from ntkrepro.claims.etf import science as S
+
+    r = S.readings(3, 1.0, 0.6)
+    assert abs(r["tight_frame_loss"] - 0.020437) < 1e-6 and abs(r["simplex_etf_loss"] - 0.134804) < 1e-6
+    assert abs(r["optimum_loss"] - 0.012905) < 1e-6
+    r0 = S.readings(5, 1.0, 0.0)
+    L = S.etf_centred(5, 1.0)["L_star"]
+    assert abs(r0["simplex_etf_loss"] - L) < 1e-12 and abs(r0["optimum_loss"] - L) < 1e-9
+    assert r0["tight_frame_loss"] > L  # the orthonormal frame is not the centred optimum
+
+
+def test_tilted_loss_at_matches_sim_loss_of_the_frame():
+    import jax.numpy as jnp
+
+    from ntkrepro.claims.etf import science as S
+
+    M, d, c, t = 4, 6, 0.5, 0.3
+    E_ = S.etf_frame(M, d - 1, 1.0, np.random.default_rng(0))  # unit simplex in mu-perp
+    best = min(float(S.sim_loss(jnp.asarray(r * np.hstack([np.full((M, 1), t), np.sqrt(1 - t**2) * E_])),
+                                jnp.ones(M), 1.0, c, jnp.eye(d)[0])) for r in np.linspace(0.01, 1.0, 2000))
+    assert abs(best - S.tilted_loss_at(M, 1.0, c, t)) < 1e-6

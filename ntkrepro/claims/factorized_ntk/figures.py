@@ -130,20 +130,31 @@ def cost_to_eps(c2e: dict[str, Any], runs: dict[str, Any], eps: float) -> plt.Fi
     return fig
 
 
-def dn_sweep(sw: dict[str, Any], n: int) -> plt.Figure:
-    """lambda_0 ratio, rho_4 and the measured cost-to-eps ratio against d/n."""
+def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
+    """lambda_0 ratio and rho_4 against d/n, and the measured cost-to-eps ratio at equal per-step
+    multiply-adds with its interval over seeds, at fixed k/d and at fixed k (x: censored)."""
     r = np.array([float(v) for v in sw])
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
     ax[0].plot(r, [sw[v]["lambda0_ratio"] for v in sw], "o-")
     ax[0].set(ylabel="λ0^J / λ0", title="Least eigenvalue kept (k = d/4)")
     ax[1].plot(r, [sw[v]["rho4"] for v in sw], "o-")
     ax[1].set(yscale="log", ylabel="ρ₄ = (k/d)(λ0/λ0^J)^4", title="Bound-implied cost ratio")
-    ax[2].plot(r, [np.nan if sw[v]["cost_to_eps_ratio"] is None else sw[v]["cost_to_eps_ratio"] for v in sw], "o-")
-    missed = [rv for rv, v in zip(r, sw) if sw[v]["cost_to_eps_ratio"] is None]
-    if missed:
-        ax[2].plot(missed, [1.0] * len(missed), "x", color="C3", ms=9, label="factorized never reached eps")
-        ax[2].legend(fontsize="x-small", loc="lower left")
-    ax[2].set(yscale="log", ylabel="factorized / dense", title="Measured cost to eps (multiply-adds)")
+    for i, (series, label) in enumerate((("fixed_k_over_d", "fixed k/d"), ("fixed_k", "fixed k"))):
+        rows = fair[series]
+        rr = np.array([float(v) for v in rows])
+        y = np.array([np.nan if rows[v].get("cost_ratio") is None else rows[v]["cost_ratio"] for v in rows])
+        lo = np.array([np.nan if rows[v].get("cost_ratio") is None else rows[v]["ci_low"] for v in rows])
+        hi = np.array([np.nan if rows[v].get("cost_ratio") is None else rows[v]["ci_high"] for v in rows])
+        ax[2].errorbar(rr * (1 + 0.04 * i), y, [y - lo, hi - y], fmt="o-", color=f"C{i}", capsize=3,
+                       label=f"{label} (k at d=n: {rows['1']['k']})")
+        miss = [float(v) for v in rows if rows[v].get("cost_ratio") is None]
+        if miss:
+            ax[2].plot(np.array(miss) * (1 + 0.04 * i), [0.95 - 0.05 * i] * len(miss), "x", color=f"C{i}", ms=9,
+                       transform=ax[2].get_xaxis_transform(),
+                       label=f"{label}: censored (not every seed reached eps; top of the axis)")
+    ax[2].legend(fontsize="x-small", loc="lower left")
+    ax[2].set(yscale="log", ylabel="factorized / dense (equal per-step MACs)",
+              title="Measured cost to eps (90% CI over seeds)")
     for a in ax[1:]:
         a.axhline(1, color="k", lw=1)
     for a in ax:
@@ -151,5 +162,63 @@ def dn_sweep(sw: dict[str, Any], n: int) -> plt.Figure:
         a.set_xscale("log")
         log_ticks(a, r)
         a.set_xlabel(f"d / n (n = {n})")
+    fig.tight_layout()
+    return fig
+
+
+def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
+    """Left: the required width m* per model and data set (open marker: censored above the grid);
+    right: the cost to eps at m* relative to the dense network at its own m*, with the 90% CI."""
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4))
+    for i, (data, v) in enumerate(f2.items()):
+        req = v["required_width"]
+        names = list(req)
+        x = np.arange(len(names)) + 0.1 * i
+        ms = [req[k]["m_star"] for k in names]
+        ax[0].plot([xx for xx, m in zip(x, ms) if m], [m for m in ms if m], "o", color=f"C{i}", label=data)
+        cens = [xx for xx, m in zip(x, ms) if not m]
+        if cens:
+            ax[0].plot(cens, [max(P.width_grid) * 1.4] * len(cens), "^", mfc="none", color=f"C{i}",
+                       label=f"{data}: m* above the grid")
+        ax[0].set_xticks(np.arange(len(names)), ["dense" if k == "dense" else f"k={k}" for k in names])
+        at = v["at_required_width"]
+        ks = [k for k in at]
+        y = [at[k].get("cost_ratio") for k in ks]
+        xs = np.arange(len(ks)) + 0.1 * i
+        good = [j for j, yy in enumerate(y) if yy is not None]
+        ax[1].errorbar([xs[j] for j in good], [y[j] for j in good],
+                       [[y[j] - at[ks[j]]["ci_low"] for j in good], [at[ks[j]]["ci_high"] - y[j] for j in good]],
+                       fmt="o", color=f"C{i}", capsize=3, label=data)
+        ax[1].set_xticks(np.arange(len(ks)), [f"k={k}" for k in ks])
+    ax[0].set(yscale="log", ylabel="m* (smallest width: premise + eps on ≥ %d/%d seeds)" % (P.width_min_ok, P.seeds),
+              title="Required width")
+    ax[1].axhline(1, color="k", lw=1)
+    ax[1].set(yscale="log", ylabel="cost to eps at own m*, factorized / dense",
+              title="Cost at equal guarantee (below 1: factorized cheaper)")
+    for a in ax:
+        a.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def equal_compute(ec: dict[str, Any], eps: float) -> plt.Figure:
+    """Cost-to-eps ratio, factorized at width m against the dense network of equal per-step
+    multiply-adds, per k, with the 90% CI over seeds (x: censored)."""
+    ks = list(ec)
+    x = np.arange(len(ks))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for j, k in enumerate(ks):
+        r = ec[k]
+        if r.get("cost_ratio") is None:
+            ax.plot([j], [0.95], "x", color="C3", ms=9, transform=ax.get_xaxis_transform())
+            continue
+        ax.errorbar([j], [r["cost_ratio"]], [[r["cost_ratio"] - r["ci_low"]], [r["ci_high"] - r["cost_ratio"]]],
+                    fmt="o", color="C0", capsize=3)
+        ax.annotate(f"{r['factorized_steps_to_eps']:.0f} vs {r['dense_steps_to_eps']:.0f} steps", (j, r["ci_high"]),
+                    textcoords="offset points", xytext=(0, 5), ha="center", fontsize="x-small")
+    ax.axhline(1, color="k", lw=1)
+    ax.set_xticks(x, [f"k={k}\ndense m={ec[k]['dense_width']}" for k in ks])
+    ax.set(yscale="log", ylabel="cost to eps, factorized / dense",
+           title=f"Equal per-step multiply-adds, L ≤ {eps:g}·L(0) (x: censored)")
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ on z = Jx / |Jx|; its guarantee is Du's with lambda_0 -> lambda_0^J = lambda_min
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,7 @@ from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent, gradient_descent_restarts
 from ntkrepro.params import Params
 from ntkrepro.io import drop_private
+from ntkrepro.stats import one_sample, welch
 
 
 from ntkrepro.claims.factorized_ntk.claim import LIN_TOL_LOG10  # noqa: E402  (the declared gate)
@@ -234,10 +235,11 @@ def training(P: Params, rng: np.random.Generator) -> dict[str, Any]:
         Z[str(k)] = project(X, projection(P.projection, k, P.d, rng))
         out[str(k)] = train(Z[str(k)], y, P.m, P.lr, P.steps, rng)
     small = train(X, y, P.control_width, P.lr, P.steps, rng)
+    rate_small = train(X, y, P.rate_control_width, P.lr, P.steps, rng)
     Z1 = project(X, projection("gaussian", 1, P.d, rng))
     neg = train(Z1, y, P.m, P.lr, P.steps, rng)
     neg["lambda0_J"] = lambda_min(h_inf(Z1))
-    return {"runs": out, "small_width": small, "negative_control": neg, "_X": X, "_y": y, "_Z": Z}
+    return {"runs": out, "small_width": small, "rate_control": rate_small, "negative_control": neg, "_X": X, "_y": y, "_Z": Z}
 
 
 def steps_to_eps(losses: np.ndarray, eps: float) -> tuple[int, bool]:
@@ -277,29 +279,6 @@ def cost_to_eps(Z: dict[str, np.ndarray], y: np.ndarray, m: int, lr: float, step
         if name != "dense":
             out[name]["macs_ratio_per_seed"] = [f / dd for f, dd in zip(out[name]["macs_per_seed"],
                                                                         out["dense"]["macs_per_seed"])]
-    return out
-
-
-def dn_sweep(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E7: d / n from ``dn_ratios`` at fixed n (isotropic sphere data, k = d / dn_compression,
-    Gaussian J): lambda_0^J / lambda_0 (mean over n_draws), the bound-implied rho_4, and the
-    measured cost-to-eps ratio factorized / dense (multiply-adds, seed mean) at width dn_width; None
-    when the factorized network did not reach eps within ``steps`` on every seed."""
-    out: dict[str, Any] = {}
-    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
-    for r in P.dn_ratios:
-        d = max(2, int(round(r * P.n)))
-        k = max(2, d // P.dn_compression)
-        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
-        lam0 = lambda_min(h_inf(X))
-        ratio = float(np.mean([lambda_min(h_inf(project(X, projection("gaussian", k, d, rng)))) / lam0
-                               for _ in range(P.n_draws)]))
-        Z = {"dense": X, str(k): project(X, projection("gaussian", k, d, rng))}
-        c = cost_to_eps(Z, y, P.dn_width, P.lr, P.steps, P.eps, P.train_seeds, rng)
-        reached = bool(c[str(k)]["reached"])  # if only the dense run fell short, the ratio is an upper bound
-        out[f"{r:g}"] = {"d": d, "k": k, "lambda0_ratio": ratio, "rho4": (k / d) / ratio**4,
-                         "cost_to_eps_ratio": float(np.mean(c[str(k)]["macs_ratio_per_seed"])) if reached else None,
-                         "reached": reached, "dense_reached": bool(c["dense"]["reached"])}
     return out
 
 
@@ -380,7 +359,299 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "small_width_control": {"m": small["m"], "max_log10_dev_from_linear": small["max_log10_dev_from_linear"],
                                 "passed_gate": small["max_log10_dev_from_linear"] < LIN_TOL_LOG10},
         "negative_control": drop_private(tr["negative_control"]),
+        "rate_control": {"m": tr["rate_control"]["m"], "late_rate": tr["rate_control"]["late_rate"],
+                         "max_log10_dev_from_linear": tr["rate_control"]["max_log10_dev_from_linear"],
+                         "ntk_drift": tr["rate_control"]["ntk_drift"], "in_premise": tr["rate_control"]["in_premise"]},
+        "du_bound_held_runs": {name: r["du_bound_held"] for name, r in tr["runs"].items()},
         "cost": cst,
         "cost_to_eps": c2e,
         "dn_sweep": dns,
+    }
+
+
+# ----- issue 27: the factorized network against dense networks of equal compute ---------------
+def _gd_to_eps_impl(W0s: jnp.ndarray, As: jnp.ndarray, X: jnp.ndarray, y: jnp.ndarray, lr: float, eps: float,
+                    budget: int) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """Full-batch GD on Du's loss for a batch of seeds (leading axis of ``W0s`` and ``As``), each seed
+    frozen at the first step t with L_t <= eps L_0 (so its NTK drift is the drift over training to
+    eps). Returns (W at the stop, steps to eps per seed, reached per seed); a seed that never reached
+    eps within ``budget`` steps is censored (``reached`` False, its steps = budget)."""
+    vg = jax.vmap(jax.value_and_grad(lambda W, a: du_loss(W, a, X, y)))
+    L0 = jax.vmap(lambda W, a: du_loss(W, a, X, y))(W0s, As)
+    S = W0s.shape[0]
+
+    def cond(c):
+        t, _, steps = c
+        return (t < budget) & jnp.any(steps < 0)
+
+    def body(c):
+        t, W, steps = c
+        L, g = vg(W, As)
+        steps = jnp.where((steps < 0) & (L <= eps * L0), t, steps)
+        W = jnp.where((steps < 0)[:, None, None], W - lr * g, W)
+        return t + 1, W, steps
+
+    t, W, steps = jax.lax.while_loop(cond, body, (0, W0s, -jnp.ones(S, jnp.int32)))
+    L = jax.vmap(lambda W, a: du_loss(W, a, X, y))(W, As)
+    steps = jnp.where((steps < 0) & (L <= eps * L0), t, steps)
+    reached = steps >= 0
+    return W, jnp.where(reached, steps, budget), reached
+
+
+_gd_to_eps = jax.jit(_gd_to_eps_impl, static_argnames=("budget",))
+
+
+def seed_inits(m: int, dim: int, seeds: int, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W0 (seeds, m, dim), a (seeds, m)) with seed s drawn from default_rng([base, m, dim, s])."""
+    W, A = [], []
+    for s in range(seeds):
+        r = np.random.default_rng([base, m, dim, s])
+        A.append(r.choice([-1.0, 1.0], size=m))
+        W.append(r.normal(size=(m, dim)))
+    return np.stack(W), np.stack(A)
+
+
+def per_step_macs(n: int, m: int, dim: int) -> int:
+    """Multiply-adds of one full-batch GD step on Du's network (forward + backward ~ 3 n m dim)."""
+    return 3 * n * m * dim
+
+
+def run_to_eps(Z: np.ndarray, y: np.ndarray, m: int, lr: float, eps: float, budget: int, seeds: int, base: int,
+               d: int | None = None) -> dict[str, Any]:
+    """``seeds`` GD runs of Du's network of width m on the rows of Z, each to eps L(0) (or the budget).
+    Per seed: steps, reached, NTK drift over the training ||H(W_stop) - H(W0)||_2 against the premise
+    lambda_0(Z)/4, and the cost in multiply-adds (steps x per-step MACs, plus the one-time projection
+    n k d when ``d`` is given, i.e. a factorized network on Z = JX)."""
+    W0, A = seed_inits(m, Z.shape[1], seeds, base)
+    W, steps, reached = _gd_to_eps(jnp.asarray(W0), jnp.asarray(A), jnp.asarray(Z), jnp.asarray(y), lr, eps, budget)
+    W, steps, reached = np.asarray(W), np.asarray(steps), np.asarray(reached)
+    lam0 = lambda_min(h_inf(Z))
+    drift = [float(np.linalg.norm(empirical_ntk(W[s], Z) - empirical_ntk(W0[s], Z), 2)) for s in range(seeds)]
+    n, dim = Z.shape
+    one_time = n * dim * d if d is not None else 0
+    macs = [float(one_time + per_step_macs(n, m, dim) * int(t)) for t in steps]
+    return {"m": m, "steps": [int(t) for t in steps], "reached": [bool(r) for r in reached], "drift": drift,
+            "premise": lam0 / 4, "in_premise": [bool(x < lam0 / 4) for x in drift], "macs": macs,
+            "budget": budget, "n": seeds}
+
+
+def censored(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The ledger's censored value for a run where some seed did not reach eps."""
+    return {"censored": True, "reached": int(sum(run["reached"])), "n": int(run["n"]), "budget": int(run["budget"])}
+
+
+def log_ratio_interval(num: Mapping[str, Any], den: Mapping[str, Any], level: float = 0.90) -> dict[str, Any]:
+    """Cost ratio num / den over seeds: the geometric mean and the ``level`` t interval of the mean
+    of log(num_s / den_s) (seed s of one arm against seed s of the other: independent pairs, so the
+    paired t is valid), exponentiated. Censored (the ledger's form) if a seed of either arm did not
+    reach eps: its cost is then only a lower bound."""
+    if not (all(num["reached"]) and all(den["reached"])):
+        return {**censored(num if not all(num["reached"]) else den),
+                "arm": "numerator" if not all(num["reached"]) else "denominator"}
+    lr_ = np.log(np.asarray(num["macs"])) - np.log(np.asarray(den["macs"]))
+    iv = one_sample(lr_, level)
+    return {"cost_ratio": float(np.exp(lr_.mean())), "ci_low": float(np.exp(iv["ci_low"])),
+            "ci_high": float(np.exp(iv["ci_high"])), "n_seeds": int(len(lr_)),
+            "log_ratio": [float(v) for v in lr_], "method": f"t interval over seeds of log cost ratio ({level:.0%})"}
+
+
+def required_width(Zs: Mapping[str, np.ndarray], y: np.ndarray, widths: list[int], d: int, lr: float, eps: float,
+                   budget: int, seeds: int, min_ok: int, base: int) -> dict[str, Any]:
+    """For each model (``"dense"``: Z = X; ``"<k>"``: Z = JX), the smallest width m* of ``widths``
+    (ascending; the search stops at the first success) at which at least ``min_ok`` of ``seeds``
+    runs both stay inside the premise (NTK drift < lambda_0(Z)/4) and reach eps L(0) within
+    ``budget`` steps; the cost to eps at m* (mean over the seeds that reached, in multiply-adds).
+    m* is None (censored above the grid) when no width of the grid qualifies."""
+    out: dict[str, Any] = {}
+    for name, Z in Zs.items():
+        tried = {}
+        star = None
+        for m in widths:
+            r = run_to_eps(Z, y, m, lr, eps, budget, seeds, base, None if name == "dense" else d)
+            ok = [a and b for a, b in zip(r["reached"], r["in_premise"])]
+            tried[str(m)] = {"ok": int(sum(ok)), "reached": int(sum(r["reached"])),
+                             "in_premise": int(sum(r["in_premise"])), "max_drift": float(max(r["drift"])),
+                             "premise": r["premise"]}
+            if sum(ok) >= min_ok:
+                star = r
+                break
+        if star is None:
+            out[name] = {"m_star": None, "cost_to_eps": None, "censored": {"above": max(widths), "budget": budget},
+                         "tried": tried}
+            continue
+        hit = [c for c, ok in zip(star["macs"], star["reached"]) if ok]
+        out[name] = {"m_star": star["m"], "cost_to_eps": float(np.mean(hit)),
+                     "steps_to_eps": float(np.mean([t for t, ok in zip(star["steps"], star["reached"]) if ok])),
+                     "per_step_macs": per_step_macs(len(y), star["m"], Z.shape[1]), "tried": tried, "_run": star}
+    return out
+
+
+def equal_compute(Z: Mapping[str, np.ndarray], y: np.ndarray, m: int, d: int, lr: float, eps: float, budget: int,
+                  seeds: int, base: int) -> dict[str, Any]:
+    """F2 at equal compute: for each k, the factorized network at width m against the dense network
+    of equal per-step multiply-adds (width m k / d), both run to eps L(0) with the same step size,
+    budget and seeds; the cost-to-eps ratio factorized / dense with its interval over seeds."""
+    out: dict[str, Any] = {}
+    for name, Zk in Z.items():
+        if name == "dense":
+            continue
+        k = int(name)
+        mw = max(1, (m * k) // d)
+        f = run_to_eps(Zk, y, m, lr, eps, budget, seeds, base, d)
+        g = run_to_eps(Z["dense"], y, mw, lr, eps, budget, seeds, base + 1)
+        iv = log_ratio_interval(f, g)
+        row = {"dense_width": mw, "factorized_width": m,
+               "dense_steps_to_eps": float(np.mean(g["steps"])), "factorized_steps_to_eps": float(np.mean(f["steps"])),
+               "dense_reached": int(sum(g["reached"])), "factorized_reached": int(sum(f["reached"])),
+               "dense_in_premise": int(sum(g["in_premise"])), "factorized_in_premise": int(sum(f["in_premise"])),
+               "dense_max_drift": float(max(g["drift"])), "dense_premise": g["premise"], "n_seeds": seeds,
+               "budget": budget}
+        if iv.get("censored"):
+            row.update(cost_ratio=None, ci_low=None, ci_high=None, censored=iv)
+        else:
+            row.update(iv)
+        out[name] = row
+    return out
+
+
+def at_own_m_star(req: Mapping[str, Any]) -> dict[str, Any]:
+    """Each factorized k at its own m* against the dense network at its own m*: cost-to-eps ratio
+    with its interval over seeds (None rows where either m* is censored above the grid)."""
+    out: dict[str, Any] = {}
+    dense = req["dense"].get("_run")
+    for name, r in req.items():
+        if name == "dense":
+            continue
+        if dense is None or r.get("_run") is None:
+            out[name] = {"cost_ratio": None, "censored": {"m_star_dense": req["dense"]["m_star"],
+                                                          "m_star_factorized": r["m_star"]}}
+            continue
+        iv = log_ratio_interval(r["_run"], dense)
+        out[name] = {"m_star": r["m_star"], "dense_m_star": req["dense"]["m_star"],
+                     **({"cost_ratio": None, "censored": iv} if iv.get("censored") else iv)}
+    return out
+
+
+def dn_sweep_fair(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """F3 without sentinel: d / n over ``dn_ratios`` at fixed n (sphere data, Gaussian J), two series:
+    fixed k / d (k = d / dn_compression) and fixed k (``dn_fixed_k``, capped at d). Each point: the
+    factorized network at width dn_width against the dense network of equal per-step multiply-adds
+    (width dn_width k / d), ``seeds`` seeds each, to eps within ``budget_steps``; per seed the
+    log cost ratio (censored seeds flagged, their cost a lower bound)."""
+    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+    out: dict[str, Any] = {"fixed_k_over_d": {}, "fixed_k": {}}
+    base = int(rng.integers(2**31))
+    for r in P.dn_ratios:
+        d = max(2, int(round(r * P.n)))
+        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
+        for series, k in (("fixed_k_over_d", max(2, d // P.dn_compression)), ("fixed_k", min(P.dn_fixed_k, d))):
+            J = projection("gaussian", k, d, np.random.default_rng([base, d, k]))
+            Z = project(X, J)
+            mw = max(1, (P.dn_width * k) // d)
+            f = run_to_eps(Z, y, P.dn_width, P.lr, P.eps, P.budget_steps, P.seeds, base, d)
+            g = run_to_eps(X, y, mw, P.lr, P.eps, P.budget_steps, P.seeds, base + 1)
+            iv = log_ratio_interval(f, g)
+            out[series][f"{r:g}"] = {
+                "d": d, "k": k, "dense_width": mw, "factorized_width": P.dn_width,
+                "factorized_macs": f["macs"], "dense_macs": g["macs"],
+                "factorized_reached": f["reached"], "dense_reached": g["reached"],
+                "dense_in_premise": int(sum(g["in_premise"])), "factorized_in_premise": int(sum(f["in_premise"])),
+                "budget": P.budget_steps,
+                **({"cost_ratio": None, "censored": iv} if iv.get("censored") else
+                   {k_: iv[k_] for k_ in ("cost_ratio", "ci_low", "ci_high", "n_seeds")})}
+    return out
+
+
+def dn_growth(series: Mapping[str, Any], level: float = 0.90) -> dict[str, Any]:
+    """F3's value: the growth of the benefit from the smallest d/n (< 1) at which the dense arm
+    reached eps on every seed, to d = n: the Welch t interval of mean log cost ratio there minus
+    at d = n (positive: the benefit grew). A factorized seed censored at the small d/n enters at its
+    budget (a lower bound on its cost, so the growth can only be underestimated: a pass stands, a
+    fail or an undecided interval becomes censored). Censored if the d = n point has a censored seed
+    or no small d/n has a dense arm that reached."""
+    lows = sorted((float(r), v) for r, v in series.items() if float(r) < 1 and all(v["dense_reached"]))
+    at_n = series["1"]
+    if not lows:
+        return {"censored": True, "reached": 0, "n": len(at_n["dense_reached"]), "budget": at_n["budget"],
+                "why": "no d/n < 1 where the dense arm reached eps on every seed"}
+    r_lo, lo = lows[0]
+    if not (all(at_n["factorized_reached"]) and all(at_n["dense_reached"])):
+        return {**censored({"reached": at_n["factorized_reached"], "n": len(at_n["factorized_reached"]),
+                            "budget": at_n["budget"]}), "why": "a seed at d = n did not reach eps"}
+    lr_lo = np.log(lo["factorized_macs"]) - np.log(lo["dense_macs"])
+    lr_n = np.log(at_n["factorized_macs"]) - np.log(at_n["dense_macs"])
+    iv = welch(lr_lo, lr_n, level)
+    cens = not all(lo["factorized_reached"])
+    out = {"mean_diff": iv["mean_diff"], "ci_low": iv["ci_low"], "ci_high": iv["ci_high"], "n": iv["n"],
+           "method": f"Welch t over seeds of log cost ratio at d/n={r_lo:g} minus at d/n=1 ({level:.0%})",
+           "d_over_n_low": r_lo}
+    if cens:  # the censored factorized seeds entered at their budget: only a pass is decided
+        c = {**censored({"reached": lo["factorized_reached"], "n": len(lo["factorized_reached"]),
+                         "budget": lo["budget"]}), "bound_interval": out}
+        return {**c, "value": out} if iv["ci_low"] > 0 else c
+    return out
+
+
+def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the measured benefit peaks: the d/n with the smallest cost ratio among the uncensored
+    points, and whether the ratio still falls past d = n."""
+    pts = {float(r): v["cost_ratio"] for r, v in series.items() if v.get("cost_ratio") is not None}
+    if not pts:
+        return {"argmin_d_over_n": None, "ratios": {}}
+    best = min(pts, key=pts.get)
+    past = [pts[r] for r in sorted(pts) if r > 1]
+    return {"argmin_d_over_n": best, "ratios": {f"{r:g}": v for r, v in sorted(pts.items())},
+            "keeps_falling_past_d_eq_n": bool(past and 1.0 in pts and min(past) < pts[1.0])}
+
+
+def f2_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+    """Items 1-2 of issue 27 on the selected data (``P.data``) and on the other data set: the
+    required-width curve (dense and each k of req_k_list, one Gaussian J per k), the cost at each
+    network's own m*, and (selected data only) the equal-compute comparison at width m."""
+    base = int(rng.integers(2**31))
+    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+    out: dict[str, Any] = {}
+    for data in (P.data, "lowrank" if P.data == "sphere" else "sphere"):
+        X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
+        Z = {"dense": X}
+        for k in [k for k in P.req_k_list if k <= P.d]:
+            Z[str(k)] = project(X, projection("gaussian", k, P.d, np.random.default_rng([base, k])))
+        req = required_width(Z, y, list(P.width_grid), P.d, P.lr, P.eps, P.budget_steps, P.seeds,
+                             P.width_min_ok, base)
+        out[data] = {"required_width": req, "at_required_width": at_own_m_star(req)}
+        if data == P.data:
+            out[data]["equal_compute"] = equal_compute(Z, y, P.m, P.d, P.lr, P.eps, P.budget_steps, P.seeds, base)
+    return out
+
+
+def dn_legacy(P: Params, fair: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """The dn_sweep metric names of the first version, now read from the fixed-k/d series at equal per-step
+    multiply-adds (``cost_to_eps_ratio``: geometric mean over seeds, None when censored), with
+    lambda_0^J / lambda_0 (mean over n_draws draws of J) and the bound-implied rho_4."""
+    out = {}
+    for r, row in fair["fixed_k_over_d"].items():
+        d, k = row["d"], row["k"]
+        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
+        lam0 = lambda_min(h_inf(X))
+        ratio = float(np.mean([lambda_min(h_inf(project(X, projection("gaussian", k, d, rng)))) / lam0
+                               for _ in range(P.n_draws)]))
+        out[r] = {"d": d, "k": k, "lambda0_ratio": ratio, "rho4": (k / d) / ratio**4,
+                  "cost_to_eps_ratio": row.get("cost_ratio"), "reached": bool(all(row["factorized_reached"])),
+                  "dense_reached": bool(all(row["dense_reached"])), "comparison": "equal per-step multiply-adds"}
+    return out
+
+
+def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], P: Params) -> dict[str, Any]:
+    """The issue-27 metrics (private run records dropped)."""
+    other = "lowrank" if P.data == "sphere" else "sphere"
+    strip = lambda req: {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in req.items()}  # noqa: E731
+    return {
+        "required_width": strip(f2[P.data]["required_width"]),
+        f"required_width_{other}": strip(f2[other]["required_width"]),
+        "at_required_width": f2[P.data]["at_required_width"],
+        f"at_required_width_{other}": f2[other]["at_required_width"],
+        "equal_compute": f2[P.data]["equal_compute"],
+        "dn_sweep_fair": fair_dn,
+        "dn_growth": {s: dn_growth(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
+        "dn_peak": {s: dn_peak(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
     }

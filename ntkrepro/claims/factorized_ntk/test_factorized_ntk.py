@@ -88,3 +88,39 @@ def test_steps_to_eps_and_late_slope():
     assert E.steps_to_eps(loss, 1e-30) == (200, False)
     np.testing.assert_allclose(E.late_slope(loss), np.log(0.9), rtol=1e-10)
     assert np.isnan(E.late_slope(loss[:5]))
+
+
+def test_gd_to_eps_stops_at_the_first_step_below_eps(X):
+    """The while-loop run freezes each seed at the first step with L_t <= eps L_0: the same step as
+    the fixed-length scan's curve, and a seed that never gets there is censored at the budget."""
+    from ntkrepro.optimize import gradient_descent
+
+    y = np.sign(np.random.default_rng(1).normal(size=len(X)))
+    r = E.run_to_eps(X, y, 64, 0.1, 1e-2, 400, 2, 3)
+    W0, A = E.seed_inits(64, X.shape[1], 2, 3)
+    for s in range(2):
+        L0 = float(E.du_loss(jnp.asarray(W0[s]), jnp.asarray(A[s]), jnp.asarray(X), jnp.asarray(y)))
+        _, losses = gradient_descent(E.du_loss, jnp.asarray(W0[s]), 0.1, 400, jnp.asarray(A[s]), jnp.asarray(X),
+                                     jnp.asarray(y))
+        assert r["steps"][s] == E.steps_to_eps(np.concatenate([[L0], np.asarray(losses)]), 1e-2)[0]
+    short = E.run_to_eps(X, y, 64, 0.1, 1e-2, 3, 2, 3)
+    assert short["reached"] == [False, False] and short["steps"] == [3, 3]
+    assert E.log_ratio_interval(short, r)["censored"] is True
+
+
+def test_log_ratio_interval_and_dn_growth():
+    a = {"reached": [True] * 5, "macs": [2.0, 2.2, 1.8, 2.1, 1.9], "n": 5, "budget": 10}
+    b = {"reached": [True] * 5, "macs": [1.0] * 5, "n": 5, "budget": 10}
+    iv = E.log_ratio_interval(a, b)
+    assert iv["ci_low"] < iv["cost_ratio"] < iv["ci_high"] and abs(iv["cost_ratio"] - 2) < 0.05
+    pt = lambda f, ok=True: {"factorized_macs": f, "dense_macs": [1.0] * 5, "factorized_reached": [ok] * 5,  # noqa: E731
+                             "dense_reached": [True] * 5, "budget": 10}
+    grew = E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8]), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
+    assert grew["ci_low"] > 0
+    # censored factorized seeds at the small d/n: a growth the lower bound already shows is gated ...
+    c = E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
+    assert c["censored"] is True and c["value"]["ci_low"] > 0
+    # ... one it does not show is not
+    c = E.dn_growth({"0.5": pt([1.0, 1.1, 0.9, 1.05, 0.95], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
+    assert c["censored"] is True and "value" not in c
+    assert E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})["censored"] is True
