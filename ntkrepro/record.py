@@ -559,7 +559,7 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
     def one(cid: str) -> tuple[str, str | None]:
         if fresh_dir is not None:
             return cid, None
-        from ntkrepro.cli import SINGLE_THREAD_ENV
+        from ntkrepro.jobs import SINGLE_THREAD_ENV
 
         env = {**os.environ, **(SINGLE_THREAD_ENV if jobs > 1 else {})}
         argv = [python or sys.executable, "-m", "ntkrepro", "run", cid, "--profile", profile, "-q", "--no-html",

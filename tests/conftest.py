@@ -21,7 +21,7 @@ def run_smoke(out_dir, python=sys.executable, claim_ids=None):
     """Run every claim's smoke profile into ``out_dir/<claim>``, two processes at a time with one
     thread each (as ``run all --jobs 2`` does); return the results per claim."""
     from ntkrepro import CLAIMS
-    from ntkrepro.cli import SINGLE_THREAD_ENV
+    from ntkrepro.jobs import SINGLE_THREAD_ENV
 
     env = {**os.environ, **SINGLE_THREAD_ENV}
 
