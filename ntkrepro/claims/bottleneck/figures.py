@@ -155,7 +155,8 @@ def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
             if v.get("censored"):
                 ax[1].plot(i + off, 0, "x", color=f"C{j}", ms=10)
                 continue
-            ax[1].errorbar(i + off, v["mean"], [[v["mean"] - v["ci_low"]], [v["ci_high"] - v["mean"]]], fmt="o",
+            mu = v.get("mean", v.get("mean_diff"))
+            ax[1].errorbar(i + off, mu, [[mu - v["ci_low"]], [v["ci_high"] - mu]], fmt="o",
                            color=f"C{j}", capsize=4, label=lab if i == 0 else None)
     ax[1].axhline(0, color="k", lw=1)
     ax[1].set_xticks(range(len(ds)), [f"d={d}" for d in ds])
