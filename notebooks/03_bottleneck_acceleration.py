@@ -89,8 +89,8 @@ dict(P)
 # $\mathrm{lr_{max}}$, is the stability bound), each bottleneck width `bottleneck_lr_factors` x the NTK's
 # $\mathrm{lr_{max}}$, reaching past it. Each rate runs `tune_seeds` tuning seeds (seed + 1000 + i, never used for a
 # verdict) for `tune_steps` steps, every (rate, seed) pair of a width in one batched (vmapped) call. A rate counts when
-# it is stable on every tuning seed (declared before the run: finite, the last loss within 2x of the run's minimum,
-# no rise over any 10-step window before 10 %); the chosen rate reaches 10 % first (median over tuning seeds). A
+# it is stable on every tuning seed (declared before the full run: finite, the last loss within 2x of the run's minimum
+# and below the first; a transient rise it recovers from is allowed); the chosen rate reaches 10 % first (median over tuning seeds). A
 # bottleneck choice at the edge of its grid makes F1 and F2 inconclusive (the ledger's rule).
 #
 # **The headline.** Then each width runs its `seeds` verdict seeds at the shared rate `lr` and at its tuned rate, in
