@@ -98,7 +98,10 @@ def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) ->
     if nob.get("steps_to_10pct"):
         ax.axhline(nob["steps_to_10pct"], color="C3", ls="--",
                    label=f"finite net, no bottleneck, width {nob['width']} (ΔNTK {nob['delta_ntk']:.2f})")
-    ax.set(xscale="log", yscale="log" if any(rf[str(M)]["steps_to_10pct"] for M in Ms) else "linear",
+    reached = any(rf[str(M)]["steps_to_10pct"] for M in Ms)
+    if not reached:
+        ax.text(0.5, 0.5, "no random-feature width reached 10 % in the sweep", transform=ax.transAxes, ha="center")
+    ax.set(xscale="log", yscale="log" if reached else "linear", xlim=(min(Ms) / 1.5, max(Ms) * 1.5),
            xlabel="random-feature width M of f", ylabel="GD steps to 10 %",
            title="Where does the speedup come from? (hybrid at its tuned rate)")
     log_ticks(ax, Ms)
