@@ -230,3 +230,5 @@ run.conclude(metrics);
 #   seeds, worst width.
 # - gate changed after a run: effective_kernel_beats_ntk_alignment: one seed per width; now an interval over the
 #   verdict seeds, worst width.
+# - gate changed after a run: bottleneck_accelerates: the gate (> 2x) is unchanged; the check now declares its arms
+#   and what is matched (the shared rate, whose fraction of each model's largest stable rate is in `shared_rate`).
