@@ -229,7 +229,8 @@ def _worst(rows):
     the value censored (inconclusive); else the weakest interval."""
     rows = list(rows)
     done = [r for r in rows if not r.get("censored")]
-    failing = [r for r in done if np.isfinite(r.get("ci_high", np.nan)) and r["ci_high"] < 0]
+    fin = lambda x: isinstance(x, (int, float)) and np.isfinite(x)  # noqa: E731  (None after JSON: not finite)
+    failing = [r for r in done if fin(r.get("ci_high")) and r["ci_high"] < 0]
     if failing:
         return min(failing, key=lambda r: r["ci_high"])
     cens = [r for r in rows if r.get("censored")]

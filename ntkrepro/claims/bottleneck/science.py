@@ -660,7 +660,10 @@ def tuned_rows(best: dict[str, Any], steps: int) -> dict[str, Any]:
             continue
         early = _iv_steps(t10, r["steps_to_10pct_per_seed"], steps)
         per = [t if t is not None else 2 * steps for t in r["steps_to_10pct_per_seed"]]
-        fin = [f for f in r["final_train_rel_per_seed"] if f is not None and f > 0]
+        fin = [f for f in r["final_train_rel_per_seed"] if f is not None and np.isfinite(f) and f > 0]
+        n = len(r["final_train_rel_per_seed"])
+        # a verdict seed that diverged at the tuned rate: its final loss and test error are censored
+        cens = {"censored": True, "reached": len(fin), "n": n, "budget": steps, "diverged": n - len(fin)}
         out[d] = {"lr": r["lr"], "steps_to_10pct": r["steps_to_10pct"], "steps_to_1pct": r["steps_to_1pct"],
                   "test_rel_mse": r["test_rel_mse"], "steps_to_10pct_per_seed": r["steps_to_10pct_per_seed"],
                   "steps_to_1pct_per_seed": r["steps_to_1pct_per_seed"],
@@ -668,9 +671,9 @@ def tuned_rows(best: dict[str, Any], steps: int) -> dict[str, Any]:
                   "log_speedup": one_sample([float(np.log((t10 or 2 * steps) / t)) for t in per]),
                   "early_log_speedup": early, "late_log_speedup": _iv_steps(t1, r["steps_to_1pct_per_seed"], steps),
                   "final_train_log_ratio": (one_sample([float(np.log(ntk["final_train_rel"] / f)) for f in fin])
-                                            if len(fin) == len(r["final_train_rel_per_seed"]) else
-                                            {"ci_low": float("nan"), "ci_high": float("nan"), "n": len(fin)}),
-                  "test_gain": one_sample([ntk["test_rel_mse_expected"] - t for t in r["test_rel_mse_per_seed"]])}
+                                            if len(fin) == n else cens),
+                  "test_gain": (one_sample([ntk["test_rel_mse_expected"] - t for t in r["test_rel_mse_per_seed"]])
+                                if len(fin) == n else cens)}
     return out
 
 

@@ -177,3 +177,14 @@ def test_censored_speedup_and_worst_width():
     assert _worst([ok, bad]) is bad
     assert _worst([ok, {"censored": True}])["censored"]
     assert _worst([ok, {"censored": True}, bad]) is bad
+
+
+def test_a_diverged_verdict_seed_censors_every_tuned_comparison():
+    best = {"ntk": {"steps_to_10pct_extended": 100, "steps_to_1pct_extended": 300, "final_train_rel": 1e-5,
+                    "test_rel_mse_expected": 0.5},
+            "8": {"lr": 0.7, "steps_to_10pct": None, "steps_to_1pct": None, "test_rel_mse": float("nan"),
+                  "steps_to_10pct_per_seed": [None, 60, 40], "steps_to_1pct_per_seed": [None, 240, 220],
+                  "final_train_rel_per_seed": [None, 1e-4, 2e-4], "test_rel_mse_per_seed": [float("nan"), 0.3, 0.2]}}
+    row = E.tuned_rows(best, 1200)["8"]
+    for k in ("early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain"):
+        assert row[k]["censored"], k
