@@ -117,14 +117,21 @@ def best_lr(best: dict[str, Any], head: dict[str, Any], P: Params) -> plt.Figure
     never = P.steps + 1
     same = [head["ntk"] if n == "ntk" else head["bottleneck"][n] for n in names]
     fig, ax = plt.subplots(figsize=(9, 4))
-    for off, rows, label in ((-0.2, same, "same lr"), (0.2, [best[n] for n in names], "each at its best lr")):
+    def value(r, lvl):  # the median over verdict seeds where per-seed values exist (a diverged seed: never)
+        per = r.get(f"{lvl}_per_seed")
+        if per:
+            return float(np.median([t if t is not None else never for t in per]))
+        return r[lvl] if r[lvl] is not None else never
+
+    for off, rows, label in ((-0.2, same, "same lr"), (0.2, [best[n] for n in names], "each at its tuned lr")):
         for j, (lvl, hatch) in enumerate((("steps_to_10pct", ""), ("steps_to_1pct", "//"))):
-            vals = [r[lvl] if r[lvl] is not None else never for r in rows]
+            vals = [value(r, lvl) for r in rows]
             ax.bar(x + off + (j - 0.5) * 0.18, vals, 0.18, hatch=hatch, color="C0" if off < 0 else "C1",
                    edgecolor="k", label=f"{label}: {lvl.replace('steps_to_', 'to ').replace('pct', '%')}")
     ax.axhline(never, color="gray", ls=":", lw=1, label="never (within the run)")
     ax.set_xticks(x, ["NTK" if n == "ntk" else f"d={n}" for n in names])
-    ax.set(yscale="log", ylabel="GD steps", title="Learning-rate control: same lr vs each model's best lr")
+    ax.set(yscale="log", ylabel="GD steps (median over seeds)",
+           title="Learning-rate control: same lr vs each model's tuned lr")
     ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     return fig
