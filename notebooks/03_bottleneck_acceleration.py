@@ -48,12 +48,20 @@ rf_width = None           # random-feature width simulating the infinite f
 lr = None                 # shared learning rate
 steps = None
 seeds = None
-lr_factors = None         # best-lr sweep, in units of the NTK's maximum stable rate
+lr_factors = None         # the NTK's rate grid, in units of its maximum stable rate (< 1)
+bottleneck_lr_factors = None  # each bottleneck width's rate grid, same units (reaches past the NTK's lr_max)
+tune_seeds = None         # tuning seeds per rate (seed + 1000 + i; never used for a verdict)
+tune_steps = None         # steps of each tuning run
+rf_check_widths = None    # bottleneck widths at which the random-feature width is swept
+digits_widths = None      # digits panel
+digits_seeds = None
+digits_draws = None       # single NTK networks drawn from the GD ensemble
+digits_amplitudes = None  # target scales of the digits training-speed panel
 linear_amplitudes = None  # deep-linear experiment
 linear_widths = None
 linear_lr = None          # shared deep-linear learning rate (every width stable there)
 linear_steps = None
-rf_widths = None          # random-feature widths of f swept at d = 128
+rf_widths = None          # random-feature widths of f swept at rf_check_widths
 n_align = None            # points for the effective-NTK trace and alignment
 n_finite = None           # finite-network checks
 finite_width = None
@@ -74,26 +82,38 @@ task = E.make_task(P.target, P.amplitude, P.n_train, P.n_test, P.input_dim, rng)
 dict(P)
 
 # %% [markdown]
-# ## 1. The headline: NTK against bottlenecks at the same learning rate
+# ## 1. Every model tuned alike, and the headline at the shared rate
 #
-# The NTK ($d=\infty$) is exact in closed form: its expected training loss over initialization by eigendecomposition,
-# checked against `nt.predict.gradient_descent_mse_ensemble` (mean and covariance). Each bottleneck is simulated for
-# `seeds` seeds (intervals over seeds decide the width and test-error comparisons). Losses are relative to the zero
-# predictor's, $\frac12\mathrm{mean}(y^2)$.
+# **Rate tuning (issue 28).** Each model gets its own log-spaced grid: the NTK `lr_factors` x its largest stable rate
+# $\mathrm{lr_{max}}=2nk/\lambda_{\max}$ (its closed-form expected loss; the top of its grid, just below
+# $\mathrm{lr_{max}}$, is the stability bound), each bottleneck width `bottleneck_lr_factors` x the NTK's
+# $\mathrm{lr_{max}}$, reaching past it. Each rate runs `tune_seeds` tuning seeds (seed + 1000 + i, never used for a
+# verdict) for `tune_steps` steps, every (rate, seed) pair of a width in one batched (vmapped) call. A rate counts when
+# it is stable on every tuning seed (declared before the full run: finite, the last loss within 2x of the run's minimum
+# and below the first; a transient rise it recovers from is allowed); the chosen rate reaches 10 % first (median over tuning seeds). A
+# bottleneck choice at the edge of its grid makes F1 and F2 inconclusive (the ledger's rule).
+#
+# **The headline.** Then each width runs its `seeds` verdict seeds at the shared rate `lr` and at its tuned rate, in
+# one batched call. The NTK ($d=\infty$) is exact in closed form: its expected training loss over initialization by
+# eigendecomposition, checked against `nt.predict.gradient_descent_mse_ensemble`. Losses are relative to the zero
+# predictor's, $\frac12\mathrm{mean}(y^2)$. The shared rate is reported as a fraction of each model's largest stable
+# rate, and the NTK is also run at the shared rate scaled by each width's growth of its effective-kernel trace: the
+# part of the speedup a larger effective step explains.
 
 # %%
-head = E.headline(task, P)
+exp = E.experiment(task, P)
+head = exp["head"]
 run.save(F.headline(head, P), "headline")
-{"ntk": head["ntk"], **{d: {k: v[k] for k in ("steps_to_10pct", "steps_to_1pct", "final_train_rel", "test_rel_mse")}
-                      for d, v in head["bottleneck"].items()}}
+{"shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
+ "lr_tuning": {k: (v["chosen"], v["at_edge"]) for k, v in exp["lr_tuning"].items()}}
 
 # %% [markdown]
 # ## 2. The mechanism: the effective kernel learns the target
 #
-# $\Theta_F=J_pJ_p^\top+(J_zJ_z^\top)\circ\Theta_g$ on `n_align` training points, at the start, a third of the way
-# and the end of training: its trace and its kernel–target alignment $y^\top\Theta y/(\|\Theta\|_F\|y\|^2)$. The
-# NTK's kernel is fixed by construction: its alignment on the same points is the reference line. The control repeats
-# the measurement at amplitude 1 (a small target should move the kernel less). Then the deep linear model, where the
+# $\Theta_F=J_pJ_p^\top+(J_zJ_z^\top)\circ\Theta_g$ on `n_align` training points at the start and the end of every
+# verdict seed at the shared rate: its trace and its kernel–target alignment $y^\top\Theta y/(\|\Theta\|_F\|y\|^2)$
+# (F3 is an interval over those seeds). The NTK's kernel is fixed by construction: its alignment on the same points is
+# the reference line. The control repeats the measurement at amplitude 1. Then the deep linear model, where the
 # mechanism is exact: with $W=UV$ and a width-$d$ bottleneck, the end-to-end dynamics carry the preconditioners
 # $V^\top V$ and $UU^\top$, which grow with the target; the infinite net is linear regression with a fixed
 # preconditioner (checked against its closed form). Every width runs at the shared rate `linear_lr`, and each run is
@@ -103,15 +123,15 @@ run.save(F.headline(head, P), "headline")
 # %%
 dl = E.deep_linear(P, rng)
 fin = E.finite_check(P, rng)
-best = E.best_lr(task, P, head["_lr_max"])
 digits = E.digits_panel(P) if P.run_digits else None
 align1 = E.alignment_unit_amplitude(P, rng)
-rf = E.rf_width_sweep(task, P, head["_base"])
+rf = E.rf_width_tuned(task, P, exp["lr_tuning"], head["_base"])
 nob = E.no_bottleneck_finite(task, P, head["_base"])
-metrics = E.collect(head, dl, best, fin, digits, align1, rf, nob)
+metrics = E.collect(exp, dl, fin, digits, align1, rf, nob)
 run.save(F.mechanism(metrics["alignment"], metrics["ntk"]["alignment"], align1), "mechanism")
 run.save(F.deep_linear(dl, P), "deep_linear")
-{a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}
+{"alignment": metrics["alignment"],
+ "deep_linear": {a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}}
 
 # %% [markdown]
 # ## 3. Validation against finite networks
@@ -123,34 +143,45 @@ run.save(F.deep_linear(dl, P), "deep_linear")
 metrics["finite_check"]
 
 # %% [markdown]
-# ## 4. The learning-rate control
+# ## 4. Each model at its tuned rate, per width
 #
-# Part of the equal-rate "acceleration" can be the bottleneck's effective kernel growing, which may move its largest
-# stable rate. Both protocols, labelled: the same rate for every model (the paper's framing, as far as the abstract
-# tells) and each model at its own best stable rate from a small sweep (chosen with one seed on steps to 10 %, the
-# verdict's level; then every seed is run at the chosen rate and the verdict comes from the interval over seeds).
+# Both protocols, labelled: the same rate for every model (the paper's framing, as far as the abstract tells) and
+# each model at its own tuned rate (section 1). At tuned rates, per width, the interval over the verdict seeds of
+# log(NTK steps / bottleneck steps) to 10 % (early) and to 1 % (late), of log(NTK final loss / bottleneck's) and of
+# the test error gain (the NTK side: a single NTK network's expected test error over initialization). The NTK side is
+# its closed form (an expectation: it has no seed spread). A width with a seed that never reached a level is
+# censored, so its check is inconclusive.
 
 # %%
-run.save(F.best_lr(best, head, P), "best_lr")
-best
+run.save(F.lr_tuning(metrics, P), "lr_tuning")
+run.save(F.best_lr(metrics["best_lr"], head, P), "best_lr")
+{d: {k: r[k] for k in ("lr", "early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain")}
+ for d, r in metrics["best_lr_per_width"].items()}
 
 # %% [markdown]
 # ## 5. Where does the speedup come from?
 #
-# Two probes. The random-feature width $M$ of $f$ at $d=128$: $f$ stands for an infinitely wide network, so the
-# speed must not hinge on $M$ (a control of F1). And a finite network *without* a bottleneck (width `wide_width`) at
-# the headline amplitude and rate: its steps to 10 % and the relative change of its empirical NTK. If that kernel
-# moves a lot, the finite net is not lazy at this amplitude, and part of what the bottleneck buys over the NTK is
-# what any finite network buys there (reported, not gated: it says what the NTK baseline stands for).
+# Two probes. The random-feature width $M$ of $f$ at the widest width in `rf_check_widths`, at its tuned rate: $f$
+# stands for an infinitely wide network, so the verdict's $M$ (`rf_width`) must give steps to 10 % within 1.25x of
+# the widest swept $M$ (a control of F1). And a finite network *without* a bottleneck (width `wide_width`) at the
+# headline amplitude and rate: its steps to 10 % and the relative change of its empirical NTK (reported, not gated).
 
 # %%
-run.save(F.where_from(rf, nob, head), "where_from")
-rf, nob
+run.save(F.where_from(metrics["rf_width_sweep"], nob, head), "where_from")
+metrics["rf_width_sweep"], nob
 
 # %% [markdown]
-# ## 6. Real data (scikit-learn digits), gated as part of F2
+# ## 6. Real data (scikit-learn digits)
+#
+# Every model at the same rate (0.5 x the NTK's largest stable rate) for `steps` steps. The NTK baseline is a *single
+# network*: `digits_draws` draws from the GD ensemble's mean and covariance at the same time (the mean predictor,
+# which no single network is, stays as a reference). Accuracy per width over `digits_seeds` seeds, the interval
+# carrying the test-set error (a bootstrap over seeds and test points, paired on the points against the NTK). Training
+# speed at target amplitudes 1 and 5: the deep-linear mechanism predicts no acceleration at unit scale.
 
 # %%
+if digits is not None:
+    run.save(F.digits(digits), "digits")
 digits
 
 # %% [markdown]
@@ -165,21 +196,39 @@ run.conclude(metrics);
 # The verdict, the findings table and the reading above are generated from this run's numbers; every gate is
 # declared in `ntkrepro/claims/bottleneck/claim.py`. What would falsify each finding:
 #
-# - **F1** (acceleration): at the same rate, a width slower than 2x the NTK; at each model's best stable rate, a
-#   width whose interval over seeds of log(NTK steps / bottleneck steps) to 10 % lies below 0 (reproduced only when
-#   every width's interval lies above 0; a straddle is inconclusive; per-width rows in `best_lr_per_width`). The
-#   first version took the maximum over widths, which hid a width slower than the NTK. Controls: the acceleration
-#   must weaken as the bottleneck widens (a Welch interval over seeds, so two lucky seeds no longer decide it), and
-#   must not depend on the random-feature width of $f$.
+# - **F1** (acceleration): at the same rate, a width slower than 2x the NTK; at each model's tuned rate (a per-model
+#   grid of >= 8 rates, chosen on tuning seeds), a width whose interval over the verdict seeds of log(NTK steps /
+#   bottleneck steps) to 10 % (early) or to 1 % (late) lies below 0 (reproduced only when every width's interval lies
+#   above 0; a straddle or a censored width is inconclusive; per-width rows in `best_lr_per_width`, the verdict's
+#   width dependence there). On digits, at amplitude 5, a width whose final loss is not below the NTK's. Controls: the
+#   acceleration must weaken as the bottleneck widens, and the verdict's random-feature width must give the speed of
+#   a 4x wider $f$ within 1.25x.
 # - **F2** (performance): a width whose test error is significantly above the NTK's (interval over seeds; reproduced
 #   only when every width is significantly below; the NTK side is a single NTK network's expected test error over
 #   initialization, mean predictor plus GP variance, so both sides carry their initial function), a final training
-#   loss not below the NTK's, or a digits accuracy not above the NTK mean predictor's (that one compares a single
-#   bottleneck network with the NTK's mean, which favours the NTK).
-# - **F3** (features): an effective kernel whose alignment does not grow, or ends below the NTK's; control: at
-#   amplitude 1 the gain must be smaller.
+#   loss not below the NTK's (at the shared and at tuned rates), or a digits accuracy whose paired interval against a
+#   single NTK network lies below 0.
+# - **F3** (features): an effective kernel whose alignment does not grow, or ends below the NTK's (intervals over the
+#   verdict seeds); control: at amplitude 1 the gain must be smaller.
 # - **F4** (deep-linear mechanism): a speedup that does not grow with the amplitude on stable runs; controls: unit
 #   amplitude (no acceleration expected) and wide bottlenecks approaching the NTK. Gates changed after a run:
 #   the first version compared the widest width with the narrowest one that reached the tolerance at lr = 1, a
 #   chaotic run (d = 4, invariant drift 0.31); the control is now posed on runs that meet a declared stability
 #   criterion, at a shared rate (0.25, the rate where the referee found every width's loss falling monotonically).
+#
+# Gates re-posed by issue 28 (the referee's reimplementation), recorded as the ledger asks:
+#
+# - gate changed after a run: bottleneck_faster_early_at_best_lr: the rate grid {0.1, 0.4, 0.9} x lr_max chosen on
+#   seed 0 made d = 8 fall back to 0.221 when seed 0 diverged at 0.886; each model now has its own grid of >= 8 rates
+#   chosen on tuning seeds apart from the verdict seeds, and the interval is of the early speedup at those rates.
+# - gate changed after a run: speedup_not_set_by_rf_width: it compared M = 256 with M = 4096 at the shared rate; what
+#   a verdict relies on is the M it used (rf_width) against a 4x wider f, at the tuned rate (within 1.25x).
+# - gate changed after a run: digits_bottleneck_more_accurate: it compared one d = 8 seed with the NTK mean predictor,
+#   which no single network is; it is now a paired bootstrap interval (seeds and test points) against single NTK
+#   networks drawn from the GD ensemble, worst width.
+# - gate changed after a run: effective_kernel_learns_target: one seed per width; now an interval over the verdict
+#   seeds, worst width.
+# - gate changed after a run: effective_kernel_beats_ntk_alignment: one seed per width; now an interval over the
+#   verdict seeds, worst width.
+# - gate changed after a run: bottleneck_accelerates: the gate (> 2x) is unchanged; the check now declares its arms
+#   and what is matched (the shared rate, whose fraction of each model's largest stable rate is in `shared_rate`).

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real, real_list,
                              require)
-from ntkrepro.spec import (CheckSpec, Claim, FigureSpec, Finding, Paper, above, below, interval_above,
-                           no_cases)
+from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Paper, above, below,
+                           interval_above, no_cases)
 from ntkrepro.stats import one_sample, welch, worst_interval
 
 import numpy as np
@@ -26,6 +26,12 @@ def _rules(p: Params) -> None:
             "must be strictly increasing")
     require(sorted(set(p.linear_widths)) == list(p.linear_widths), "linear_widths", "must be strictly increasing")
     require(p.n_align <= p.n_train, "n_align", f"must be <= n_train = {p.n_train}")
+    require(max(p.lr_factors) < 1.0, "lr_factors", "the NTK's grid must stay below its stable maximum (factor < 1)")
+    require(sorted(set(p.lr_factors)) == list(p.lr_factors), "lr_factors", "must be strictly increasing")
+    require(sorted(set(p.bottleneck_lr_factors)) == list(p.bottleneck_lr_factors), "bottleneck_lr_factors",
+            "must be strictly increasing")
+    require(p.tune_steps <= p.steps, "tune_steps", f"must be <= steps = {p.steps}")
+    require(1.0 in p.digits_amplitudes, "digits_amplitudes", "must include 1 (unit-scale one-hot targets)")
 
 
 PARAMS = ParamSet(
@@ -40,11 +46,21 @@ PARAMS = ParamSet(
         real("lr", 1e-5, 100.0, "learning rate shared by every model (the paper's framing)"),
         integer("steps", 10, 100_000, "gradient-descent steps"),
         integer("seeds", 1, 32, "seeds per bottleneck width"),
-        real_list("lr_factors", 1e-3, 1.99, "learning rates of the best-rate sweep, x 2n/lambda_max(NTK)", min_len=2),
+        real_list("lr_factors", 1e-3, 1.99, "the NTK's rate grid, x its largest stable rate 2nk/lambda_max (< 1)",
+                  min_len=2),
+        real_list("bottleneck_lr_factors", 1e-3, 64.0, "each bottleneck width's rate grid, x the NTK's 2nk/lambda_max",
+                  min_len=2),
+        integer("tune_seeds", 1, 16, "tuning seeds per rate (seed + 1000 + i, never used for a verdict)"),
+        integer("tune_steps", 10, 100_000, "GD steps of each tuning run (the choice is made on steps to 10 %)"),
+        int_list("rf_check_widths", 1, 4096, "bottleneck widths at which the random-feature width M is swept"),
+        int_list("digits_widths", 1, 4096, "bottleneck widths of the digits panel"),
+        integer("digits_seeds", 1, 32, "seeds per width on digits"),
+        integer("digits_draws", 2, 1000, "single NTK networks drawn from the GD ensemble on digits"),
+        real_list("digits_amplitudes", 0.1, 100.0, "target amplitudes of the digits training-speed panel"),
         real_list("linear_amplitudes", 0.1, 100.0, "target amplitudes of the deep-linear experiment"),
         real("linear_lr", 1e-3, 4.0, "learning rate shared by every deep-linear model"),
         integer("linear_steps", 10, 100_000, "GD steps of the deep-linear experiment"),
-        int_list("rf_widths", 16, 65_536, "random-feature widths M of f in the sweep at d = 128", min_len=2),
+        int_list("rf_widths", 16, 65_536, "random-feature widths M of f in the instrument sweep", min_len=2),
         int_list("linear_widths", 1, 65_536, "bottleneck widths of the deep-linear experiment", min_len=2),
         integer("n_align", 8, 1024, "training points for the effective-NTK trace and alignment"),
         integer("n_finite", 16, 2048, "training points of the finite-network checks"),
@@ -57,13 +73,18 @@ PARAMS = ParamSet(
     profiles={
         "smoke": dict(n_train=256, n_test=200, input_dim=32, target="quadratic", amplitude=5.0,
                       bottleneck_widths=[2, 8, 32], rf_width=512, lr=0.2, steps=400, seeds=2,
-                      lr_factors=[0.2, 0.8], linear_amplitudes=[1.0, 8.0], linear_widths=[4, 16, 256],
+                      lr_factors=[0.1, 0.3, 0.95], bottleneck_lr_factors=[0.1, 0.4, 1.6], tune_seeds=2,
+                      tune_steps=150, rf_check_widths=[32], digits_widths=[8], digits_seeds=2, digits_draws=10,
+                      digits_amplitudes=[1.0, 5.0], linear_amplitudes=[1.0, 8.0], linear_widths=[4, 16, 256],
                       linear_lr=0.25, linear_steps=3000, rf_widths=[256, 1024],
                       n_align=64, n_finite=128, finite_width=256, finite_d=8, wide_width=512, wide_steps=300,
                       run_digits=False),
         "full": dict(n_train=512, n_test=500, input_dim=32, target="quadratic", amplitude=5.0,
                      bottleneck_widths=[2, 8, 32, 128], rf_width=1024, lr=0.2, steps=1200, seeds=5,
-                     lr_factors=[0.1, 0.4, 0.9], linear_amplitudes=[1.0, 2.0, 4.0, 8.0, 16.0],
+                     lr_factors=[round(float(x), 4) for x in np.geomspace(0.03, 0.99, 8)],
+                     bottleneck_lr_factors=[round(float(x), 4) for x in np.geomspace(0.05, 8.0, 9)], tune_seeds=3,
+                     tune_steps=300, rf_check_widths=[128], digits_widths=[8, 32], digits_seeds=5, digits_draws=30,
+                     digits_amplitudes=[1.0, 5.0], linear_amplitudes=[1.0, 2.0, 4.0, 8.0, 16.0],
                      linear_widths=[1, 4, 16, 64, 256, 4096], linear_lr=0.25, linear_steps=3000,
                      rf_widths=[256, 1024, 4096], n_align=128, n_finite=256, finite_width=2048,
                      finite_d=8, wide_width=1024, wide_steps=500, run_digits=True),
@@ -198,6 +219,73 @@ def _align_unit_amp(m, P):
     return (u["end"] - u["start"]) - (h["end"]["alignment"] - h["start"]["alignment"])
 
 
+# ----- issue 28: every model tuned alike, per width --------------------------------------------------
+def _iv(lo, hi, n=5):
+    return {"mean": (lo + hi) / 2, "ci_low": lo, "ci_high": hi, "n": n}
+
+
+def _set_rows(key, value):
+    """Override builder: every row of ``best_lr_per_width`` (or ``alignment``) gets ``key`` = value (a
+    callable of the row's width may give one per width)."""
+    return lambda rows: {d: {**r, key: (value(d) if callable(value) else value)} for d, r in rows.items()}
+
+
+def _worst(rows):
+    """The row an interval gate judges over widths: a clear failure first; else a censored width makes
+    the value censored (inconclusive); else the weakest interval."""
+    rows = list(rows)
+    done = [r for r in rows if not r.get("censored")]
+    fin = lambda x: isinstance(x, (int, float)) and np.isfinite(x)  # noqa: E731  (None after JSON: not finite)
+    failing = [r for r in done if fin(r.get("ci_high")) and r["ci_high"] < 0]
+    if failing:
+        return min(failing, key=lambda r: r["ci_high"])
+    cens = [r for r in rows if r.get("censored")]
+    if cens:
+        return cens[0]
+    return worst_interval(done, 0.0)
+
+
+def _tuned(key):
+    return lambda m, P: _worst([r[key] | {"d": d} for d, r in m["best_lr_per_width"].items()])
+
+
+def _digits_vs_single(m, P):
+    return _worst([r["vs_ntk_single"] | {"d": d} for d, r in m["digits"]["per_width"].items()])
+
+
+def _digits_speed_top(m, P):
+    """The largest amplitude of the digits training-speed panel, worst width."""
+    sp = m["digits"]["train_speed"]
+    row = sp[max(sp, key=lambda a: float(a.split("=")[1]))]
+    return _worst([v["log_speedup_final"] | {"d": d} for d, v in row.items() if d != "ntk"])
+
+
+def _digits_unit_max(m, P):
+    row = m["digits"]["train_speed"]["amp=1"]
+    return max(v["log_speedup_final"].get("mean", v["log_speedup_final"].get("mean_diff")) for d, v in row.items()
+               if d != "ntk")
+
+
+def _rf_used_vs_widest(m, P):
+    """|log| ratio of steps to 10 % with f at the verdict's random-feature width (rf_width) and at the
+    widest swept one, at the widest swept bottleneck width and its tuned rate."""
+    rf = m["rf_width_sweep"]
+    a, b = rf[str(P["rf_width"])]["steps_to_10pct"], rf[max(rf, key=int)]["steps_to_10pct"]
+    return abs(np.log(a / b)) if a and b else np.inf
+
+
+def _align_iv(key):
+    return lambda m, P: _worst([v[key] | {"d": d} for d, v in m["alignment"].items()])
+
+
+_DIG = lambda upd: (lambda dg: {**dg, **upd(dg)})  # noqa: E731
+_TUNED_MATCH = ("per-model log-spaced rate grid (>= 8 rates, bottlenecks reaching past the NTK's lr_max)",
+                "tuning protocol: stable on every tuning seed, fastest median steps to 10 %",
+                "tuning seeds disjoint from verdict seeds", "training steps", "loss (0.5 mean squared error)",
+                "task and training set")
+_TUNED_ARMS = ("bottleneck d at its tuned rate (hybrid, each verdict seed)", "NTK at its tuned rate (closed form)")
+
+
 CHECKS = (
     CheckSpec("ntk_closed_form_matches_neural_tangents", "implementation",
               "max relative error of the eigendecomposition loss curve against nt.predict (mean + covariance)",
@@ -227,16 +315,25 @@ CHECKS = (
               "min over d of steps-to-10% (NTK, closed form beyond the run) / mean steps-to-10% (bottleneck), same lr",
               above(2.0), lambda m, P: min(_speeds(m, P).values()),
               passes_with={"bottleneck.*.steps_to_10pct": 100.0}, fails_with={"bottleneck.*.steps_to_10pct": 1000.0},
-              finding="F1"),
+              finding="F1", arms=("bottleneck d (hybrid, seed mean)", "NTK (closed form)"),
+              matched=("learning rate (shared; its fraction of each model's lr_max in shared_rate)", "training steps",
+                       "loss", "task")),
     CheckSpec("bottleneck_faster_early_at_best_lr", "finding",
-              "worst width, each model at its own best stable rate (chosen on steps to 10 % with one seed): 90 % "
-              "one-sample interval over seeds of log(steps-to-10% NTK at its best rate / steps-to-10% of the "
-              "bottleneck); above 0 (pass), below 0 (fail), else inconclusive. Per-width rows in best_lr_per_width",
-              interval_above(0.0, 0.0),
-              lambda m, P: worst_interval([r["log_speedup"] | {"d": d} for d, r in m["best_lr_per_width"].items()], 0.0),
-              passes_with={"best_lr_per_width.*.log_speedup.ci_low": 0.1, "best_lr_per_width.*.log_speedup.ci_high": 0.5},
-              fails_with={"best_lr_per_width.*.log_speedup.ci_low": -0.5,
-                          "best_lr_per_width.*.log_speedup.ci_high": -0.1}, finding="F1", smoke_must_pass=False),
+              "worst width, each model at its own tuned rate (per-model grid, chosen on tuning seeds): 90 % "
+              "one-sample interval over the verdict seeds of log(steps to 10 % NTK / steps to 10 % bottleneck); above "
+              "0 (pass), below 0 (fail), else inconclusive; a width with a seed that never got there is censored "
+              "(inconclusive). Per-width rows in best_lr_per_width", interval_above(0.0, 0.0),
+              _tuned("early_log_speedup"),
+              passes_with={"best_lr_per_width": _set_rows("early_log_speedup", _iv(0.1, 0.5))},
+              fails_with={"best_lr_per_width": _set_rows("early_log_speedup", _iv(-0.5, -0.1))},
+              finding="F1", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
+    CheckSpec("bottleneck_faster_late_at_best_lr", "finding",
+              "as bottleneck_faster_early_at_best_lr at 1 % of the base loss (late speed): worst width's 90 % interval "
+              "over verdict seeds of log(steps to 1 % NTK / bottleneck), tuned rates", interval_above(0.0, 0.0),
+              _tuned("late_log_speedup"),
+              passes_with={"best_lr_per_width": _set_rows("late_log_speedup", _iv(0.1, 0.5))},
+              fails_with={"best_lr_per_width": _set_rows("late_log_speedup", _iv(-0.5, -0.1))},
+              finding="F1", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
     CheckSpec("acceleration_weakens_with_width", "control",
               "worst adjacent pair of bottleneck widths: 90% Welch interval over seeds of mean log steps-to-10% "
               "(wider) - (narrower); the premise (a narrow bottleneck) is removed as d grows, so the wider must be "
@@ -253,10 +350,11 @@ CHECKS = (
                           ("bottleneck", "8", "per_seed", 0, "steps_to_10pct"): 61},
               finding="F1", smoke_must_pass=False),
     CheckSpec("speedup_not_set_by_rf_width", "control",
-              "|log| ratio of steps-to-10% at the smallest and largest random-feature width M of f (d = 128): the "
-              "hybrid's f stands for an infinitely wide one, so the speedup must not hinge on M (within 1.5x)",
-              below(float(np.log(1.5))), _rf_ratio,
-              passes_with={"rf_width_sweep.*.steps_to_10pct": 60}, fails_with={"rf_width_sweep.256.steps_to_10pct": 200},
+              "|log| ratio of steps to 10 % with f at the verdict's random-feature width (rf_width) and at the widest "
+              "swept M (4x), at the widest swept bottleneck width and its tuned rate: the hybrid's f stands for an "
+              "infinitely wide one, so the verdict's instrument must be within 1.25x of a 4x wider one",
+              below(float(np.log(1.25))), _rf_used_vs_widest,
+              passes_with={"rf_width_sweep.*.steps_to_10pct": 60}, fails_with={"rf_width_sweep.1024.steps_to_10pct": 200},
               finding="F1", smoke_must_pass=False),
     CheckSpec("bottleneck_better_test_error", "finding",
               "worst width: 90% interval over seeds of test rel. MSE (NTK mean predictor) - test rel. MSE (bottleneck); "
@@ -271,22 +369,56 @@ CHECKS = (
               below(1.0), _final_ratio,
               passes_with={"bottleneck.*.final_train_rel": 1e-9}, fails_with={"bottleneck.*.final_train_rel": 1.0},
               finding="F2", smoke_must_pass=False),
+    CheckSpec("bottleneck_lower_final_train_loss_at_best_lr", "finding",
+              "worst width, tuned rates, same steps: 90 % interval over verdict seeds of log(NTK final training loss / "
+              "bottleneck's); above 0 passes", interval_above(0.0, 0.0), _tuned("final_train_log_ratio"),
+              passes_with={"best_lr_per_width": _set_rows("final_train_log_ratio", _iv(0.1, 0.5))},
+              fails_with={"best_lr_per_width": _set_rows("final_train_log_ratio", _iv(-0.5, -0.1))},
+              finding="F2", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
+    CheckSpec("bottleneck_better_test_error_at_best_lr", "finding",
+              "worst width, tuned rates, same steps: 90 % interval over verdict seeds of test rel. MSE (a single NTK "
+              "network, expectation over init) minus the bottleneck's; above 0 passes", interval_above(0.0, 0.0),
+              _tuned("test_gain"),
+              passes_with={"best_lr_per_width": _set_rows("test_gain", _iv(0.1, 0.5))},
+              fails_with={"best_lr_per_width": _set_rows("test_gain", _iv(-0.5, -0.1))},
+              finding="F2", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
     CheckSpec("digits_bottleneck_more_accurate", "finding",
-              "digits test accuracy, d = 8 bottleneck minus NTK mean predictor (same lr and steps); a tie is not a "
-              "pass", above(0.0),
-              lambda m, P: m["digits"]["bottleneck_d8_accuracy"] - m["digits"]["ntk_mean_predictor_accuracy"],
-              passes_with={"digits.bottleneck_d8_accuracy": 0.99}, fails_with={"digits.bottleneck_d8_accuracy": 0.5},
-              finding="F2", profiles=("full",)),
+              "digits, worst width: 90 % paired bootstrap interval (over seeds and test points) of test accuracy, "
+              "bottleneck minus a single NTK network (draws from the GD ensemble's mean and covariance), same rate "
+              "and steps; above 0 passes, below 0 fails", interval_above(0.0, 0.0), _digits_vs_single,
+              passes_with={"digits": _DIG(lambda dg: {"per_width": {"8": {"vs_ntk_single": _iv(0.01, 0.03)}}})},
+              fails_with={"digits": _DIG(lambda dg: {"per_width": {"8": {"vs_ntk_single": _iv(-0.03, -0.01)}}})},
+              finding="F2", profiles=("full",), arms=("bottleneck d, each seed", "single NTK network (GD-ensemble draws)"),
+              matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets (one-hot - 0.1)",
+                       "test points (paired)"), seeds_param="digits_seeds"),
+    CheckSpec("digits_faster_at_large_amplitude", "finding",
+              "digits at the largest amplitude (targets x amp), worst width: 90 % interval over seeds of log(NTK final "
+              "training loss / bottleneck's) after the same steps at the same rate; above 0 passes",
+              interval_above(0.0, 0.0), _digits_speed_top,
+              passes_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=5": {"8": {"log_speedup_final": _iv(.2, .6)}}}})},
+              fails_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=5": {"8": {"log_speedup_final": _iv(-.6, -.2)}}}})},
+              finding="F1", profiles=("full",), arms=("bottleneck d, each seed", "NTK (closed form)"),
+              matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets"), seeds_param="digits_seeds"),
+    CheckSpec("digits_unit_amplitude_not_faster", "control",
+              "digits at amplitude 1 (the premise, a large target, removed): max over widths of the seed-mean log(NTK "
+              "final loss / bottleneck's) must stay below log 1.5 (no marked acceleration at unit scale)",
+              below(float(np.log(1.5))), _digits_unit_max,
+              passes_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(-.3, .1)}}}})},
+              fails_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(.9, 1.1)}}}})},
+              finding="F4", profiles=("full",)),
     CheckSpec("effective_kernel_learns_target", "finding",
-              "min over d of the kernel-target alignment gain (end - start) of the effective NTK", above(0.0),
-              lambda m, P: min(v["end"]["alignment"] - v["start"]["alignment"] for v in m["alignment"].values()),
-              passes_with={"alignment.*.end.alignment": 0.2},
-              fails_with={"alignment.*.end.alignment": 0.0}, finding="F3"),
+              "worst width: 90 % interval over the verdict seeds of the effective NTK's kernel-target alignment gain "
+              "(end - start), shared rate; above 0 passes", interval_above(0.0, 0.0), _align_iv("gain"),
+              passes_with={"alignment": _set_rows("gain", _iv(0.01, 0.05))},
+              fails_with={"alignment": _set_rows("gain", _iv(-0.05, -0.01))}, finding="F3", seeds_param="seeds",
+              smoke_must_pass=False),
     CheckSpec("effective_kernel_beats_ntk_alignment", "finding",
-              "min over d of the end alignment of the effective NTK minus the (fixed) NTK's alignment on the same "
-              "points", above(0.0), _align_vs_ntk,
-              passes_with={"alignment.*.end.alignment": 0.9}, fails_with={"alignment.*.end.alignment": 0.0},
-              finding="F3"),
+              "worst width: 90 % interval over the verdict seeds of the effective NTK's end alignment minus the fixed "
+              "NTK's on the same points; above 0 passes", interval_above(0.0, 0.0), _align_iv("end_minus_ntk"),
+              passes_with={"alignment": _set_rows("end_minus_ntk", _iv(0.01, 0.05))},
+              fails_with={"alignment": _set_rows("end_minus_ntk", _iv(-0.05, -0.01))}, finding="F3",
+              seeds_param="seeds", smoke_must_pass=False, arms=("bottleneck's effective NTK", "NTK"),
+              matched=("points (first n_align training points)", "targets")),
     CheckSpec("alignment_gain_needs_large_target", "control",
               "alignment gain at amplitude 1 minus the gain at the headline amplitude (narrowest width, one seed): "
               "with the premise (a large target) removed, the kernel must move less", below(0.0), _align_unit_amp,
@@ -324,8 +456,27 @@ FIGURES = (
                "open markers: runs failing the declared stability criterion, not compared)."),
     FigureSpec("where_from", "Steps to 10 % of the hybrid at d = 128 against the random-feature width of f, with "
                "the NTK and a finite network without a bottleneck at the same amplitude and rate."),
+    FigureSpec("lr_tuning", "Left: median steps to 10 % over the tuning seeds against the learning rate, per model "
+               "(open markers: a rate not stable on every tuning seed; star: the chosen rate). Right: per width, the "
+               "90 % interval over verdict seeds of log(NTK steps / bottleneck steps) to 10 % and to 1 % at tuned rates."),
+    FigureSpec("digits", "Digits: test accuracy per width (intervals over seeds and test points) against a single NTK "
+               "network (draws from the GD ensemble) and the NTK mean predictor (reference); right, training loss at "
+               "the end relative to the zero predictor at target amplitudes 1 and 5."),
     FigureSpec("best_lr", "Steps to 10% and 1% under both protocols: the same learning rate for every model, and "
                "each model at its own best stable rate."),
+)
+
+CHOICES = (
+    ChoiceSpec("lr (NTK)", "NTK", lambda m, P: m["lr_tuning"]["ntk"]["grid"],
+               lambda m, P: m["lr_tuning"]["ntk"]["chosen"],
+               "closed-form expected loss (no seeds); the grid's top, 0.99 x 2nk/lambda_max, is the stability bound",
+               ("F1", "F2"), edge_is_bound=True),
+    ChoiceSpec("lr (bottleneck, one per width)", "bottleneck", lambda m, P: m["lr_tuning"][str(P["bottleneck_widths"][0])]["grid"],
+               lambda m, P: [m["lr_tuning"][str(d)]["chosen"] if m["lr_tuning"][str(d)]["chosen"] is not None
+                             else m["lr_tuning"][str(d)]["grid"][0]  # no stable rate: counted as the bottom edge
+                             for d in P["bottleneck_widths"]],
+               "tuning seeds seed+1000.., not used for the verdict; stable on every tuning seed, fastest to 10 %",
+               ("F1", "F2")),
 )
 
 CLAIM = Claim(
@@ -339,6 +490,7 @@ CLAIM = Claim(
     params=PARAMS,
     findings=FINDINGS,
     checks=CHECKS,
+    choices=CHOICES,
     key_metric=("min speedup to 10% over d (same lr)", "min_speedup_to_10pct"),
     reconstructed=("The paper's text was not available: the model F = f o g (g, f infinitely wide, NTK "
                    "parameterization, bottleneck width d) and its hybrid simulation are a reconstruction; no "

@@ -98,8 +98,12 @@ def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) ->
     if nob.get("steps_to_10pct"):
         ax.axhline(nob["steps_to_10pct"], color="C3", ls="--",
                    label=f"finite net, no bottleneck, width {nob['width']} (ΔNTK {nob['delta_ntk']:.2f})")
-    ax.set(xscale="log", yscale="log", xlabel="random-feature width M of f", ylabel="GD steps to 10 %",
-           title="Where does the speedup come from?")
+    reached = any(rf[str(M)]["steps_to_10pct"] for M in Ms)
+    if not reached:
+        ax.text(0.5, 0.5, "no random-feature width reached 10 % in the sweep", transform=ax.transAxes, ha="center")
+    ax.set(xscale="log", yscale="log" if reached else "linear", xlim=(min(Ms) / 1.5, max(Ms) * 1.5),
+           xlabel="random-feature width M of f", ylabel="GD steps to 10 %",
+           title="Where does the speedup come from? (hybrid at its tuned rate)")
     log_ticks(ax, Ms)
     ax.legend(fontsize="small")
     fig.tight_layout()
@@ -113,14 +117,94 @@ def best_lr(best: dict[str, Any], head: dict[str, Any], P: Params) -> plt.Figure
     never = P.steps + 1
     same = [head["ntk"] if n == "ntk" else head["bottleneck"][n] for n in names]
     fig, ax = plt.subplots(figsize=(9, 4))
-    for off, rows, label in ((-0.2, same, "same lr"), (0.2, [best[n] for n in names], "each at its best lr")):
+    def value(r, lvl):  # the median over verdict seeds where per-seed values exist (a diverged seed: never)
+        per = r.get(f"{lvl}_per_seed")
+        if per:
+            return float(np.median([t if t is not None else never for t in per]))
+        return r[lvl] if r[lvl] is not None else never
+
+    for off, rows, label in ((-0.2, same, "same lr"), (0.2, [best[n] for n in names], "each at its tuned lr")):
         for j, (lvl, hatch) in enumerate((("steps_to_10pct", ""), ("steps_to_1pct", "//"))):
-            vals = [r[lvl] if r[lvl] is not None else never for r in rows]
+            vals = [value(r, lvl) for r in rows]
             ax.bar(x + off + (j - 0.5) * 0.18, vals, 0.18, hatch=hatch, color="C0" if off < 0 else "C1",
                    edgecolor="k", label=f"{label}: {lvl.replace('steps_to_', 'to ').replace('pct', '%')}")
     ax.axhline(never, color="gray", ls=":", lw=1, label="never (within the run)")
     ax.set_xticks(x, ["NTK" if n == "ntk" else f"d={n}" for n in names])
-    ax.set(yscale="log", ylabel="GD steps", title="Learning-rate control: same lr vs each model's best lr")
+    ax.set(yscale="log", ylabel="GD steps (median over seeds)",
+           title="Learning-rate control: same lr vs each model's tuned lr")
     ax.legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
+    """Rate tuning per model and the per-width intervals at tuned rates."""
+    tun, rows = m["lr_tuning"], m["best_lr_per_width"]
+    fig, ax = plt.subplots(1, 2, figsize=(12.5, 4.2))
+    for i, (name, t) in enumerate(tun.items()):
+        g = np.asarray(t["grid"])
+        med = np.asarray(t["median_steps_to_10pct"], float)
+        ok = np.asarray(t["stable_seeds"]) == max(t["stable_seeds"] + [1]) if name == "ntk" else \
+            np.asarray(t["stable_seeds"]) == P.tune_seeds
+        col = "k" if name == "ntk" else f"C{i - 1}"
+        lab = "NTK (closed form)" if name == "ntk" else f"d={name}"
+        ax[0].plot(g, med, "-", color=col, lw=2 if name == "ntk" else 1, label=lab)
+        ax[0].plot(g[ok], med[ok], "o", color=col)
+        ax[0].plot(g[~ok], med[~ok], "o", mfc="none", color=col)
+        if t["chosen"] is not None:
+            j = int(np.argmin(np.abs(g - t["chosen"])))
+            ax[0].plot(g[j], med[j], "*", color=col, ms=14, mec="k")
+    ax[0].axvline(m["shared_rate"]["ntk_lr_max"], color="gray", ls=":", label="NTK lr_max")
+    ax[0].axvline(P.lr, color="gray", ls="--", label=f"shared rate {P.lr:g}")
+    ax[0].set(xscale="log", yscale="log", xlabel="learning rate", ylabel="median steps to 10 % (tuning seeds)",
+              title=f"Per-model rate tuning ({P.tune_steps} steps; tuning seeds apart)")
+    ax[0].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ds = list(rows)
+    for j, (key, lab, off) in enumerate((("early_log_speedup", "to 10 %", -0.12), ("late_log_speedup", "to 1 %", 0.12))):
+        for i, d in enumerate(ds):
+            v = rows[d][key]
+            if v.get("censored"):
+                ax[1].plot(i + off, 0, "x", color=f"C{j}", ms=10)
+                continue
+            mu = v.get("mean", v.get("mean_diff"))
+            ax[1].errorbar(i + off, mu, [[mu - v["ci_low"]], [v["ci_high"] - mu]], fmt="o",
+                           color=f"C{j}", capsize=4, label=lab if i == 0 else None)
+    ax[1].axhline(0, color="k", lw=1)
+    ax[1].set_xticks(range(len(ds)), [f"d={d}" for d in ds])
+    ax[1].set(ylabel="log(NTK steps / bottleneck steps)", title="Tuned rates: 90 % interval over verdict seeds (x: censored)")
+    ax[1].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def digits(dg: dict[str, Any]) -> plt.Figure:
+    """Digits accuracy per width against a single NTK network, and training speed per amplitude."""
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4))
+    pw = dg["per_width"]
+    ds = list(pw)
+    for i, d in enumerate(ds):
+        r = pw[d]
+        ax[0].errorbar(i, r["mean"], [[r["mean"] - r["ci_low"]], [r["ci_high"] - r["mean"]]], fmt="o", color="C0",
+                       capsize=4, label="bottleneck (seeds + test points, 90 %)" if i == 0 else None)
+        ax[0].plot([i] * len(r["per_seed"]), r["per_seed"], "x", color="C0", alpha=0.5)
+    s = dg["ntk_single_net"]
+    ax[0].axhspan(s["mean"] - s["sd"], s["mean"] + s["sd"], color="k", alpha=0.15,
+                  label=f"single NTK network ({s['n_draws']} draws, ± sd)")
+    ax[0].axhline(s["mean"], color="k")
+    ax[0].axhline(dg["ntk_mean_predictor_accuracy"], color="k", ls="--", label="NTK mean predictor (reference)")
+    ax[0].set_xticks(range(len(ds)), [f"d={d}" for d in ds])
+    ax[0].set(ylabel="test accuracy", title=f"Digits, same rate {dg['lr']:.3g}")
+    ax[0].legend(fontsize="x-small")
+    sp = dg["train_speed"]
+    amps = list(sp)
+    for j, a in enumerate(amps):
+        row = sp[a]
+        ax[1].plot(j, row["ntk"]["final_train_rel"], "ks", ms=9, label="NTK" if j == 0 else None)
+        for i, d in enumerate(x for x in row if x != "ntk"):
+            ax[1].plot([j + 0.1 * (i + 1)] * len(row[d]["final_train_rel_per_seed"]), row[d]["final_train_rel_per_seed"],
+                       "o", color=f"C{i}", label=f"d={d}" if j == 0 else None)
+    ax[1].set_xticks(range(len(amps)), amps)
+    ax[1].set(yscale="log", ylabel="final train loss / zero-predictor loss", title="Digits training speed by target scale")
+    ax[1].legend(fontsize="small")
     fig.tight_layout()
     return fig

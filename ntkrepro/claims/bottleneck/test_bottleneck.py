@@ -114,3 +114,77 @@ def test_welch_and_one_sample_intervals_cover_and_can_exclude_zero():
     assert same["ci_low"] < 0 < same["ci_high"]
     o = one_sample(b)
     assert o["ci_low"] < 0 < o["ci_high"]
+
+
+def test_batched_grid_equals_single_runs():
+    """simulate_grid (vmapped over seeds and rates) reproduces simulate's loss curve and test error."""
+    from ntkrepro.params import Params
+
+    task = E.make_task("quadratic", 3.0, 48, 20, 6, np.random.default_rng(7))
+    P = Params({"rf_width": 64})
+    g = E.simulate_grid(task, 4, 64, [0.1, 0.3], [5, 6], 30)
+    for s, seed in enumerate((5, 6)):
+        for r, lr in enumerate((0.1, 0.3)):
+            one = E.simulate(task, 4, P, lr, 30, seed)
+            np.testing.assert_allclose(g["curve"][s, r], one["curve"], rtol=2e-4)
+            assert g["test_rel_mse"][s, r] == pytest.approx(one["test_rel_mse"], rel=2e-3)
+
+
+def test_rate_choice_rules():
+    grid = np.array([0.1, 0.2, 0.4, 0.8])
+    # fastest stable rate in the interior
+    c = E._choose(grid, [3, 3, 3, 1], [(50, 0.1), (30, 0.1), (20, 0.1), (5, 0.1)], 3)
+    assert c["chosen"] == 0.4 and not c["at_edge"] and c["largest_stable"] == 0.4
+    # the top rate is fastest and stable: at the edge
+    assert E._choose(grid, [3] * 4, [(40,), (30,), (20,), (10,)], 3)["at_edge"]
+    # nothing stable on every tuning seed
+    assert E._choose(grid, [2, 1, 0, 0], [(1,)] * 4, 3)["chosen"] is None
+
+
+def test_stable_run_rejects_blowup_allows_catapult():
+    c = np.exp(-0.02 * np.arange(300))
+    assert E.stable_run(c, 1.0)
+    late = c.copy()
+    late[-20:] = 5 * c.min() * np.arange(1, 21)
+    assert not E.stable_run(late, 1.0)
+    assert not E.stable_run(np.r_[c[:100], np.inf], 1.0)
+    bumpy = c.copy()
+    bumpy[20:30] *= 1.5  # a transient rise it recovers from
+    assert E.stable_run(bumpy, 1.0)
+
+
+def test_bootstrap_accuracy_carries_test_set_error():
+    """With identical runs (no seed spread) the interval still has the binomial width of the test set."""
+    rng = np.random.default_rng(0)
+    row = rng.random(500) < 0.9
+    iv = E.bootstrap_accuracy(np.tile(row, (5, 1)))
+    half = (iv["ci_high"] - iv["ci_low"]) / 2
+    assert half == pytest.approx(1.645 * np.sqrt(0.9 * 0.1 / 500), rel=0.25)
+    # paired on the test points: two identical arms give a zero-width difference
+    same = E.bootstrap_accuracy(np.tile(row, (5, 1)), np.tile(row, (3, 1)))
+    assert abs(same["ci_low"]) < 1e-12 and abs(same["ci_high"]) < 1e-12
+    better = E.bootstrap_accuracy(np.tile(row | (rng.random(500) < 0.5), (5, 1)), np.tile(row, (3, 1)))
+    assert better["ci_low"] > 0
+
+
+def test_censored_speedup_and_worst_width():
+    from ntkrepro.claims.bottleneck.claim import _worst
+
+    assert E._iv_steps(100, [50, None, 40], 1000)["censored"]
+    iv = E._iv_steps(100, [50, 60, 40, 55, 45], 1000)
+    assert iv["ci_low"] > 0
+    ok, bad = {"ci_low": 0.1, "ci_high": 0.5}, {"ci_low": -0.5, "ci_high": -0.1}
+    assert _worst([ok, bad]) is bad
+    assert _worst([ok, {"censored": True}])["censored"]
+    assert _worst([ok, {"censored": True}, bad]) is bad
+
+
+def test_a_diverged_verdict_seed_censors_every_tuned_comparison():
+    best = {"ntk": {"steps_to_10pct_extended": 100, "steps_to_1pct_extended": 300, "final_train_rel": 1e-5,
+                    "test_rel_mse_expected": 0.5},
+            "8": {"lr": 0.7, "steps_to_10pct": None, "steps_to_1pct": None, "test_rel_mse": float("nan"),
+                  "steps_to_10pct_per_seed": [None, 60, 40], "steps_to_1pct_per_seed": [None, 240, 220],
+                  "final_train_rel_per_seed": [None, 1e-4, 2e-4], "test_rel_mse_per_seed": [float("nan"), 0.3, 0.2]}}
+    row = E.tuned_rows(best, 1200)["8"]
+    for k in ("early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain"):
+        assert row[k]["censored"], k
