@@ -78,8 +78,9 @@ def test_ntt_run_keeps_density_and_reduces_kernel_distance(net):
     _, apply_fn, params, _ = net
     pool = jax.random.normal(jax.random.PRNGKey(3), (64, 5), jnp.float32)
     teachers = jax.tree_util.tree_map(lambda a: a[None], params)
-    student, masks, log = E.ntt_seeds(teachers, pool, jax.random.PRNGKey(4)[None], apply_fn, 0.3, 60, 16, 20,
-                                      1e-2, 1e-4, 1e-2)
+    student, masks, log, info = E.ntt_seeds(teachers, pool, pool[:16], jax.random.PRNGKey(4)[None], apply_fn, 0.3,
+                                            60, 16, 20, 1e-2, 1e-4, 1e-2)
+    assert info["steps_run"] == 60 and log.shape[1] == 60
     m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
     assert M.layer_count_errors(m0, 0.3) == [0, 0, 0]
     assert M.pruned_nonzero(jax.tree_util.tree_map(lambda a: a[0], student), m0) == 0
@@ -121,11 +122,60 @@ def test_global_snip_keeps_exactly_k_weights_over_all_layers():
     assert np.all(np.asarray(m["b"]) == 1)
 
 
-def test_full_profile_seeds_come_from_the_power_calculation():
+def test_full_profile_runs_the_fairness_minimum_and_reports_the_power():
     from ntkrepro.claims.ntt.claim import PARAMS, POWER
-    from ntkrepro.stats import seeds_for_power
 
-    assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_needed"] == seeds_for_power(0.10, 0.134, alpha=0.05)
+    assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_run"] >= 5
+    assert PARAMS.profiles["full"]["dataset"] == "mnist5k" and PARAMS.profiles["full"]["densities"] == [0.03, 0.02, 0.01]
+
+
+@pytest.mark.parametrize("density", [0.3, 0.05])
+def test_global_masks_keep_exactly_k_over_all_layers(net, density):
+    _, apply_fn, params, x = net
+    for m in (M.magnitude_masks_global(params, density), M.random_masks_global(params, density, jax.random.PRNGKey(5)),
+              M.saliency_masks_global(params, lambda p: jnp.sum(apply_fn(p, x) ** 2), density)):
+        assert M.total_count_error(m, density) == 0
+        assert all(np.all(np.asarray(b) == 1) for b in jax.tree_util.tree_leaves(m) if b.ndim == 1)
+    W = np.concatenate([np.abs(np.asarray(w)).ravel() for w in jax.tree_util.tree_leaves(params) if w.ndim == 2])
+    K = np.concatenate([np.asarray(w).ravel() for w in jax.tree_util.tree_leaves(M.magnitude_masks_global(params, density))
+                        if w.ndim == 2])
+    assert W[K == 1].min() >= W[K == 0].max()
+
+
+def test_global_ntt_keeps_the_global_count_and_stops_at_its_plateau(net):
+    _, apply_fn, params, _ = net
+    pool = jax.random.normal(jax.random.PRNGKey(3), (64, 5), jnp.float32)
+    teachers = jax.tree_util.tree_map(lambda a: a[None], params)
+    # a huge rtol: the first check after `patience` periods finds the plateau, so NTT stops before its budget
+    student, masks, log, info = E.ntt_seeds(teachers, pool, pool[:16], jax.random.PRNGKey(4)[None], apply_fn, 0.3,
+                                            400, 16, 10, 1e-2, 1e-4, 1e-2, patience=2, rtol=0.9, global_alloc=True,
+                                            chunk_periods=5)
+    assert info["steps_run"] == 50 and info["plateau_step"] == [30]
+    m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
+    assert M.total_count_error(m0, 0.3) == 0
+
+
+def test_paired_bootstrap_includes_test_point_error():
+    rng = np.random.default_rng(0)
+    a = (rng.random((5, 400)) < 0.9).astype(np.int8)
+    same = E.paired_bootstrap(a, a)
+    assert same["mean_diff"] == same["ci_low"] == same["ci_high"] == 0.0
+    # identical seeds, independent test points: the seed sd is ~0, yet the interval has the test-set width
+    b = np.tile((rng.random(400) < 0.85).astype(np.int8), (5, 1))
+    a1 = np.tile(a[0], (5, 1))
+    iv = E.paired_bootstrap(a1, b)
+    se = np.sqrt(np.var(a1[0].astype(float) - b[0]) / 400)
+    assert iv["ci_low"] < iv["mean_diff"] < iv["ci_high"]
+    assert 0.6 < (iv["ci_high"] - iv["ci_low"]) / (2 * 1.645 * se) < 1.4
+    assert iv["method"] == E.INTERVAL_METHOD
+
+
+def test_comparisons_are_like_for_like():
+    pairs = E.comparisons(["ntt", "snip", "random", "ntt_global", "snip_global", "random_global", "ntt_no_kernel"])
+    assert pairs["ntt_vs_snip_layerwise"] == ("ntt", "snip")
+    assert pairs["ntt_vs_snip_global"] == ("ntt_global", "snip_global")
+    assert pairs["ntt_vs_ntt_no_kernel_layerwise"] == ("ntt", "ntt_no_kernel")
+    assert all(E.allocation(a) == E.allocation(b) for a, b in pairs.values())
 
 
 def test_chunked_training_equals_one_long_run_and_stops_only_when_every_seed_plateaued():
