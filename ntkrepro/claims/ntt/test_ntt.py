@@ -214,7 +214,7 @@ def tiny_run():
     P = SimpleNamespace(profile="full", seed=0, dataset="digits", n_train=300, n_test=100, n_val=64,
                         densities=[0.3, 0.2], seeds=5, methods=list(E.METHODS), ntt_steps=20, ntt_patience=1,
                         lambda_ker=1e-3, lambda_l2=1e-4, lr_ntt=5e-3, batch_size=16, mask_every=10, epochs=4,
-                        lr_train=1e-2, lr_grid=[], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
+                        lr_train=1e-2, lr_grid=[1e-2, 3e-2], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
                         snip_examples=50)
     split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
     metrics = E.collect(E.experiment(P, split), P, power=POWER)
@@ -250,3 +250,13 @@ def test_results_carry_the_issue_30_names(tiny_run):
     # global masks keep the total count, layerwise each layer's
     assert max(max(r["layer_count_errors"]) for r in rows) == 0
     assert sum(r["pruned_weights_nonzero_after_training"] for r in rows) == 0
+
+
+def test_tuned_rates_are_a_labelled_sensitivity_analysis(tiny_run):
+    metrics, params = tiny_run
+    sens = metrics["sensitivity_tuned_rates"]
+    assert "not the verdict's basis" in sens["label"] and sens["lr_grid"] == [1e-2, 3e-2]
+    row = sens["by_density"]["0.2"]["ntt_vs_snip_layerwise"]
+    assert set(row["lr"]) <= {1e-2, 3e-2}
+    # the verdict's intervals come from the common rate
+    assert all(r["lr"] == params["lr_train"] for r in metrics["per_run"])
