@@ -129,10 +129,13 @@ def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> di
     interval check. The effect to decide is the declared effect of interest |effect - bound|, or,
     where the gate declares none (effect == bound), the observed |mean - bound|. The standard error
     comes from the row's sd / sqrt(n) when it carries sd, else from its CI half-width and level
-    (default 0.90); the per-seed spread is assumed to stay the same as n grows."""
+    (default 0.90); the per-seed spread is assumed to stay the same as n grows, so the standard error
+    falls as 1/sqrt(n). For a corrected resampled t (overlapping resplits) the standard error has a floor
+    (sd sqrt(n_test/n_train)), so ``seeds_to_decide`` is then a lower bound. The interval's n is read
+    from ``n`` (or ``n_splits``)."""
     from ntkrepro import stats  # scipy: imported only when an interval is inconclusive
 
-    n = value.get("n")
+    n = value.get("n", value.get("n_splits"))
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
         return {"mde": None, "seeds_to_decide": None, "decide_command": None}
     level = float(value.get("level", 0.90))
@@ -186,7 +189,7 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
             reason = f"the interval could not be formed on this run (n = {iv.get('n')})"
         else:
             outcome = spec.gate.outcome(iv)
-            n, need = iv.get("n"), spec.required_seeds
+            n, need = iv.get("n", iv.get("n_splits")), spec.required_seeds
             if isinstance(n, int) and n < need and outcome in ("pass", "fail"):
                 reason = (f"{n} seeds: an interval gate needs at least {need} to decide (the interval alone "
                           f"would {outcome})")

@@ -138,3 +138,28 @@ def seeds_to_decide(effect: float, se: float, n: int, level: float = 0.90, power
         if mde_from_se(sd / math.sqrt(m), m, level, power) <= abs(effect):
             return m
     return None
+
+
+def paired_bootstrap(a, b, level: float = 0.90, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Interval for mean(a) - mean(b) where ``a`` and ``b`` are per-(seed, test point) scores of two arms
+    on the same test points, shape ``(seeds, test_points)`` (e.g. 0/1 correctness): a paired bootstrap
+    that resamples seeds and test points jointly (two-way), so the interval carries the test-set
+    sampling error as well as the seed-to-seed spread. Percentile interval at ``level``; ``n`` is the
+    number of seeds, ``sd`` is omitted (the interval is not a t interval), ``method`` names it."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.ndim == 1:
+        a, b = a[None, :], b[None, :]
+    if a.shape != b.shape:
+        raise ValueError(f"paired_bootstrap: arms of different shapes {a.shape} and {b.shape}")
+    d = a - b
+    S, T = d.shape
+    rng = np.random.default_rng(seed)
+    stats_ = np.empty(n_boot)
+    for i in range(n_boot):
+        rows = rng.integers(0, S, S)
+        cols = rng.integers(0, T, T)
+        stats_[i] = d[np.ix_(rows, cols)].mean()
+    lo, hi = np.quantile(stats_, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return {"mean_diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(S),
+            "n_test": int(T), "level": level,
+            "method": "paired bootstrap over seeds and test points (percentile)"}
