@@ -1,8 +1,10 @@
-"""Layerwise pruning masks for stax MLPs (weights only; biases are never pruned).
+"""Pruning masks for stax MLPs (weights only; biases are never pruned), in two allocations:
+layerwise (every weight matrix keeps exactly ``round(density * size)`` weights) and global (one
+top-k over all weight matrices together, ``round(density * total)`` weights; layers keep
+different fractions). Ties are broken by index.
 
 Parameters are a stax params list: ``[(W, b), (), (W, b), (), ...]``; a mask has the same
-structure with 0/1 arrays of the same shapes (all-ones for biases). Every mask keeps exactly
-``round(density * size)`` weights per layer (ties broken by index).
+structure with 0/1 arrays of the same shapes (all-ones for biases).
 """
 from __future__ import annotations
 
@@ -68,12 +70,16 @@ def saliency_masks(params: Params, objective: Callable[[Params], jnp.ndarray], d
 def saliency_masks_global(params: Params, objective: Callable[[Params], jnp.ndarray], density: float) -> Params:
     """SNIP as published: the largest |dL/dw * w| over ALL weights together (one global top-k, so
     layers keep different fractions); ones on biases."""
-    leaves, tree = jax.tree_util.tree_flatten(saliency(params, objective))
+    return masks_from_scores_global(params, saliency(params, objective), density)
+
+
+def masks_from_scores_global(params: Params, scores: Params, density: float | jnp.ndarray) -> Params:
+    """One top-k of ``scores`` over all weight matrices together (exactly ``round(density * total)``
+    kept, ties broken by position); ones on biases. ``density`` may be traced."""
+    leaves, tree = jax.tree_util.tree_flatten(scores)
     plv = jax.tree_util.tree_leaves(params)
     flat = jnp.concatenate([s.ravel() for s, p in zip(leaves, plv) if is_weight(p)])
-    k = kept_count(flat.size, density)
-    order = jnp.argsort(-flat, stable=True)
-    keep = jnp.zeros(flat.size).at[order[:k]].set(1.0)  # exactly k kept (ties broken by position)
+    keep = top_k_mask(flat, density)
     out, i = [], 0
     for s, p in zip(leaves, plv):
         if is_weight(p):
@@ -82,6 +88,19 @@ def saliency_masks_global(params: Params, objective: Callable[[Params], jnp.ndar
         else:
             out.append(jnp.ones_like(p))
     return jax.tree_util.tree_unflatten(tree, out)
+
+
+def magnitude_masks_global(params: Params, density: float | jnp.ndarray) -> Params:
+    """Keep the largest |w| over all weight matrices (the authors' ``GLOBAL_PRUNE_BOOL`` option)."""
+    return masks_from_scores_global(params, jax.tree_util.tree_map(jnp.abs, params), density)
+
+
+def random_masks_global(params: Params, density: float, key: jax.Array) -> Params:
+    """A uniformly random set of ``round(density * total)`` weights over all weight matrices."""
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    scores = [jax.random.uniform(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
+    return masks_from_scores_global(params, jax.tree_util.tree_unflatten(tree, scores), density)
 
 
 def total_count_error(masks: Params, density: float) -> int:

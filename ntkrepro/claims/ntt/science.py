@@ -24,8 +24,9 @@ from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_interval
 
-from ntkrepro.claims.ntt.claim import METHODS, _cell  # noqa: E402  (declared with the claim's checks)
-GLOBAL_MASKS = ("snip_global",)  # one top-k over all layers: per-layer counts vary by design
+from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, _cell, allocation,  # noqa: E402,F401
+                                      base_method, label)
+GLOBAL_MASKS = tuple(m for m in METHODS if allocation(m) == "global")
 
 F32 = jnp.float32
 
@@ -86,33 +87,75 @@ def ntt_loss(student: Any, masks: Any, teacher: Any, x: jnp.ndarray, apply_fn: C
     return lam_ker * ker + out + lam_l2 / density * l2, (ker, out, l2)
 
 
-@partial(jax.jit, static_argnames=("apply_fn", "steps", "batch", "mask_every", "lam_ker"))
-def ntt_seeds(teacher: Any, x_pool: jnp.ndarray, keys: jax.Array, apply_fn: Callable, density: float,
-              steps: int, batch: int, mask_every: int, lam_ker: float, lam_l2: float,
-              lr: float) -> tuple[Any, Any, jnp.ndarray]:
-    """NTT for a batch of seeds (leading axis of ``teacher`` and ``keys``): returns the masked
-    student (m * theta), the masks and the per-step (loss, kernel, output, l2) log."""
-    opt = optax.adam(lr)
+def _mask_fn(global_alloc: bool) -> Callable:
+    return M.magnitude_masks_global if global_alloc else M.magnitude_masks
 
-    def one(teacher, key):
-        def step(state, i):
-            params, masks, opt_state, key = state
+
+@partial(jax.jit, static_argnames=("apply_fn", "n_periods", "mask_every", "batch", "lam_ker", "global_alloc"))
+def _ntt_chunk(state: Any, teacher: Any, x_pool: jnp.ndarray, x_val: jnp.ndarray, density: float,
+               lam_l2: float, lr: float, first: jnp.ndarray, apply_fn: Callable, n_periods: int,
+               mask_every: int, batch: int, lam_ker: float, global_alloc: bool) -> tuple[Any, jnp.ndarray, jnp.ndarray]:
+    """``n_periods`` periods of ``mask_every`` NTT steps, vmapped over seeds. Each period starts with
+    the magnitude-mask update (except the run's very first period) and ends with the NTT objective
+    on the held-out inputs ``x_val`` (label-free), so the last period of a run always trains under a
+    fixed mask, as in the authors' code."""
+    opt = optax.adam(lr)
+    mask_fn = _mask_fn(global_alloc)
+
+    def one(state, teacher):
+        def step(st, _):
+            params, masks, o, key = st
             key, sub = jax.random.split(key)
             x = x_pool[jax.random.choice(sub, x_pool.shape[0], (batch,), replace=False)]
             (loss, aux), g = jax.value_and_grad(ntt_loss, has_aux=True)(
                 params, masks, teacher, x, apply_fn, lam_ker, lam_l2, density)
-            updates, opt_state = opt.update(g, opt_state)
-            params = optax.apply_updates(params, updates)
-            update = ((i + 1) % mask_every == 0) & (i < steps - mask_every)
-            masks = jax.lax.cond(update, lambda p: M.magnitude_masks(p, density), lambda p: masks, params)
-            return (params, masks, opt_state, key), jnp.stack([loss, *aux])
+            u, o = opt.update(g, o)
+            return (optax.apply_updates(params, u), masks, o, key), jnp.stack([loss, *aux])
 
-        masks0 = M.magnitude_masks(teacher, density)
-        (params, masks, _, _), log = jax.lax.scan(step, (teacher, masks0, opt.init(teacher), key),
-                                                   jnp.arange(steps))
-        return M.apply_masks(params, masks), masks, log
+        def period(st, p):
+            params, masks, o, key = st
+            masks = jax.lax.cond(first & (p == 0), lambda q: masks, lambda q: mask_fn(q, density), params)
+            st, log = jax.lax.scan(step, (params, masks, o, key), None, length=mask_every)
+            val = ntt_loss(st[0], st[1], teacher, x_val, apply_fn, lam_ker, lam_l2, density)[0]
+            return st, (log, val)
 
-    return jax.vmap(one)(teacher, keys)
+        st, (log, val) = jax.lax.scan(period, state, jnp.arange(n_periods))
+        return st, log.reshape(-1, log.shape[-1]), val
+
+    return jax.vmap(one)(state, teacher)
+
+
+def ntt_seeds(teacher: Any, x_pool: jnp.ndarray, x_val: jnp.ndarray, keys: jax.Array, apply_fn: Callable,
+              density: float, max_steps: int, batch: int, mask_every: int, lam_ker: float, lam_l2: float,
+              lr: float, patience: int | None = None, rtol: float = 0.0, global_alloc: bool = False,
+              chunk_periods: int = 5) -> tuple[Any, Any, np.ndarray, dict[str, Any]]:
+    """NTT for a batch of seeds (leading axis of ``teacher`` and ``keys``), trained to its plateau:
+    the declared stopping rule (:func:`plateau_epoch`, ``patience`` in periods of ``mask_every``
+    steps) is applied to NTT's own objective on the held-out inputs ``x_val``, checked every
+    ``chunk_periods`` periods; the run stops when every seed has plateaued, or at ``max_steps``.
+    Returns the masked student (m * theta), the masks, the per-step (loss, kernel, output, l2) log
+    and {"val_curve", "plateau_step" (per seed, None = not reached), "steps_run"}."""
+    masks0 = jax.vmap(lambda t: _mask_fn(global_alloc)(t, density))(teacher)
+    state = (teacher, masks0, jax.vmap(optax.adam(lr).init)(teacher), keys)
+    total = max(1, max_steps // mask_every)
+    logs, vals, done = [], [], 0
+    while done < total:
+        n = min(chunk_periods, total - done)
+        state, log, val = _ntt_chunk(state, teacher, x_pool, x_val, density, lam_l2, lr, jnp.asarray(done == 0),
+                                     apply_fn, n, mask_every, batch, lam_ker, global_alloc)
+        logs.append(np.asarray(log))
+        vals.append(np.asarray(val))
+        done += n
+        if patience is not None:
+            v = np.concatenate(vals, axis=1)
+            if all(plateau_epoch(vi, patience, rtol)[0] is not None for vi in v):
+                break
+    v = np.concatenate(vals, axis=1)
+    plateau = [None] * len(v) if patience is None else \
+        [None if e is None else (e + 1) * mask_every for e, _ in (plateau_epoch(vi, patience, rtol) for vi in v)]
+    student = jax.vmap(M.apply_masks)(state[0], state[1])
+    return student, state[1], np.concatenate(logs, axis=1), \
+        {"val_curve": v, "plateau_step": plateau, "steps_run": done * mask_every}
 
 
 def cross_entropy(params: Any, masks: Any, x: jnp.ndarray, y: jnp.ndarray, apply_fn: Callable) -> jnp.ndarray:
@@ -143,8 +186,8 @@ def _train_chunk(state: Any, masks: Any, epoch_keys: jax.Array, x: jnp.ndarray, 
             val_logits = apply_fn(pm, x_val)
             val_loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(val_logits), y_val[:, None], axis=1))
             val_acc = jnp.mean(jnp.argmax(val_logits, -1) == y_val)
-            test_acc = jnp.mean(jnp.argmax(apply_fn(pm, x_test), -1) == y_test)
-            return state, (losses.mean(), val_loss, val_acc, test_acc)
+            correct = jnp.argmax(apply_fn(pm, x_test), -1) == y_test
+            return state, (losses.mean(), val_loss, val_acc, jnp.mean(correct), correct.astype(jnp.int8))
 
         return jax.lax.scan(epoch, state, keys)
 
@@ -157,8 +200,8 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
                 rtol: float = 0.0, min_epochs: int = 0, chunk: int = 10) -> tuple[Any, ...]:
     """Supervised Adam training with the mask held fixed (the loss sees m * theta), vmapped over
     seeds, for at most ``epochs`` epochs in chunks of ``chunk``. Returns the final raw params and,
-    per seed and epoch run, the mean training loss, the validation loss and accuracy, and the test
-    accuracy. With ``patience`` set, training stops after the first chunk (and at least
+    per seed and epoch run, the mean training loss, the validation loss and accuracy, the test
+    accuracy and the per-test-point correctness (int8). With ``patience`` set, training stops after the first chunk (and at least
     ``min_epochs`` epochs) at which every seed has reached its plateau by :func:`plateau_epoch`: the
     rule looks back only, so the chosen epochs are those a full-length run would give."""
     opt = optax.adam(lr)
@@ -176,7 +219,7 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
             vl = np.concatenate([p[1] for p in parts], axis=1)
             if all(plateau_epoch(v, patience, rtol)[0] is not None for v in vl):
                 break
-    curves = tuple(np.concatenate([p[i] for p in parts], axis=1) for i in range(4))
+    curves = tuple(np.concatenate([p[i] for p in parts], axis=1) for i in range(5))
     return (state[0], *curves)
 
 
@@ -193,13 +236,15 @@ def plateau_epoch(val_loss: np.ndarray, patience: int, rtol: float) -> tuple[int
 
 
 def select(curves: tuple[np.ndarray, ...], patience: int, rtol: float) -> dict[str, np.ndarray]:
-    """Per seed: plateau epoch, chosen epoch, and the validation and test accuracy there."""
-    tr, vl, va, te = (np.asarray(c) for c in curves)
+    """Per seed: plateau epoch, chosen epoch, and the validation and test accuracy and the
+    per-test-point correctness there."""
+    tr, vl, va, te, tc = (np.asarray(c) for c in curves)
     rows = [plateau_epoch(vl[s], patience, rtol) for s in range(len(vl))]
     chosen = np.array([c for _, c in rows])
     idx = np.arange(len(vl))
     return {"plateau": [None if e is None else e + 1 for e, _ in rows], "chosen": chosen + 1,
-            "val_acc": va[idx, chosen], "test_acc": te[idx, chosen], "train_loss": tr}
+            "val_acc": va[idx, chosen], "test_acc": te[idx, chosen], "train_loss": tr,
+            "test_correct": tc[idx, chosen]}
 
 
 @partial(jax.jit, static_argnames=("apply_fn",))
@@ -231,30 +276,34 @@ def _unstack(tree: Any, i: int) -> Any:
 
 def make_masks(method: str, teachers: Any, density: float, P: Any, split: Split, apply_fn: Callable,
                ntt_out: dict, seed_keys: jax.Array, init_fn: Callable) -> tuple[Any, Any]:
-    """(initial params, masks) for every seed (stacked) for one pruning method."""
+    """(initial params, masks) for every seed (stacked) for one pruning method, in its allocation."""
     xs = jnp.asarray(split.x_train[: P.snip_examples], F32)
     ys = jnp.asarray(split.labels_train[: P.snip_examples])
-    if method in ("ntt", "ntt_no_kernel"):
+    if method in NTT_FAMILY:
         return ntt_out[method][0], ntt_out[method][1]
     if method == "ntt_mask_fresh_init":
         fresh = _stack([init_params(init_fn, jax.random.fold_in(k, 7), split.x_train.shape[1]) for k in seed_keys])
         return M.apply_masks(fresh, ntt_out["ntt"][1]), ntt_out["ntt"][1]
+    glob = allocation(method) == "global"
+    kind = base_method(method)
     per_seed = []
     for s, key in enumerate(seed_keys):
         t = _unstack(teachers, s)
-        if method == "magnitude":
-            m = M.magnitude_masks(t, density)
-        elif method in ("random", "scaled_random"):
-            m = M.random_masks(t, density, jax.random.fold_in(key, 3))
-        elif method in ("snip", "snip_global"):
-            sal = M.saliency_masks if method == "snip" else M.saliency_masks_global
-            m = sal(t, lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn), density)
-        elif method == "logit_snip":
-            m = M.saliency_masks(t, lambda p: jnp.sum(apply_fn(p, xs) ** 2), density)
+        if kind == "magnitude":
+            m = (M.magnitude_masks_global if glob else M.magnitude_masks)(t, density)
+        elif kind in ("random", "scaled_random"):
+            m = (M.random_masks_global if glob else M.random_masks)(t, density, jax.random.fold_in(key, 3))
+        elif kind in ("snip", "logit_snip"):
+            sal = M.saliency_masks_global if glob else M.saliency_masks
+            if kind == "snip":
+                obj = lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn)  # noqa: E731
+            else:  # the paper's label-free saliency: the gradient of ||f(x)||^2
+                obj = lambda p: jnp.sum(apply_fn(p, xs) ** 2)  # noqa: E731
+            m = sal(t, obj, density)
         else:
             raise ValueError(f"parameter 'methods' has unknown method {method!r}; allowed: {METHODS}")
         p0 = M.apply_masks(t, m)
-        if method == "scaled_random":
+        if kind == "scaled_random":
             p0 = jax.tree_util.tree_map(lambda a: a / np.sqrt(density) if a.ndim == 2 else a, p0)
         per_seed.append((p0, m))
     return _stack([p for p, _ in per_seed]), _stack([m for _, m in per_seed])
@@ -265,29 +314,36 @@ def early_fraction(epochs: int) -> int:
     return max(1, int(np.ceil(0.3 * epochs)))
 
 
-def ntt_masks(teachers: Any, split: Split, keys: jax.Array, apply_fn: Callable, density: float, P: Any,
-              lam_ker: float) -> Any:
-    """NTT's masks for a data split (it reads ``split.x_train`` only: label-free)."""
+def ntt_masks(teachers: Any, split: Split, x_val: jnp.ndarray, keys: jax.Array, apply_fn: Callable,
+              density: float, P: Any, lam_ker: float, steps: int) -> Any:
+    """NTT's masks after ``steps`` steps for a data split (it reads ``split.x_train`` only: label-free)."""
     x = jnp.asarray(split.x_train, F32)
-    return ntt_seeds(teachers, x, keys, apply_fn, density, P.ntt_steps, P.batch_size, P.mask_every, lam_ker,
+    return ntt_seeds(teachers, x, x_val, keys, apply_fn, density, steps, P.batch_size, P.mask_every, lam_ker,
                      P.lambda_l2, P.lr_ntt)[1]
 
 
 def validation_split(split: Split, n_val: int) -> tuple[Split, tuple[np.ndarray, np.ndarray]]:
-    """The last ``n_val`` training examples become the validation set (learning rate and stopping
-    epoch are chosen on it; the test set is read only at the chosen epoch)."""
+    """The last ``n_val`` training examples become the validation set (the stopping epoch is chosen
+    on it; the test set is read only at the chosen epoch)."""
     keep = len(split.x_train) - n_val
     fit = dataclasses.replace(split, x_train=split.x_train[:keep], y_train=split.y_train[:keep],
                               labels_train=split.labels_train[:keep])
     return fit, (split.x_train[keep:], split.labels_train[keep:])
 
 
+STOP_RULE = ("plateau of the validation loss: stop at the first epoch where the best of the last `patience` "
+             "epochs is not `plateau_rtol` below the best before them; read the test set at the epoch of lowest "
+             "validation loss up to there")
+
+
 def experiment(P: Any, split: Split) -> dict[str, Any]:
     """Every method at every density for ``P.seeds`` seeds, all from the same dense init per seed:
-    masks (NTT and the baselines), kernel/output errors on held-out inputs, and supervised training
-    for ``epochs`` epochs at every rate of ``lr_grid``. Per method and density the rate with the best
-    mean validation accuracy (at each seed's chosen epoch, :func:`plateau_epoch`) is kept; test
-    accuracy is read at the chosen epoch."""
+    masks (NTT, trained to its plateau, and the baselines, each in its allocation), kernel and
+    output errors on held-out inputs, and supervised training with ONE optimizer for every method
+    (Adam at ``lr_train``, batch ``batch_size``) to the plateau of the validation loss; test
+    accuracy (and per-point correctness) at the chosen epoch. With ``lr_grid`` set, every method is
+    also trained at each of its rates and the best on validation is recorded as a labelled
+    sensitivity analysis (never the verdict's basis)."""
     split, (xv_np, yv_np) = validation_split(split, P.n_val)
     init_fn, apply_fn = mlp(tuple(P.hidden))
     d_in = split.x_train.shape[1]
@@ -298,6 +354,7 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
     x, xt = jnp.asarray(split.x_train, F32), jnp.asarray(split.x_test, F32)
     y, yt = jnp.asarray(split.labels_train), jnp.asarray(split.labels_test)
     xv, yv = jnp.asarray(xv_np, F32), jnp.asarray(yv_np)
+    x_ntt_val = xv[: P.batch_size]  # NTT's held-out monitor batch (inputs only), as the authors'
     x_eval = xt[: P.n_ntk_eval]
 
     def train(p0, m, lr):
@@ -305,63 +362,73 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
                                   P.patience, P.plateau_rtol, min_epochs=early_fraction(P.epochs))
         return pT, select(curves, P.patience, P.plateau_rtol)
 
-    def best_rate(p0, m):
-        """(final params, selection, lr) at the rate with the best mean validation accuracy."""
-        tries = [(lr, *train(p0, m, lr)) for lr in P.lr_grid]
-        lr, pT, sel = max(tries, key=lambda t: (float(np.mean(t[2]["val_acc"])), -t[0]))
-        return pT, sel, lr
-
     ones = jax.tree_util.tree_map(jnp.ones_like, teachers)
-    _, dense_sel, dense_lr = best_rate(teachers, ones)
+    _, dense_sel = train(teachers, ones, P.lr_train)
     dense_acc = dense_sel["test_acc"]
-    runs, curves, ntt_logs, rates = [], {}, {}, {}
+    runs, curves, ntt_logs, ntt_info, sensitivity, correct = [], {}, {}, {}, {}, {}
     for density in P.densities:
         ntt_out = {}
-        for name, lam in (("ntt", P.lambda_ker), ("ntt_no_kernel", 0.0)):
+        for name, lam, glob in (("ntt", P.lambda_ker, False), ("ntt_no_kernel", 0.0, False),
+                                ("ntt_global", P.lambda_ker, True)):
             if name in P.methods or (name == "ntt" and "ntt_mask_fresh_init" in P.methods):
-                ntt_out[name] = ntt_seeds(teachers, x, ntt_keys, apply_fn, density, P.ntt_steps, P.batch_size,
-                                          P.mask_every, lam, P.lambda_l2, P.lr_ntt)
+                ntt_out[name] = ntt_seeds(teachers, x, x_ntt_val, ntt_keys, apply_fn, density, P.ntt_steps,
+                                          P.batch_size, P.mask_every, lam, P.lambda_l2, P.lr_ntt,
+                                          patience=P.ntt_patience, rtol=P.plateau_rtol, global_alloc=glob)
                 ntt_logs[f"{name}@{density:g}"] = np.asarray(ntt_out[name][2]).mean(0)
-        if "ntt" in ntt_out and density == min(P.densities):
-            ntt_at_dmin = ntt_out["ntt"]
+                info = ntt_out[name][3]
+                ntt_info[f"{name}@{density:g}"] = {"steps_run": info["steps_run"],
+                                                   "plateau_step": info["plateau_step"],
+                                                   "val_curve": np.asarray(info["val_curve"]).mean(0).tolist()}
         for method in P.methods:
             p0, m = make_masks(method, teachers, density, P, split, apply_fn, ntt_out, seed_keys, init_fn)
-            pT, sel, lr = best_rate(p0, m)
-            rates[f"{method}@{density:g}"] = lr
+            pT, sel = train(p0, m, P.lr_train)
+            correct[f"{method}@{density:g}"] = sel["test_correct"]
+            if P.lr_grid:
+                tries = [(lr, train(p0, m, lr)[1]) for lr in P.lr_grid]
+                lr_b, sel_b = max(tries, key=lambda t: (float(np.mean(t[1]["val_acc"])), -t[0]))
+                sensitivity[f"{method}@{density:g}"] = {"lr": lr_b, "test_acc": [float(a) for a in sel_b["test_acc"]],
+                                                        "val_acc": float(np.mean(sel_b["val_acc"]))}
             rel_ntk, rel_ntk_masked, rel_out = rel_errors(p0, m, teachers, x_eval, apply_fn)
             losses = sel["train_loss"]
             curves[f"{method}@{density:g}"] = losses
+            info = ntt_out[method][3] if method in NTT_FAMILY else None
             for s in range(P.seeds):
                 ms = _unstack(m, s)
                 runs.append({
-                    "method": method, "density": density, "seed": P.seed + s, "lr": lr,
+                    "method": method, "allocation": allocation(method), "density": density, "seed": P.seed + s,
+                    "lr": P.lr_train,
                     "rel_ntk_error": float(rel_ntk[s]), "rel_ntk_error_masked": float(rel_ntk_masked[s]),
                     "rel_output_error": float(rel_out[s]),
                     "test_accuracy": float(sel["test_acc"][s]), "val_accuracy": float(sel["val_acc"][s]),
                     "epochs_to_plateau": sel["plateau"][s], "chosen_epoch": int(sel["chosen"][s]),
                     "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
                     "final_train_loss": float(losses[s, -1]), "epochs_run": int(losses.shape[1]),
+                    "ntt_steps": None if info is None else info["plateau_step"][s],
+                    "ntt_steps_run": None if info is None else info["steps_run"],
                     "achieved_density_per_layer": M.layer_densities(ms),
-                    "layer_count_errors": ([M.total_count_error(ms, density)] if method in GLOBAL_MASKS
+                    "layer_count_errors": ([M.total_count_error(ms, density)] if allocation(method) == "global"
                                            else M.layer_count_errors(ms, density)),
                     "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
                     **M.connectivity(ms),
                 })
     # label-free: NTT sees the training inputs only, so permuting the labels must leave its masks bitwise
-    # identical (run at the highest sparsity through the same entry point, with a label-permuted split)
+    # identical (a short run of the same entry point at the highest sparsity, on both splits)
     identical = None
-    if "ntt" in P.methods:  # (ntt_out["ntt"] exists whenever "ntt" is a method)
+    if "ntt" in P.methods:
         d_min = min(P.densities)
         perm = np.random.default_rng(P.seed + 99).permutation(len(split.labels_train))
         shuffled = dataclasses.replace(split, labels_train=split.labels_train[perm], y_train=split.y_train[perm])
-        masks_a = ntt_at_dmin[1]  # from the labelled split, in the loop above
-        masks_b = ntt_masks(teachers, shuffled, ntt_keys, apply_fn, d_min, P, P.lambda_ker)
+        steps = 2 * P.mask_every
+        masks_a = ntt_masks(teachers, split, x_ntt_val, ntt_keys, apply_fn, d_min, P, P.lambda_ker, steps)
+        masks_b = ntt_masks(teachers, shuffled, x_ntt_val, ntt_keys, apply_fn, d_min, P, P.lambda_ker, steps)
         identical = all(bool(np.array_equal(np.asarray(a), np.asarray(b)))
                         for a, b in zip(jax.tree_util.tree_leaves(masks_a), jax.tree_util.tree_leaves(masks_b)))
-    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)), "dense_lr": dense_lr,
-            "learning_rates": rates, "label_permutation_masks_identical": identical,
+    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)), "dense_lr": P.lr_train,
+            "label_permutation_masks_identical": identical,
             "dense_test_accuracy_per_seed": [float(a) for a in np.asarray(dense_acc)],
-            "_curves": curves, "_dense_curve": np.asarray(dense_sel["train_loss"]), "_ntt_logs": ntt_logs}
+            "ntt_runs": ntt_info, "sensitivity": sensitivity,
+            "_correct": correct, "_curves": curves, "_dense_curve": np.asarray(dense_sel["train_loss"]),
+            "_ntt_logs": ntt_logs}
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
@@ -373,23 +440,64 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
     for method in dict.fromkeys(r["method"] for r in runs):
         for density in dict.fromkeys(r["density"] for r in runs):
             row = {}
-            for key in ("rel_ntk_error", "rel_output_error", "test_accuracy", "early_train_loss"):
+            for key in ("rel_ntk_error", "rel_ntk_error_masked", "rel_output_error", "test_accuracy",
+                        "early_train_loss"):
                 v = _cell(runs, method, density, key)
                 row[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
             out[f"{method}@{density:g}"] = row
     return out
 
 
-def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy") -> dict[str, float]:
-    """NTT minus ``other`` per seed at ``density``: mean, sd, and the one-sided paired t-test p-value
-    (H1: NTT larger)."""
+BOOTSTRAP = 2000
+INTERVAL_METHOD = (f"paired bootstrap over seeds and test points ({BOOTSTRAP} resamples of the seeds and, "
+                   "independently, of the shared test points; percentile interval)")
+
+
+def paired_bootstrap(ca: np.ndarray, cb: np.ndarray, level: float = 0.90, resamples: int = BOOTSTRAP,
+                     seed: int = 0) -> dict[str, Any]:
+    """Interval for mean accuracy(a) - accuracy(b) from per-seed, per-test-point correctness
+    ``(n_seeds, n_test)`` of two arms on the SAME seeds and test points: the seeds and the test
+    points are resampled independently (so the interval carries the seed-to-seed spread and the
+    test set's sampling error), the pairing kept. Percentile interval at ``level``."""
+    D = np.asarray(ca, np.float64) - np.asarray(cb, np.float64)
+    n, T = D.shape
+    rng = np.random.default_rng(seed)
+    ws = rng.multinomial(n, np.full(n, 1 / n), size=resamples).astype(np.float64)
+    wt = rng.multinomial(T, np.full(T, 1 / T), size=resamples).astype(np.float64)
+    stats = np.einsum("bs,bs->b", ws, wt @ D.T) / (n * T)
+    per_seed = D.mean(1)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(stats, [a, 1 - a])
+    return {"mean_diff": float(D.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(n),
+            "sd": float(per_seed.std(ddof=1)) if n > 1 else float("nan"), "level": level,
+            "method": INTERVAL_METHOD}
+
+
+def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy",
+           ntt: str = "ntt") -> dict[str, float]:
+    """``ntt`` minus ``other`` per seed at ``density``: mean, sd, and the one-sided paired t-test
+    p-value (H1: NTT larger)."""
     from scipy.stats import ttest_rel
 
-    a, b = _cell(runs, "ntt", density, key), _cell(runs, other, density, key)
+    a, b = _cell(runs, ntt, density, key), _cell(runs, other, density, key)
     diff = a - b
     p = float(ttest_rel(a, b, alternative="greater").pvalue) if len(a) > 1 and diff.std() > 0 else float("nan")
     return {"mean_diff": float(diff.mean()), "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
             "n": int(len(diff)), "p_one_sided": p}
+
+
+def comparisons(methods: list[str]) -> dict[str, tuple[str, str]]:
+    """Like-for-like pairs: key ``ntt_vs_<method>_<allocation>`` -> (NTT in that allocation, the
+    other method). Only pairs whose two arms are both in ``methods``."""
+    out = {}
+    for other in methods:
+        if other in ("ntt", "ntt_global"):
+            continue
+        alloc = allocation(other)
+        ntt = "ntt" if alloc == "layerwise" else "ntt_global"
+        if ntt in methods:
+            out[f"ntt_vs_{base_method(other)}_{alloc}"] = (ntt, other)
+    return out
 
 
 def epochs_to_plateau(runs: list[dict], method: str, density: float, epochs: int) -> dict[str, Any]:
@@ -401,29 +509,73 @@ def epochs_to_plateau(runs: list[dict], method: str, density: float, epochs: int
 
 
 def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) -> dict[str, Any]:
+    from ntkrepro.stats import seeds_for_power
+
     runs = exp["per_run"]
     d_min = min(P.densities)
-    others = [m for m in ("ntt_no_kernel", "random", "magnitude", "scaled_random", "snip", "snip_global",
-                          "logit_snip") if m in P.methods]
-    pairs = {o: paired(runs, d_min, o) for o in others}
-    by_density = {f"{d:g}": {o: {"density": d, "n_seeds": r["n"],
-                                 **paired_interval(r["mean_diff"], r["sd_diff"], r["n"], 0.90)}
-                             for o, r in ((o, paired(runs, d, o)) for o in others)} for d in P.densities}
+    pairs = comparisons(list(P.methods))
+    correct = exp["_correct"]
+    by_density = {}
+    for d in P.densities:
+        cell = {}
+        for key, (a, b) in pairs.items():
+            iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=P.seed)
+            t = paired(runs, d, b, ntt=a)
+            cell[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
+                         "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
+        by_density[f"{d:g}"] = cell
+    fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in P.densities
+             if "ntt_vs_ntt_mask_fresh_init_layerwise" in by_density[f"{d:g}"]}
+    ntt_steps = {}
+    for name, info in exp.get("ntt_runs", {}).items():
+        reached = [s for s in info["plateau_step"] if s is not None]
+        ntt_steps[name] = {"steps_run": info["steps_run"], "plateau_step_per_seed": info["plateau_step"],
+                           "reached": len(reached), "n": len(info["plateau_step"]), "budget": P.ntt_steps}
     out = {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
            "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"], "dense_lr": exp["dense_lr"],
-           "learning_rates": exp["learning_rates"],
-           "paired_accuracy_at_highest_sparsity": pairs,
+           "training": {"optimizer": "adam", "lr": P.lr_train, "batch": P.batch_size, "stop_rule": STOP_RULE,
+                        "patience": P.patience, "plateau_rtol": P.plateau_rtol, "max_epochs": P.epochs,
+                        "same_for_every_method": True},
+           "data": {"dataset": P.dataset, "n_fit": P.n_train - P.n_val, "n_validation": P.n_val,
+                    "n_test": P.n_test, "input_dim": int(784 if P.dataset == "mnist5k" else 64)},
+           "interval_method": INTERVAL_METHOD,
+           "paired_accuracy_at_highest_sparsity": by_density[f"{d_min:g}"],
            "paired_accuracy": by_density[f"{d_min:g}"],
            "paired_accuracy_by_density": by_density,
+           "fresh_value_ablation": fresh,
+           "ntt_steps": ntt_steps,
+           "ntt_val_curves": {k: v["val_curve"] for k, v in exp.get("ntt_runs", {}).items()},
            "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, P.epochs) for d in P.densities}
                                  for m in P.methods},
            "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
                                     for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
+           "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(_cell(runs, m, d, k)))
+                                                          for k in ("disconnected_classes", "units_reaching_output")}
+                                                      for m in P.methods} for d in P.densities},
            "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
            "highest_sparsity_density": d_min,
            "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
            "ntt_rel_ntk_error_masked_highest_sparsity":
                float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
+    if exp.get("sensitivity"):
+        sens = {}
+        for d in P.densities:
+            for key, (a, b) in pairs.items():
+                ra, rb = exp["sensitivity"][f"{a}@{d:g}"], exp["sensitivity"][f"{b}@{d:g}"]
+                diff = np.asarray(ra["test_acc"]) - np.asarray(rb["test_acc"])
+                sens.setdefault(f"{d:g}", {})[key] = {"lr": [ra["lr"], rb["lr"]], "mean_diff": float(diff.mean())}
+        out["sensitivity_tuned_rates"] = {"label": "sensitivity analysis: each method at its own best rate on "
+                                                   "validation from lr_grid; not the verdict's basis",
+                                          "lr_grid": list(P.lr_grid), "by_density": sens}
     if power is not None:
-        out["power"] = power
+        key = "ntt_vs_snip_layerwise"
+        realized = dict(power)
+        if key in by_density[f"{d_min:g}"]:
+            sd = by_density[f"{d_min:g}"][key]["sd"]
+            realized["sd_diff_this_run"] = sd
+            if np.isfinite(sd) and sd > 0:
+                realized["seeds_needed_from_this_run"] = seeds_for_power(power["effect"], sd,
+                                                                         alpha=power["alpha_one_sided"],
+                                                                         power=power["power"])
+        out["power"] = realized
     return out

@@ -78,8 +78,9 @@ def test_ntt_run_keeps_density_and_reduces_kernel_distance(net):
     _, apply_fn, params, _ = net
     pool = jax.random.normal(jax.random.PRNGKey(3), (64, 5), jnp.float32)
     teachers = jax.tree_util.tree_map(lambda a: a[None], params)
-    student, masks, log = E.ntt_seeds(teachers, pool, jax.random.PRNGKey(4)[None], apply_fn, 0.3, 60, 16, 20,
-                                      1e-2, 1e-4, 1e-2)
+    student, masks, log, info = E.ntt_seeds(teachers, pool, pool[:16], jax.random.PRNGKey(4)[None], apply_fn, 0.3,
+                                            60, 16, 20, 1e-2, 1e-4, 1e-2)
+    assert info["steps_run"] == 60 and log.shape[1] == 60
     m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
     assert M.layer_count_errors(m0, 0.3) == [0, 0, 0]
     assert M.pruned_nonzero(jax.tree_util.tree_map(lambda a: a[0], student), m0) == 0
@@ -121,11 +122,60 @@ def test_global_snip_keeps_exactly_k_weights_over_all_layers():
     assert np.all(np.asarray(m["b"]) == 1)
 
 
-def test_full_profile_seeds_come_from_the_power_calculation():
+def test_full_profile_runs_the_fairness_minimum_and_reports_the_power():
     from ntkrepro.claims.ntt.claim import PARAMS, POWER
-    from ntkrepro.stats import seeds_for_power
 
-    assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_needed"] == seeds_for_power(0.10, 0.134, alpha=0.05)
+    assert PARAMS.profiles["full"]["seeds"] == POWER["seeds_run"] >= 5
+    assert PARAMS.profiles["full"]["dataset"] == "mnist5k" and PARAMS.profiles["full"]["densities"] == [0.03, 0.02, 0.01]
+
+
+@pytest.mark.parametrize("density", [0.3, 0.05])
+def test_global_masks_keep_exactly_k_over_all_layers(net, density):
+    _, apply_fn, params, x = net
+    for m in (M.magnitude_masks_global(params, density), M.random_masks_global(params, density, jax.random.PRNGKey(5)),
+              M.saliency_masks_global(params, lambda p: jnp.sum(apply_fn(p, x) ** 2), density)):
+        assert M.total_count_error(m, density) == 0
+        assert all(np.all(np.asarray(b) == 1) for b in jax.tree_util.tree_leaves(m) if b.ndim == 1)
+    W = np.concatenate([np.abs(np.asarray(w)).ravel() for w in jax.tree_util.tree_leaves(params) if w.ndim == 2])
+    K = np.concatenate([np.asarray(w).ravel() for w in jax.tree_util.tree_leaves(M.magnitude_masks_global(params, density))
+                        if w.ndim == 2])
+    assert W[K == 1].min() >= W[K == 0].max()
+
+
+def test_global_ntt_keeps_the_global_count_and_stops_at_its_plateau(net):
+    _, apply_fn, params, _ = net
+    pool = jax.random.normal(jax.random.PRNGKey(3), (64, 5), jnp.float32)
+    teachers = jax.tree_util.tree_map(lambda a: a[None], params)
+    # a huge rtol: the first check after `patience` periods finds the plateau, so NTT stops before its budget
+    student, masks, log, info = E.ntt_seeds(teachers, pool, pool[:16], jax.random.PRNGKey(4)[None], apply_fn, 0.3,
+                                            400, 16, 10, 1e-2, 1e-4, 1e-2, patience=2, rtol=0.9, global_alloc=True,
+                                            chunk_periods=5)
+    assert info["steps_run"] == 50 and info["plateau_step"] == [30]
+    m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
+    assert M.total_count_error(m0, 0.3) == 0
+
+
+def test_paired_bootstrap_includes_test_point_error():
+    rng = np.random.default_rng(0)
+    a = (rng.random((5, 400)) < 0.9).astype(np.int8)
+    same = E.paired_bootstrap(a, a)
+    assert same["mean_diff"] == same["ci_low"] == same["ci_high"] == 0.0
+    # identical seeds, independent test points: the seed sd is ~0, yet the interval has the test-set width
+    b = np.tile((rng.random(400) < 0.85).astype(np.int8), (5, 1))
+    a1 = np.tile(a[0], (5, 1))
+    iv = E.paired_bootstrap(a1, b)
+    se = np.sqrt(np.var(a1[0].astype(float) - b[0]) / 400)
+    assert iv["ci_low"] < iv["mean_diff"] < iv["ci_high"]
+    assert 0.6 < (iv["ci_high"] - iv["ci_low"]) / (2 * 1.645 * se) < 1.4
+    assert iv["method"] == E.INTERVAL_METHOD
+
+
+def test_comparisons_are_like_for_like():
+    pairs = E.comparisons(["ntt", "snip", "random", "ntt_global", "snip_global", "random_global", "ntt_no_kernel"])
+    assert pairs["ntt_vs_snip_layerwise"] == ("ntt", "snip")
+    assert pairs["ntt_vs_snip_global"] == ("ntt_global", "snip_global")
+    assert pairs["ntt_vs_ntt_no_kernel_layerwise"] == ("ntt", "ntt_no_kernel")
+    assert all(E.allocation(a) == E.allocation(b) for a, b in pairs.values())
 
 
 def test_chunked_training_equals_one_long_run_and_stops_only_when_every_seed_plateaued():
@@ -150,3 +200,63 @@ def test_chunked_training_equals_one_long_run_and_stops_only_when_every_seed_pla
     stopped = E.train_seeds(p0, masks, tk, *args[:6], apply_fn, 40, 8, 1e-2, patience=2, rtol=0.5, chunk=4)
     assert stopped[2].shape[1] < 40  # a huge rtol: every seed plateaus at once, training stops early
     assert all(E.plateau_epoch(v, 2, 0.5)[0] is not None for v in stopped[2])
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    """Real metrics from a tiny run of the whole protocol (digits, a 16-8 MLP, 5 seeds, 2 densities, every
+    method): the committed record predates the issue-30 checks, so their overrides are tested here."""
+    from types import SimpleNamespace
+
+    from ntkrepro.claims.ntt.claim import POWER
+    from ntkrepro.data import load_split
+
+    P = SimpleNamespace(profile="full", seed=0, dataset="digits", n_train=300, n_test=100, n_val=64,
+                        densities=[0.3, 0.2], seeds=5, methods=list(E.METHODS), ntt_steps=20, ntt_patience=1,
+                        lambda_ker=1e-3, lambda_l2=1e-4, lr_ntt=5e-3, batch_size=16, mask_every=10, epochs=4,
+                        lr_train=1e-2, lr_grid=[1e-2, 3e-2], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
+                        snip_examples=50)
+    split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
+    metrics = E.collect(E.experiment(P, split), P, power=POWER)
+    return metrics, dict(vars(P))
+
+
+def test_every_check_passes_and_fails_on_real_metrics(tiny_run):
+    from ntkrepro.claims.ntt.claim import CLAIM
+    from ntkrepro.ledger import apply_overrides, evaluate_check
+
+    metrics, params = tiny_run
+    for spec in CLAIM.checks:
+        good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), params)
+        bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), params)
+        assert good["outcome"] == "pass", (spec.name, good["value"])
+        assert bad["outcome"] == "fail", (spec.name, bad["value"])
+        plain = evaluate_check(spec, metrics, params)
+        assert plain["outcome"] in ("pass", "fail", "inconclusive"), (spec.name, plain)
+
+
+def test_results_carry_the_issue_30_names(tiny_run):
+    metrics, params = tiny_run
+    rows = metrics["per_run"]
+    assert {r["allocation"] for r in rows} == {"layerwise", "global"}
+    assert all("rel_ntk_error" in r and "rel_ntk_error_masked" in r and "ntt_steps" in r for r in rows)
+    assert all(r["ntt_steps_run"] == 20 for r in rows if r["method"] in E.NTT_FAMILY)
+    assert {"ntt_vs_snip_global", "ntt_vs_snip_layerwise", "ntt_vs_logit_snip_layerwise"} <= set(metrics["paired_accuracy"])
+    for key in ("paired_accuracy", "mask_diagnostics", "label_permutation_masks_identical", "training",
+                "fresh_value_ablation", "interval_method"):
+        assert key in metrics, key
+    assert metrics["training"]["optimizer"] == "adam" and metrics["training"]["lr"] == params["lr_train"]
+    assert metrics["label_permutation_masks_identical"] is True
+    # global masks keep the total count, layerwise each layer's
+    assert max(max(r["layer_count_errors"]) for r in rows) == 0
+    assert sum(r["pruned_weights_nonzero_after_training"] for r in rows) == 0
+
+
+def test_tuned_rates_are_a_labelled_sensitivity_analysis(tiny_run):
+    metrics, params = tiny_run
+    sens = metrics["sensitivity_tuned_rates"]
+    assert "not the verdict's basis" in sens["label"] and sens["lr_grid"] == [1e-2, 3e-2]
+    row = sens["by_density"]["0.2"]["ntt_vs_snip_layerwise"]
+    assert set(row["lr"]) <= {1e-2, 3e-2}
+    # the verdict's intervals come from the common rate
+    assert all(r["lr"] == params["lr_train"] for r in metrics["per_run"])
