@@ -110,15 +110,8 @@ def hybrid_run(p: dict, Z: jnp.ndarray, S: jnp.ndarray, Y: jnp.ndarray, theta_g:
     """``steps`` of joint GD: f's parameters by their gradient, Z by kernel GD with Theta_g; S
     accumulates dL/dZ (for test points). Returns (p, Z, S, loss before each step)."""
     lr = jnp.asarray(lr, Z.dtype)  # a numpy float64 rate must not promote a float32 run
-
-    def step(state, _):
-        p, Z, S = state
-        L, (gp, gZ) = jax.value_and_grad(_loss, (0, 1))(p, Z, Y)
-        p = jax.tree_util.tree_map(lambda a, b: a - lr * b, p, gp)
-        return (p, Z - lr * theta_g @ gZ, S + gZ), L
-
-    (p, Z, S), losses = jax.lax.scan(step, (p, Z, S), None, length=steps)
-    return p, Z, S, losses
+    p, Z, S, losses = _hybrid_scan(p, Z, S, Y, theta_g, lr, steps)
+    return p, Z, S, losses[:-1]
 
 
 def init_hybrid(d: int, rf_width: int, k: int, K_g: np.ndarray, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
