@@ -3,6 +3,7 @@ the claims table (findings by verdict), one findings table per claim, and "What 
 show" from the figure captions declared with each claim."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from ntkrepro.provenance import REPO_ROOT
@@ -37,6 +38,57 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+MAPS = REPO_ROOT / "figures" / "maps"
+
+
+def map_agreement(claim_id: str, maps_dir: Path = MAPS) -> dict[str, tuple[int, int]]:
+    """``{finding_id: (holds, total)}`` from the claim map ``figures/maps/<claim>.csv`` (written by
+    :mod:`ntkrepro.sweep`: one row per point with ``status`` and one column per finding holding its
+    verdict): ``total`` counts the points that ran (status ``done``) where the finding was tested
+    (verdict other than ``not run``), ``holds`` those where it was ``reproduced``. Findings never
+    tested on the map are left out; no map, an empty dict."""
+    path = Path(maps_dir) / f"{claim_id}.csv"
+    if not path.exists():
+        return {}
+    from ntkrepro.registry import get_claim
+
+    ids = [f.id for f in get_claim(claim_id).findings]
+    out: dict[str, list[int]] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("status") != "done":
+                continue
+            for fid in ids:
+                v = (row.get(fid) or "").strip()
+                if v and v != "not run":
+                    cnt = out.setdefault(fid, [0, 0])
+                    cnt[0] += v == "reproduced"
+                    cnt[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _extras(f: dict, res: dict, agree: dict[str, tuple[int, int]]) -> str:
+    """The compact additions to a finding's evidence cell: map agreement, why it is not reproduced or
+    inconclusive, and the command that would decide an inconclusive interval."""
+    parts = []
+    if f["id"] in agree:
+        k, n = agree[f["id"]]
+        parts.append(f"map: {k} of {n} point{'s' if n != 1 else ''}")
+    matched = list(dict.fromkeys(m for r in res.get("checks", []) if r.get("finding") == f["id"]
+                                 for m in r.get("matched") or ()))
+    if matched:
+        parts.append("matched: " + ", ".join(matched))
+    if f.get("proved"):
+        parts.append("a case proved in the notes")
+    if f["verdict"] in ("inconclusive", "not reproduced") and f.get("reason"):
+        why = f["reason"]
+        parts.append("why: " + (why if len(why) <= 220 else why[:217] + "..."))
+    cmds = [r["decide_command"] for r in res.get("checks", []) if r.get("finding") == f["id"] and r.get("decide_command")]
+    if f["verdict"] == "inconclusive" and cmds:
+        parts.append(f"to decide: `{cmds[0]}`")
+    return (" — " + "; ".join(parts)) if parts else ""
+
+
 def _verdict(res: dict | None) -> str:
     if res is None:
         return "not run yet"
@@ -67,8 +119,10 @@ def claims_table() -> str:
             continue
         lines += ["", f"**{c.number}. {c.title}** ({c.paper.short}; `ntkrepro/claims/{c.id}/`)", "",
                   "| finding | verdict | statement | evidence |", "|---|---|---|---|"]
+        agree = map_agreement(c.id)
         for f in res["findings"]:
-            lines.append(f"| {f['id']} | {f['verdict']} | {_cell(f['statement'])} | {_cell(f['evidence'])} |")
+            lines.append(f"| {f['id']} | {f['verdict']} | {_cell(f['statement'])} | "
+                         f"{_cell(f['evidence'] + _extras(f, res, agree))} |")
     return "\n".join(lines)
 
 

@@ -1,8 +1,10 @@
 """The results contract: ``results.json`` and the :class:`Run` a notebook writes it with.
 
-``results.json`` = ``{claim, title, verdict, findings, parameters, metrics, checks, provenance}``.
-Each check row is ``{name, kind, finding, outcome, passed, value, expected, gate, description}``
-(:func:`ntkrepro.ledger.evaluate_check`); each finding is ``{id, statement, source, verdict,
+``results.json`` = ``{claim, title, verdict, findings, parameters, metrics, checks, choices, provenance}``.
+Each check row is ``{name, kind, finding, outcome, passed, value, expected, gate, description, arms,
+matched, interval_method, mde, seeds_to_decide, decide_command, gate_sha, reason, censored}``
+(:func:`ntkrepro.ledger.evaluate_check`); each choice ``{name, arm, grid, chosen, selected_on, at_edge,
+edge_is_bound, findings, reason}``; each finding is ``{id, statement, source, verdict, reason, proved,
 checks, evidence}``. The verdict summarizes the findings, or is ``implementation error``.
 """
 from __future__ import annotations
@@ -42,16 +44,16 @@ class Run:
 
     def results(self) -> dict[str, Any]:
         metrics = to_jsonable(self.metrics)
-        rows = ledger.evaluate(self.claim, metrics, self.params)
-        found = ledger.findings(self.claim, rows)
+        led = ledger.conclude(self.claim, metrics, self.params)
         return to_jsonable({
             "claim": self.claim.id,
             "title": self.claim.title,
-            "verdict": ledger.claim_verdict(rows, found),
-            "findings": found,
+            "verdict": led["verdict"],
+            "findings": led["findings"],
             "parameters": self.params,
             "metrics": metrics,
-            "checks": rows,
+            "checks": led["checks"],
+            "choices": led["choices"],
             "provenance": self.provenance(),
         })
 

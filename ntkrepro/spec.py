@@ -9,6 +9,16 @@ A claim lists the paper's **findings** it tests (:class:`Finding`) and its **che
   implementation. A failure means the code is wrong, not the paper.
 - ``finding``: evidence for or against one finding.
 - ``control``: the finding's premise removed; it must come out negative, and it must be able not to.
+- ``premise``: a condition the finding's test rests on (e.g. the arms converged); for the verdict it
+  behaves like a control: if it fails, is inconclusive or is not run, the finding is ``inconclusive``.
+
+A check that compares methods or models declares its ``arms`` and what is held equal between them
+(``matched``); an ``interval>`` check needs ``min_seeds`` (default 5) seeds to decide; a censored
+value (an arm that never reached its target) makes the check inconclusive unless ``censoring``
+says how it is handled; ``seeds_param`` names the parameter that sets the number of seeds.
+A value chosen by a search (a learning rate, a ridge, an epsilon, a stopping epoch) is declared
+as a :class:`ChoiceSpec`: its grid, the value chosen and what it was chosen on; a choice at the
+edge of its grid makes the findings it serves inconclusive unless the edge is a declared bound.
 
 Every check reads one value from the run's metrics (``value(metrics, params)``) and compares it
 with a :class:`Gate` declared here, before any run. Every check also declares two metric
@@ -27,7 +37,8 @@ from typing import Any, Callable, Mapping
 from ntkrepro.params import ParamSet
 from ntkrepro.provenance import REPO_ROOT
 
-KINDS = ("implementation", "finding", "control")
+KINDS = ("implementation", "finding", "control", "premise")
+DEFAULT_MIN_SEEDS = 5  # interval gates decide only from this many seeds
 OUTCOMES = ("pass", "fail", "inconclusive", "not run")
 FINDING_VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not run")
 SOURCES = ("abstract", "paper", "reconstruction")
@@ -60,6 +71,7 @@ class Finding:
     source: str
     where: str = ""
     not_run_reason: str = ""  # set when no check of this profile tests it (the reason is shown)
+    proved: bool = False  # a case proved in the notes: checked for consistency, counted apart
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -91,6 +103,11 @@ class Gate:
     high: float | None = None
     relative: bool = False
     effect: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.op == "interval>" and not (_finite(self.bound) and _finite(self.effect)):
+            raise ValueError("an interval> gate declares a finite null (bound) and effect of interest (effect), "
+                             f"got bound={self.bound!r}, effect={self.effect!r}")
 
     def outcome(self, value: Any) -> str:
         op = self.op
@@ -194,12 +211,59 @@ class CheckSpec:
     finding: str | None = None
     profiles: tuple[str, ...] = ("smoke", "full")
     smoke_must_pass: bool = True
+    # fair comparisons (issue 24): what is compared, what is held equal between the arms
+    arms: tuple[str, ...] = ()
+    matched: tuple[str, ...] = ()
+    min_seeds: int | None = None  # interval> gates: n below which the outcome is inconclusive (default 5)
+    censoring: str = ""  # how a censored value is handled; "" = a censored value makes the check inconclusive
+    seeds_param: str = ""  # the claim parameter that sets the number of seeds of this check
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"check {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         if (self.kind == "implementation") != (self.finding is None):
             raise ValueError(f"check {self.name}: an implementation check has no finding; the others have one")
+        for field in ("arms", "matched"):
+            if isinstance(getattr(self, field), str):
+                raise ValueError(f"check {self.name}: {field} is a tuple of strings, not a string")
+        if self.arms and not self.matched:
+            raise ValueError(f"check {self.name}: a comparison (arms {self.arms}) must declare what is matched "
+                             "between its arms")
+        if self.arms and len(self.arms) < 2:
+            raise ValueError(f"check {self.name}: a comparison has at least two arms, got {self.arms}")
+        if self.min_seeds is not None and (self.gate.op != "interval>" or self.min_seeds < 2):
+            raise ValueError(f"check {self.name}: min_seeds applies to interval> gates and must be >= 2")
+
+    @property
+    def required_seeds(self) -> int | None:
+        """The seeds an ``interval>`` gate needs to decide (None for other gates)."""
+        if self.gate.op != "interval>":
+            return None
+        return self.min_seeds if self.min_seeds is not None else DEFAULT_MIN_SEEDS
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    """A value chosen by a search (learning rate, ridge, epsilon, stopping epoch, width): ``grid`` and
+    ``chosen`` read the searched values and the chosen one (a value, or a list of values, e.g. one per
+    seed or split) from the metrics, like :attr:`CheckSpec.value`; ``selected_on`` says what it was
+    chosen on; ``findings`` the findings it serves. A choice at the edge of its grid (the smallest or
+    the largest value) makes those findings inconclusive unless ``edge_is_bound`` (the edge is a
+    physical bound, e.g. the stability limit)."""
+
+    name: str
+    arm: str
+    grid: Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+    chosen: Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+    selected_on: str
+    findings: tuple[str, ...]
+    edge_is_bound: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.findings, str) or not self.findings:
+            raise ValueError(f"choice {self.name}: findings is a non-empty tuple of finding ids")
+        if not self.selected_on.strip():
+            raise ValueError(f"choice {self.name}: say what the value was selected on")
 
 
 @dataclass(frozen=True)
@@ -224,6 +288,8 @@ class Claim:
     nondeterministic: tuple[str, ...] = ()  # dotted metric paths that are timings (vary run to run)
     # the claim map of `make maps`: a smoke-profile sweep {"axes": {name: [values]}, "fixed": {...}}
     sweep_map: Mapping[str, Any] | None = None
+    choices: tuple[ChoiceSpec, ...] = ()  # the values chosen by a search, with their grids
+    seeds_param: str = ""  # default seeds parameter of the claim's interval checks
 
     def __post_init__(self) -> None:
         ids = [f.id for f in self.findings]
@@ -233,6 +299,17 @@ class Claim:
         names = [c.name for c in self.checks]
         if len(names) != len(set(names)):
             raise ValueError(f"claim {self.id}: duplicate check names")
+        for ch in self.choices:
+            unknown = [f for f in ch.findings if f not in ids]
+            if unknown:
+                raise ValueError(f"claim {self.id}: choice {ch.name} names unknown findings {unknown}")
+        cnames = [ch.name for ch in self.choices]
+        if len(cnames) != len(set(cnames)):
+            raise ValueError(f"claim {self.id}: duplicate choice names")
+        pnames = set(self.params.names)
+        for sp in [c.seeds_param for c in self.checks] + [self.seeds_param]:
+            if sp and sp not in pnames:
+                raise ValueError(f"claim {self.id}: seeds_param {sp!r} is not a parameter of the claim")
 
     @property
     def notebook_path(self) -> Path:

@@ -94,3 +94,47 @@ def resampled(diffs: Sequence[float], n_train: int, n_test: int, level: float = 
     m = float(d.mean())
     return {"mean_diff": m, "ci_low": m - tq * se, "ci_high": m + tq * se, "n": J, "level": level,
             "mde": float((tq + float(_st.t.ppf(0.8, J - 1))) * se)}
+
+
+def mde_from_se(se: float, n: int, level: float = 0.90, power: float = 0.80) -> float:
+    """Minimum detectable effect of the one-sided test behind a two-sided ``level`` t interval with
+    standard error ``se`` at ``n``: ``(t_{1-alpha, n-1} + t_{power, n-1}) se``, alpha = (1 - level)/2
+    (the same formula as :func:`paired_interval`)."""
+    if n < 2 or not math.isfinite(se):
+        return float("nan")
+    alpha = (1 - level) / 2
+    return float((_st.t.ppf(1 - alpha, n - 1) + _st.t.ppf(power, n - 1)) * se)
+
+
+def se_of_interval(row: dict, level: float | None = None) -> float:
+    """The standard error behind an interval row ``{mean(_diff), ci_low, ci_high, n, [sd], [level]}``:
+    ``sd / sqrt(n)`` when the row carries ``sd`` (or ``sd_diff``), else the half-width over the t
+    quantile of its level (0.90 when the row does not say). The half-width form also recovers the
+    corrected (resampled) or Welch standard errors, which are not sd / sqrt(n)."""
+    n = int(row.get("n") or 0)
+    sd = row.get("sd", row.get("sd_diff"))
+    if isinstance(sd, (int, float)) and math.isfinite(sd) and n >= 1:
+        return float(sd) / math.sqrt(n)
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if n < 2 or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (lo, hi)):
+        return float("nan")
+    lev = level if level is not None else float(row.get("level", 0.90))
+    return float((hi - lo) / 2 / _st.t.ppf(1 - (1 - lev) / 2, n - 1))
+
+
+def seeds_to_decide(effect: float, se: float, n: int, level: float = 0.90, power: float = 0.80,
+                    min_n: int = 2, max_n: int = 10_000) -> int | None:
+    """Smallest number of seeds at which ``effect`` is detected with ``power`` by the one-sided test
+    behind a two-sided ``level`` interval, assuming the per-seed spread stays ``sd = se sqrt(n)``
+    (so the standard error falls as 1/sqrt(n)): the smallest m >= ``min_n`` with
+    ``(t_{1-alpha, m-1} + t_{power, m-1}) sd / sqrt(m) <= |effect|``. None when the effect is zero or
+    not finite, or when even ``max_n`` does not suffice."""
+    if not (math.isfinite(effect) and math.isfinite(se) and effect != 0 and n >= 1):
+        return None
+    sd = se * math.sqrt(n)
+    if sd == 0:
+        return max(min_n, 2)
+    for m in range(max(min_n, 2), max_n + 1):
+        if mde_from_se(sd / math.sqrt(m), m, level, power) <= abs(effect):
+            return m
+    return None

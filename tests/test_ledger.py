@@ -1,15 +1,30 @@
 """Every check can fail: each (claim, check) of the registry is fed a real run's metrics (the
 committed full-profile results.json) with its declared ``passes_with`` overrides, under which it
-must pass, and its ``fails_with`` overrides, under which it must fail. And the verdict rules."""
+must pass, and its ``fails_with`` overrides, under which it must fail. And the verdict rules of
+issue 24 (fair comparisons): controls first, not run, censoring, min seeds, choices at the edge,
+proved cases, gate fingerprints, power."""
+import dataclasses
+import math
+import re
+
 import pytest
 
 from ntkrepro import CLAIMS
 from ntkrepro.io import read_json
-from ntkrepro.ledger import (IMPLEMENTATION_ERROR, apply_overrides, claim_verdict, evaluate_check,
-                             finding_verdict, findings)
-from ntkrepro.spec import KINDS, interval_above
+from ntkrepro.ledger import (IMPLEMENTATION_ERROR, apply_overrides, changed_gates, claim_verdict,
+                             evaluate_check, evaluate_choice, finding_verdict, findings, gate_sha, reevaluate,
+                             verdict_and_reason)
+from ntkrepro.spec import (KINDS, CheckSpec, ChoiceSpec, Finding, Gate, above, interval_above)
 
-CASES = [(cid, spec.name) for cid, c in CLAIMS.items() for spec in c.checks]
+# checks of claims this branch does not own whose fails_with no longer fails under the issue-24 rules
+# (the owning issue re-poses them): {(claim, check): reason}
+XFAIL = {
+    ("factorized_ntk", "benefit_grows_toward_d_eq_n"):
+        "issue 27: fails_with sets a cost_to_eps_ratio to None (never reached), which is now 'not run', not a "
+        "failure; the check needs a censored value and a fails_with that fails",
+}
+CASES = [pytest.param(cid, spec.name, marks=pytest.mark.xfail(reason=XFAIL[(cid, spec.name)], strict=True))
+         if (cid, spec.name) in XFAIL else (cid, spec.name) for cid, c in CLAIMS.items() for spec in c.checks]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +70,14 @@ def _row(kind, outcome, finding="F1"):
     ([_row("finding", "pass"), _row("finding", "fail")], "not reproduced"),
     ([_row("finding", "pass"), _row("finding", "inconclusive")], "inconclusive"),
     ([_row("finding", "pass"), _row("control", "fail")], "inconclusive"),
-    ([_row("finding", "fail"), _row("control", "fail")], "not reproduced"),
+    # issue 24: the instrument failed its control, so its failure says nothing about the paper
+    ([_row("finding", "fail"), _row("control", "fail")], "inconclusive"),
+    ([_row("finding", "fail"), _row("premise", "inconclusive")], "inconclusive"),
+    ([_row("finding", "pass"), _row("control", "not run")], "inconclusive"),
+    ([_row("finding", "not run")], "not run"),
+    ([_row("finding", "not run"), _row("control", "not run")], "not run"),
+    ([_row("finding", "not run"), _row("finding", "pass")], "inconclusive"),
+    ([_row("finding", "not run"), _row("finding", "fail")], "not reproduced"),
 ])
 def test_finding_verdict_rules(rows, verdict):
     assert finding_verdict(rows) == verdict
@@ -81,8 +103,159 @@ def test_interval_gate(value, outcome):
     assert interval_above(0.0, 0.05).outcome(value) == outcome
 
 
-def test_a_value_that_cannot_be_computed_fails_the_check():
+def test_a_value_that_cannot_be_computed_is_not_run():
     spec = next(s for s in CLAIMS["bottleneck"].checks if s.name == "bottleneck_better_test_error")
     metrics = {"bottleneck": {"2": {"test_rel_mse": 0.5}}, "ntk": {"test_rel_mse": None}}
     row = evaluate_check(spec, metrics, {"bottleneck_widths": [2]})
-    assert row["outcome"] == "fail" and row["value"] is None and "could not be evaluated" in row["description"]
+    assert row["outcome"] == "not run" and row["value"] is None and "could not be evaluated" in row["reason"]
+
+
+def _spec(value, gate=None, kind="finding", **kw):
+    return CheckSpec("c", kind, "a test check", gate or interval_above(0.0, 0.1), lambda m, P: value,
+                     passes_with={}, fails_with={}, finding=None if kind == "implementation" else "F1", **kw)
+
+
+def _iv(lo, hi, n, **kw):
+    return {"mean_diff": (lo + hi) / 2, "ci_low": lo, "ci_high": hi, "n": n, **kw}
+
+
+def test_none_value_is_not_run_never_a_failure():
+    row = evaluate_check(_spec(None, above(0.0)), {}, {})
+    assert row["outcome"] == "not run" and row["reason"]
+    row = evaluate_check(_spec(_iv(float("nan"), float("nan"), 1)), {}, {})
+    assert row["outcome"] == "not run"
+    # an implementation check that is not run is not an implementation error
+    impl = evaluate_check(_spec(None, above(0.0), kind="implementation"), {}, {})
+    assert claim_verdict([impl], []) == "0 of 0 findings reproduced"
+
+
+@pytest.mark.parametrize("value,n,outcome", [
+    (_iv(0.05, 0.2, 3), 3, "inconclusive"),     # would pass, but 3 seeds
+    (_iv(-0.3, -0.1, 3), 3, "inconclusive"),    # would fail, but 3 seeds
+    (_iv(0.05, 0.2, 5), 5, "pass"),
+    (_iv(-0.3, -0.1, 5), 5, "fail"),
+])
+def test_an_interval_from_fewer_than_min_seeds_is_inconclusive(value, n, outcome):
+    row = evaluate_check(_spec(value), {}, {})
+    assert row["outcome"] == outcome
+    if outcome == "inconclusive":
+        assert f"{n} seeds" in row["reason"] and row["mde"] is not None
+    assert evaluate_check(_spec(value, min_seeds=3), {}, {})["outcome"] in ("pass", "fail")
+
+
+def test_a_censored_value_never_reaches_the_gate():
+    cens = {"censored": True, "reached": 2, "n": 5, "budget": 1000, "value": -1}
+    row = evaluate_check(_spec(cens, Gate("<", 10.0)), {}, {})  # -1 would pass "< 10"
+    assert row["outcome"] == "inconclusive" and row["censored"] == {"reached": 2, "n": 5, "budget": 1000}
+    assert "censored" in row["reason"]
+    declared = _spec({"censored": True, "reached": 2, "n": 5, "budget": 1000, "value": 0.4}, above(0.5),
+                     censoring="proportion reached within the budget compared")
+    assert evaluate_check(declared, {}, {})["outcome"] == "fail"
+
+
+def test_choice_at_the_edge_makes_its_findings_inconclusive():
+    grid = lambda m, P: [0.01, 0.1, 1.0]  # noqa: E731
+    edge = evaluate_choice(ChoiceSpec("lr", "dense", grid, lambda m, P: 1.0, "validation split", ("F1",)), {}, {})
+    inner = evaluate_choice(ChoiceSpec("lr", "dense", grid, lambda m, P: 0.1, "validation split", ("F1",)), {}, {})
+    per_seed = evaluate_choice(ChoiceSpec("lr", "dense", grid, lambda m, P: [0.1, 0.01], "seeds", ("F1",)), {}, {})
+    bound = evaluate_choice(ChoiceSpec("lr", "dense", grid, lambda m, P: 1.0, "validation split", ("F1",),
+                                       edge_is_bound=True), {}, {})
+    missing = evaluate_choice(ChoiceSpec("lr", "dense", grid, lambda m, P: m["x"], "validation split", ("F1",)), {}, {})
+    assert edge["at_edge"] and not inner["at_edge"] and per_seed["at_edge"] and missing["at_edge"] is None
+    passing = [_row("finding", "pass")]
+    verdict, reason = verdict_and_reason(passing, [edge])
+    assert verdict == "inconclusive" and "grid edge" in reason
+    assert finding_verdict(passing, [inner]) == finding_verdict(passing, [bound]) == "reproduced"
+    assert finding_verdict(passing, [missing]) == "reproduced"
+
+
+def test_failed_control_reason_names_the_instrument():
+    verdict, reason = verdict_and_reason([_row("finding", "fail"), {**_row("control", "fail"), "name": "ctl"}])
+    assert verdict == "inconclusive" and reason.startswith("the instrument failed its control: ctl")
+
+
+def test_proved_findings_are_counted_apart():
+    c = dataclasses.replace(CLAIMS["factorized_ntk"], findings=tuple(
+        dataclasses.replace(f, proved=(f.id == "F3")) for f in CLAIMS["factorized_ntk"].findings))
+    rows = [_row("finding", "pass", "F1"), _row("finding", "fail", "F2"), _row("finding", "pass", "F3")]
+    found = findings(c, rows)
+    verdict = claim_verdict(rows, found)
+    assert verdict == "1 of 2 open findings reproduced, 1 not reproduced; 1 proved case consistent"
+    assert [f["proved"] for f in found] == [False, False, True]
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("_tn", Path(__file__).with_name("test_notebooks.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    VERDICT = mod.VERDICT
+    assert VERDICT.match(verdict) and VERDICT.match("3 of 4 findings reproduced, 1 inconclusive")
+
+
+def test_declarations_are_validated():
+    with pytest.raises(ValueError, match="effect"):
+        Gate("interval>", 0.0)
+    with pytest.raises(ValueError, match="matched"):
+        _spec(None, arms=("a", "b"))
+    with pytest.raises(ValueError, match="findings"):
+        ChoiceSpec("lr", "dense", lambda m, P: 0, lambda m, P: 0, "validation split", ())
+    _spec(None, arms=("a", "b"), matched=("training steps",))
+
+
+def test_power_against_a_hand_computation():
+    # n = 3, sd = 0.1 sqrt(3) (se = 0.1), 90 % interval: t_{0.95,2} = 2.919986, t_{0.80,2} = 1.060660
+    value = {"mean_diff": 0.0, "ci_low": -0.29, "ci_high": 0.29, "n": 3, "sd": 0.1 * math.sqrt(3)}
+    row = evaluate_check(_spec(value, interval_above(0.0, 0.1), seeds_param="n_seeds"), {}, {},
+                         CLAIMS["finite_vs_infinite"])
+    assert row["outcome"] == "inconclusive"
+    assert row["mde"] == pytest.approx((2.919986 + 1.060660) * 0.1, rel=1e-5)
+    # effect of interest 0.1 - 0 = 0.1: (t_{.95,m-1} + t_{.80,m-1}) 0.17321 / sqrt(m) is 0.10031 at m = 20
+    # and 0.09769 at m = 21 (t_{.95,20} = 1.724718, t_{.80,20} = 0.860005)
+    assert (1.724718 + 0.860005) * 0.1 * math.sqrt(3) / math.sqrt(21) == pytest.approx(0.09769, abs=1e-5)
+    assert row["seeds_to_decide"] == 21
+    assert row["decide_command"] == "python -m ntkrepro run finite_vs_infinite --profile full -p n_seeds 21"
+    # without sd: the se comes from the half-width at the 90 % level
+    no_sd = {k: v for k, v in value.items() if k != "sd"}
+    half = 0.29 / 2.919986
+    r2 = evaluate_check(_spec(no_sd, interval_above(0.0, 0.1)), {}, {})
+    assert r2["mde"] == pytest.approx((2.919986 + 1.060660) * half, rel=1e-5) and r2["decide_command"] is None
+
+
+def test_gate_sha_detects_a_changed_declaration():
+    c = CLAIMS["ntt"]
+    spec = c.checks[0]
+    assert gate_sha(spec) == gate_sha(dataclasses.replace(spec, description="reworded"))
+    moved = dataclasses.replace(spec, gate=above(3.0))
+    assert gate_sha(moved) != gate_sha(spec)
+    assert gate_sha(dataclasses.replace(spec, matched=("seeds",))) != gate_sha(spec)
+    rows = [{"name": spec.name, "gate_sha": gate_sha(spec)}, {"name": c.checks[1].name, "gate_sha": "0" * 12},
+            {"name": c.checks[2].name}, {"name": "gone", "gate_sha": "abc"}]
+    assert changed_gates(c, {"checks": rows}) == [c.checks[1].name, "gone"]
+
+
+@pytest.mark.parametrize("claim_id", list(CLAIMS))
+def test_changed_gates_are_recorded_in_the_notebook(claim_id):
+    """A gate changed after the committed run must be recorded in the claim's notebook as a line
+    containing ``gate changed after a run: <check name>``."""
+    c = CLAIMS[claim_id]
+    path = c.default_output_dir("full") / "results.json"
+    if not path.exists():
+        pytest.skip("no committed record")
+    changed = changed_gates(c, read_json(path))
+    text = c.notebook_path.with_suffix(".py").read_text() if changed else ""
+    missing = [n for n in changed if not re.search(rf"gate changed after a run: {re.escape(n)}\b", text)]
+    assert not missing, f"gates changed since the committed run, not recorded in the notebook: {missing}"
+
+
+@pytest.mark.parametrize("claim_id", list(CLAIMS))
+def test_committed_record_follows_the_rules(claim_id):
+    """Re-evaluating the committed record with the current rules changes nothing (the record was
+    re-evaluated, or made, with them)."""
+    c = CLAIMS[claim_id]
+    res = read_json(c.default_output_dir("full") / "results.json")
+    if changed_gates(c, res) or any("gate_sha" not in r for r in res["checks"]):
+        pytest.skip("the declaration changed since the committed run: the record is re-made by a run")
+    again = reevaluate(c, res)
+    assert again["verdict"] == res["verdict"]
+    assert [f["verdict"] for f in again["findings"]] == [f["verdict"] for f in res["findings"]]
+    assert [r["outcome"] for r in again["checks"]] == [r["outcome"] for r in res["checks"]]
+    assert again.get("choices") == res.get("choices")

@@ -19,8 +19,12 @@ from ntkrepro.runner import KERNEL_NAME
 from ntkrepro.spec import FINDING_VERDICTS, KINDS, OUTCOMES
 
 CLAIM_IDS = list(CLAIMS)
-CHECK_KEYS = {"name", "kind", "finding", "outcome", "passed", "value", "expected", "gate", "description"}
-VERDICT = re.compile(r"^\d+ of \d+ findings reproduced(, \d+ (not reproduced|inconclusive|not run))*$")
+CHECK_KEYS = {"name", "kind", "finding", "outcome", "passed", "value", "expected", "gate", "description",
+              "arms", "matched", "interval_method", "mde", "seeds_to_decide", "decide_command", "gate_sha", "reason",
+              "censored"}
+VERDICT = re.compile(r"^\d+ of \d+ (open )?findings reproduced(, \d+ (not reproduced|inconclusive|not run))*"
+                     r"(; (\d+ proved cases? consistent|\d+ of \d+ proved cases consistent)"
+                     r"(, \d+ (not reproduced|inconclusive|not run))*)?$")
 
 
 def _parameters_cell(nb):
