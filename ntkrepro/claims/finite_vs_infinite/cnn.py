@@ -83,18 +83,23 @@ def cnn_gap_kernels(x1: np.ndarray, x2: np.ndarray | None, strides: tuple[int, .
     output) between (n1, W) and (n2, W) signals, computed in ``dtype`` ``block`` rows of x1 at a time (memory ~ block n2 W^2), returned in
     float64. float32 is 2-3x faster (the arc-cosine of every position pair dominates) and agrees with
     float64 to ~1e-6 relative (tested); the solves stay in float64."""
+    sym = x2 is None  # train x train: only the blocks on and above the diagonal, mirrored
     x2 = x1 if x2 is None else x2
     x1, x2 = jnp.asarray(x1, dtype), jnp.asarray(x2, dtype)
     strides = tuple(strides)
     q1s = _diag_vars(x1, strides, filter_size, W_std, b_std)
     q2s = _diag_vars(x2, strides, filter_size, W_std, b_std)
-    nngp, ntk = [], []
+    nngp, ntk = np.zeros((len(x1), len(x2))), np.zeros((len(x1), len(x2)))
     for a in range(0, len(x1), block):
         sl = slice(a, a + block)
-        g, t = _cnn_gap_block(x1[sl], x2, [q[sl] for q in q1s], q2s, strides, filter_size, W_std, b_std)
-        nngp.append(np.asarray(g, np.float64))
-        ntk.append(np.asarray(t, np.float64))
-    return np.concatenate(nngp), np.concatenate(ntk)
+        c0 = a if sym else 0
+        g, t = _cnn_gap_block(x1[sl], x2[c0:], [q[sl] for q in q1s], [q[c0:] for q in q2s], strides, filter_size,
+                              W_std, b_std)
+        nngp[sl, c0:], ntk[sl, c0:] = np.asarray(g, np.float64), np.asarray(t, np.float64)
+    if sym:
+        low = np.tril_indices(len(x1), -1)
+        nngp[low], ntk[low] = nngp.T[low], ntk.T[low]
+    return nngp, ntk
 
 
 # ----------------------------------------------------------------------------- finite network
