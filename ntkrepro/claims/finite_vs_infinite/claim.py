@@ -291,8 +291,11 @@ CHECKS = (
               "inconclusive, with its power in mde). The first version gated a lazy NTK-parameterized net against "
               "the kernel at the same step count (retired; kept as a labelled reference)",
               interval_above(0.0, 0.0), lambda m, P: m["cnn"]["tuned_gap"],
-              passes_with={"cnn.tuned_gap.ci_low": 0.005, "cnn.tuned_gap.ci_high": 0.03, "cnn.tuned_gap.n": 5},
-              fails_with={"cnn.tuned_gap.ci_low": -0.03, "cnn.tuned_gap.ci_high": -0.005, "cnn.tuned_gap.n": 5},
+              # the overrides set the whole interval (records that predate issue 29 have no cnn.tuned_gap)
+              passes_with={"cnn": lambda v: {**v, "tuned_gap": {**v.get("tuned_gap", {}), "mean_diff": 0.015,
+                                                                "ci_low": 0.005, "ci_high": 0.03, "n": 5}}},
+              fails_with={"cnn": lambda v: {**v, "tuned_gap": {**v.get("tuned_gap", {}), "mean_diff": -0.015,
+                                                               "ci_low": -0.03, "ci_high": -0.005, "n": 5}}},
               finding="F1-CNN", profiles=("full",),
               arms=("finite CNN-GAP, standard parameterization, tuned", "CNN-GAP NNGP/NTK kernel at infinite time, tuned"),
               matched=("architecture (the kernel is the net's infinite-width limit)", "training points",
@@ -318,7 +321,7 @@ CHECKS = (
               "inconclusive; the worse of the two data sets. The first version fixed the ridge at 0 and could "
               "never fail on a tie", interval_above(0.0, 0.005),
               lambda m, P: _resampled(worst_interval([m["nngp_vs_ntk"]] + ([m["nngp_vs_ntk_mnist1d"]]
-                                                                           if "nngp_vs_ntk_mnist1d" in m else []), 0.0)),
+                                                                           if "nngp_vs_ntk_mnist1d" in m else []), 0.005)),
               passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01,
                            "nngp_vs_ntk_mnist1d.ci_low": 0.002, "nngp_vs_ntk_mnist1d.ci_high": 0.01},
               fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": 0.003}, finding="F2",

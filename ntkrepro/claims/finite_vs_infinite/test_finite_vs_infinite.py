@@ -139,9 +139,13 @@ def test_interval_rows_are_the_gated_intervals():
                  "fcn_kernel_t_accuracy": 0.3, "fcn_net_accuracy_per_seed": [0.2, 0.22, 0.18]},
          "nngp_vs_ntk": {"dataset": "digits", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01}}
     rows = {label: iv for _, label, iv in C.interval_rows(m)}
-    assert rows["CNN net − CNN-GAP kernel(t), MNIST-1D"]["ci_high"] < 0
+    assert rows["reference (not gated): lazy NTK-param. CNN − kernel(t)"]["ci_high"] < 0
     assert rows["FCN kernel(t) − FCN net, MNIST-1D"]["ci_low"] > 0
     assert rows["ZCA − plain, CNN-VEC kernel"] is None
+    assert rows["tuned CNN net − tuned CNN-GAP kernel, MNIST-1D"] is None  # a record that predates issue 29
+    m["cnn"]["tuned_gap"] = {"mean_diff": 0.01, "ci_low": -0.01, "ci_high": 0.03, "n": 5}
+    gated = next(s for s in C.CHECKS if s.name == "tuned_cnn_beats_tuned_kernel")
+    assert C.interval_rows(m)[1][2] is gated.value(m, {}) is m["cnn"]["tuned_gap"]
 
 
 # ----------------------------------------------------------------------------- issue 29: tuned F1-CNN
