@@ -205,6 +205,11 @@ def _prec_gap_in_points(m, P):
     return max(abs(p["float32_accuracy"][i] - p["float64_accuracy"][i]) for i in below_n) * P["n_test"]
 
 
+def _with_shape(breaking, value):
+    """Every breaking configuration with ``delta_ntk_shape`` set (an override; records before issue 29 lack it)."""
+    return {k: {**v, "delta_ntk_shape": value} for k, v in breaking.items()}
+
+
 def _agreement_drop(m, P):
     """Largest agreement with the NTK predictor among the broken configurations (rates above the
     edge, the largest L2) minus the smallest among stable rates: negative when breaking lowers it."""
@@ -359,6 +364,22 @@ CHECKS = (
               passes_with={("breaking", "l2=0.0001", "delta_ntk"): 0.39},
               fails_with={("breaking", "l2=0.0001", "delta_ntk"): 0.05},
               finding="F4"),
+    CheckSpec("large_lr_changes_ntk_shape", "finding",
+              "smallest rescale-invariant NTK change (relative Frobenius distance after the best scalar rescale) among "
+              "rates above 2/lambda_max: the same threshold as the raw change, on a distance a uniform rescale "
+              "cannot move (issue 29)", above(0.2),
+              lambda m, P: min(v["delta_ntk_shape"] for v in m["breaking"].values()
+                               if v["weight_decay"] == 0 and v["lr_factor"] > 1),
+              passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
+              finding="F4", arms=("rates above 2/lambda_max", "the initial empirical NTK"),
+              matched=("width", "seeds", "training steps", "the n_ntk points")),
+    CheckSpec("l2_changes_ntk_shape", "finding",
+              "rescale-invariant NTK change with the largest weight decay (the raw change counts the s^2 shrinkage "
+              "of a positively homogeneous network, which leaves the kernel predictor unchanged; issue 29)",
+              above(0.2), lambda m, P: m["breaking"][f"l2={max(P['weight_decays']):g}"]["delta_ntk_shape"],
+              passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
+              finding="F4", arms=("largest L2", "the initial empirical NTK"),
+              matched=("width", "seeds", "training steps", "the n_ntk points")),
     CheckSpec("agreement_drops_when_broken", "finding",
               "largest agreement with the NTK predictor among broken configurations (rates above 2/lambda_max, the "
               "largest L2) minus the smallest among stable rates", below(0.0), _agreement_drop,

@@ -71,6 +71,9 @@ def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
                                   ("large_lr", "C3", f"large rate (lr {max(P.lr_factors_break):g})"),
                                   ("l2", "C4", f"L2 wd={max(P.weight_decays):g}")):  # noqa: E501
             ax[2].plot(w, [t[str(int(v))][key] for v in w], "o-", color=color, label=label)
+            if "delta_ntk_shape" in t[str(int(w[0]))]:  # the rescale-invariant change beside the raw one
+                ax[2].plot(w, [max(t[str(int(v))]["delta_ntk_shape"][key], 1e-6) for v in w], "s:", color=color,
+                           label=f"{label.split(' (')[0]}: shape only")
         ax[2].plot(w, t[str(int(w[0]))]["stable"] * (w / w[0]) ** -0.5, "k--", lw=1, label=r"$\propto \mathrm{width}^{-1/2}$ (lazy)")
         if shrink:
             ax[2].axhline(shrink[f"l2={max(P.weight_decays):g}"], color="C4", ls=":", lw=1,

@@ -113,12 +113,25 @@ def _break_run(split: Split, P: Params, width: int, lr: float, wd: float, ntk_tr
                                    decay_to_init=decay_to_init)
     f_c = np.asarray(f_c, np.float64)
     ref = gd_mean_prediction(ntk_tr, ntk_te, split.y_train, P.break_steps, lr)
-    delta = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(per_seed(p0), per_seed(pT))]
+    k0, kT = per_seed(p0), per_seed(pT)
+    delta = [np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(k0, kT)]
+    shape = [ntk_shape_change(a, b) for a, b in zip(k0, kT)]
     return {"delta_ntk": float(np.mean(delta)), "delta_ntk_per_seed": [float(d) for d in delta],
+            "delta_ntk_shape": float(np.mean(shape)), "delta_ntk_shape_per_seed": [float(d) for d in shape],
             "agreement": float(agreement(f_c, ref[None]).mean()),
             "accuracy": float(accuracy(f_c, split.labels_test).mean()),
             "final_train_loss": float(np.asarray(losses)[:, -1].mean()),
             "_loss_curve": np.asarray(losses, np.float64).mean(0)}
+
+
+def ntk_shape_change(k0: np.ndarray, k1: np.ndarray) -> float:
+    """Rescale-invariant kernel change: the relative Frobenius distance after the best scalar rescale,
+    min_c ||c K1 - K0||_F / ||K0||_F = sqrt(1 - <K0, K1>_F^2 / (||K0||_F^2 ||K1||_F^2)), in [0, 1]. A uniform
+    rescale of the kernel (which leaves the kernel predictor unchanged, e.g. the s^2 shrinkage of L2 on a
+    positively homogeneous network) gives 0; the raw distance ||K1 - K0|| / ||K0|| gives |1 - c|."""
+    k0, k1 = np.asarray(k0, np.float64), np.asarray(k1, np.float64)
+    cos = np.sum(k0 * k1) / (np.linalg.norm(k0) * np.linalg.norm(k1))
+    return float(np.sqrt(max(0.0, 1.0 - cos ** 2)))
 
 
 def breaking(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarray,
@@ -144,19 +157,19 @@ def delta_ntk_vs_width(split: Split, P: Params, lr_max: float, ntk_tr: np.ndarra
                 "l2": (P.lr_factor, max(P.weight_decays), f"l2={max(P.weight_decays):g}")}
     table: dict[str, Any] = {}
     for w in P.break_widths:
-        row = {}
+        row, shape = {}, {}
         for name, (factor, wd, key) in settings.items():
-            if w == P.break_width and key in brk:
-                row[name] = brk[key]["delta_ntk"]
-            else:
-                row[name] = _break_run(split, P, w, factor * lr_max, wd, ntk_tr, ntk_te)["delta_ntk"]
-        table[str(w)] = row
+            r = brk[key] if w == P.break_width and key in brk else _break_run(split, P, w, factor * lr_max, wd,
+                                                                              ntk_tr, ntk_te)
+            row[name], shape[name] = r["delta_ntk"], r["delta_ntk_shape"]
+        table[str(w)] = {**row, "delta_ntk_shape": shape}  # the rescale-invariant change beside the raw one
     to_init = _break_run(split, P, P.break_width, P.lr_factor * lr_max, max(P.weight_decays), ntk_tr, ntk_te,
                          decay_to_init=True)
     return {"table": table,
             "slope": loglog_slope(P.break_widths, [table[str(w)]["stable"] for w in P.break_widths]),
             "l2_to_init": {"width": P.break_width, "weight_decay": max(P.weight_decays),
-                           "delta_ntk": to_init["delta_ntk"], "agreement": to_init["agreement"]}}
+                           "delta_ntk": to_init["delta_ntk"], "delta_ntk_shape": to_init["delta_ntk_shape"],
+                           "agreement": to_init["agreement"]}}
 
 
 def diag_reg_vs_time(split: Split, P: Params) -> dict[str, Any]:

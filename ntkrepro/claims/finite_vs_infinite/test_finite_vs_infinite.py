@@ -231,3 +231,16 @@ def test_cnn_tuned_runs_on_a_tiny_grid_and_records_its_choices():
     assert r["gap"]["ci_low"] <= r["gap"]["mean_diff"] <= r["gap"]["ci_high"] and r["gap"]["n"] == P.cnn_tuned_seeds
     assert set(r["tuned_net"]) >= {"grid", "chosen", "n_seeds", "accuracy_mean", "ci_low", "ci_high"}
     assert r["interval_method"].startswith("paired bootstrap")
+
+
+def test_ntk_shape_change_ignores_a_rescale_and_sees_a_change_of_shape():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(20, 20))
+    K = A @ A.T
+    assert E.ntk_shape_change(K, 0.3 * K) == pytest.approx(0.0, abs=1e-7)  # raw distance would be 0.7
+    B = rng.normal(size=(20, 20))
+    K2 = K + 0.5 * np.linalg.norm(K) / np.linalg.norm(B @ B.T) * (B @ B.T)
+    cos = np.sum(K * K2) / np.linalg.norm(K) / np.linalg.norm(K2)
+    assert E.ntk_shape_change(K, K2) == pytest.approx(np.sqrt(1 - cos**2), rel=1e-12) and E.ntk_shape_change(K, K2) > 0.05
+    c = np.sum(K * K2) / np.sum(K2 * K2)  # the best rescale, by least squares
+    assert E.ntk_shape_change(K, K2) == pytest.approx(np.linalg.norm(c * K2 - K) / np.linalg.norm(K), rel=1e-9)
