@@ -51,7 +51,7 @@ def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
     with the lazy width^-1/2 reference, the shrinkage prediction 1 - s^2 (``shrink``) and L2 toward init."""
     names = list(br)
     label = lambda n: n.replace("l2=", "L2 wd=").replace("lr=", "lr ")  # noqa: E731  (one spelling: L2)
-    fig, ax = plt.subplots(1, 3 if dvw else 2, figsize=(18 if dvw else 12, 5.5))
+    fig, ax = plt.subplots(1, 3 if dvw else 2, figsize=(21 if dvw else 12, 5.5))
     colors = ["C4" if v["weight_decay"] > 0 else "C3" if v["lr_factor"] > 1 else "C0" for v in br.values()]
     ax[0].bar([label(n) for n in names], [v["delta_ntk"] for v in br.values()], color=colors)
     ax[0].axhline(2 / np.sqrt(P.break_width), color="k", ls="--", lw=1, label="2/√width (lazy scale)")
@@ -83,7 +83,7 @@ def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
         ax[2].set(xscale="log", yscale="log", xlabel="width", ylabel="‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
                   title="NTK change against width")
         log_ticks(ax[2], [int(v) for v in w])
-        ax[2].legend(fontsize=11)
+        ax[2].legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: it covered the data
     for a in ax:
         a.title.set_fontsize(13)
         a.xaxis.label.set_fontsize(12)
