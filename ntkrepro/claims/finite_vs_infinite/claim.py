@@ -64,7 +64,7 @@ PARAMS = ParamSet(
         real_list("zca_regs", 1e-6, 1e3, "ZCA regularizers eps in (C + eps tr(C)/d I)^(-1/2)"),
         int_list("break_widths", 8, 8192, "widths of the NTK-change-against-width study (must include "
                  "break_width)", min_len=3),
-        real_list("param_lr_factors", 1e-4, 1.99, "rates of the parameterization comparison, x each one's largest "
+        real_list("param_lr_factors", 1e-4, 8.0, "rates of the parameterization comparison, x each one's largest "
                   "stable rate (chosen on validation)", min_len=2),
         boolean("run_cnn", "run the MNIST-1D FCN/CNN comparison (both halves of F1)"),
         integer("cnn_n_train", 20, 2000, "MNIST-1D training points of the CNN comparison"),
@@ -110,13 +110,13 @@ PARAMS = ParamSet(
                      precision_sizes=[125, 250, 500, 1000], W_std=2**0.5, b_std=0.1,
                      lowp_sizes=[25, 50, 100, 200, 400, 800],
                      run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], n_resplits=10, zca_splits=5,
-                     break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9, 1.5, 1.75, 1.9],
-                     run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=3, cnn_steps=500,
+                     break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9, 1.5, 1.9, 2.5, 3.5, 5.0],
+                     run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=5, cnn_steps=500,
                      zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1], cnn_tuned_n_train=1000, cnn_tuned_n_val=250,
-                     cnn_tuned_n_test=500, cnn_tuned_width=32, cnn_tuned_seeds=5, cnn_tuned_steps=2000,
+                     cnn_tuned_n_test=500, cnn_tuned_width=32, cnn_tuned_seeds=5, cnn_tuned_steps=3000,
                      cnn_tuned_batch=100, cnn_tuned_eval_every=100, cnn_lrs=[3e-3, 1e-2, 3e-2],
-                     cnn_l2s=[0.0, 1e-4], cnn_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-                     param_seeds=8, f2_diag_regs=[1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
+                     cnn_l2s=[0.0, 1e-4, 1e-3], cnn_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                     param_seeds=8, f2_diag_regs=[1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]),
     },
     rules=_rules,
 )
