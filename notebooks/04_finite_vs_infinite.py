@@ -73,6 +73,19 @@ cnn_steps = None
 n_resplits = None         # train/test resplits of the NNGP-versus-NTK comparison (F2)
 zca_splits = None         # resplits of the re-posed ZCA comparison (F8)
 zca_diag_regs = None      # diag_reg grid tuned on validation in both ZCA arms
+cnn_tuned_n_train = None  # tuned F1-CNN comparison (issue 29): MNIST-1D training points
+cnn_tuned_n_val = None    # validation points (every choice of both arms)
+cnn_tuned_n_test = None
+cnn_tuned_width = None    # channels of the standard-parameterization CNN-GAP
+cnn_tuned_seeds = None
+cnn_tuned_steps = None    # Adam steps
+cnn_tuned_batch = None
+cnn_tuned_eval_every = None
+cnn_lrs = None            # Adam learning rates (chosen on validation)
+cnn_l2s = None            # L2 coefficients (chosen on validation)
+cnn_diag_regs = None      # kernel ridges (chosen on validation)
+param_seeds = None        # seeds of the NTK-vs-standard parameterization comparison (F5)
+f2_diag_regs = None       # ridges chosen on validation in both arms of the NNGP-vs-NTK comparison (F2)
 
 # %%
 from ntkrepro.data import load_split
@@ -102,7 +115,13 @@ kern = E.kernel_baselines(split, P)
 # test point. So the comparison is repeated over `n_resplits` random train/test resplits, of this data set and of
 # MNIST-1D, and decided by a 90 %
 # corrected resampled $t$ interval of NNGP − NTK accuracy (paired by split; corrected because the resplits share most
-# of their data): above 0 reproduces, below 0 does not, a straddle (a tie included) is inconclusive.
+# of their data). Each arm's ridge is chosen from `f2_diag_regs` on a validation split of each resplit (the order of
+# the two kernels flips with the ridge on some splits, so a fixed ridge of 0 favoured neither fairly). Effect of
+# interest: half an accuracy point. Above 0 reproduces; an interval wholly below +0.005 does not (NNGP is then not
+# better by a margin that matters); a straddle is inconclusive.
+#
+# gate changed after a run: nngp_at_least_ntk: the first versions gated interval_above(0, 0) on ridge-0
+# predictors, which could never fail on a tie; issue 29 asked for an effect of interest and tuned ridges in both arms.
 
 # %%
 nvn = E.nngp_vs_ntk(P)
@@ -113,15 +132,33 @@ nvn1 = E.nngp_vs_ntk(P, "mnist1d") if P.dataset != "mnist1d" else None  # the sa
 # %% [markdown]
 # ### Both halves of F1 on MNIST-1D (`full` profile)
 #
-# MNIST-1D (generated offline by `mnist1d`, 40-sample signals) has spatial structure, so a convolutional network
-# makes sense there. FCN and CNN-GAP (two convolutions, global average pooling) NTK regressions against
-# finite FCN and CNN networks trained by plain full-batch GD on the MSE at half their kernel's largest stable rate.
-# $n$ = `cnn_n_train` is chosen for the budget (the CNN-GAP kernel costs $O(n^2W^2)$: about a minute at $n=300$ on
-# 2 cores). The paper's finite CNNs were tuned (large rates, L2, long training); plain GD is the comparison here.
+# MNIST-1D (generated offline by `mnist1d`'s `make_dataset`, 40-sample signals) has spatial structure, so a
+# convolutional network makes sense there.
+#
+# **Lazy reference (not gated for F1-CNN).** FCN and CNN-GAP NTK regressions against finite FCN and CNN networks in
+# the NTK parameterization trained by plain full-batch GD on the MSE at half their kernel's largest stable rate,
+# compared with the kernel at the same step count. This is the regime where a network cannot beat its kernel by
+# construction (it *is* its linearization): it shows the F1-FCN mechanism and still decides the FCN half
+# (`fcn_kernel_beats_fcn_net_mnist1d`), but it is not how the paper poses the CNN half.
+#
+# **F1-CNN as the paper poses it.** A *standard-parameterization* CNN-GAP (Conv(stride 2) + ReLU, Conv + ReLU,
+# global average pooling, Dense) trained with Adam on minibatches of the MSE plus L2, over a declared learning-rate
+# × L2 grid, early-stopped on a validation split, `cnn_tuned_seeds` seeds, $n$ = `cnn_tuned_n_train` ≥ 1000;
+# against the same architecture's NNGP and NTK at infinite time, the kernel and its `diag_reg` chosen on the same
+# validation split. Every (rate, L2, seed) network trains at once (one vmapped, jitted `lax.scan`: the
+# convolutions are written as im2col matmuls, which XLA:CPU runs fast inside a loop); the kernel is the per-pair
+# position-covariance recursion written out in jax (equal to neural-tangents' `stax` to 1e-15 in the tests, about
+# 100× faster here), computed in float32 and solved in float64. The verdict reads a paired bootstrap interval over
+# seeds *and* test points (test-set sampling error included); a tie is inconclusive, with its power (`mde`).
 
 # %%
 cnn = E.cnn_half(P) if P.run_cnn else None
-cnn
+tuned = E.cnn_tuned(P) if P.run_cnn else None
+if tuned is not None:
+    cnn.update({"tuned_net": tuned["tuned_net"], "tuned_kernel": tuned["tuned_kernel"],
+                "interval_method": tuned["interval_method"], "tuned_gap": tuned["gap"],
+                "tuned_split": {k: tuned[k] for k in ("n_train", "n_val", "n_test", "architecture")}})
+    {k: tuned[k] for k in ("tuned_net", "tuned_kernel", "gap")}
 
 # %% [markdown]
 # ## 2. Width sweep: single, ensembled and centred finite networks (F1, F3)
@@ -157,6 +194,15 @@ emp
 # the stable rate, so its slope must be at most −1/2 up to a slack of 0.25 (gated); a break stays flat. This gate was
 # first written as a band $[-0.75, -0.25]$ and changed to the one-sided bound after the smoke run showed −0.85
 # (faster than $1/\sqrt{\text{width}}$, which the bound allows): recorded here because it changed after a run.
+#
+# **Shape against scale (issue 29).** A Frobenius distance cannot tell a uniform rescale of the kernel (which leaves
+# the kernel predictor unchanged) from a change of its shape. Beside the raw change we report the rescale-invariant
+# one, $\min_c\|c\,\Theta_T-\Theta_0\|_F/\|\Theta_0\|_F=\sqrt{1-\cos^2(\Theta_0,\Theta_T)}$ (`delta_ntk_shape`), and
+# gate it at the same threshold (0.2): `large_lr_changes_ntk_shape` and `l2_changes_ntk_shape`. The raw checks stay
+# (their names and gates unchanged) so that the two readings sit side by side; if L2's raw change is mostly
+# shrinkage, its invariant change stays small and `l2_changes_ntk_shape` fails: that is the finding's honest reading
+# at this scale, not an instrument failure. (Not done in this round: the function-space gate as an interval over
+# seeds, and the L2 arm against a linearized network trained with the same L2.)
 
 # %%
 brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
@@ -170,7 +216,14 @@ run.save(F.breaking(brk, P, dvw, shrink), "breaking")
 #
 # The same finite network in both parameterizations (the same function at initialization; different per-layer
 # effective rates). Each gets its rate from `param_lr_factors` × its own largest stable rate, chosen on a validation
-# split; the verdict comes from the interval of the test-accuracy difference over seeds.
+# split; the verdict comes from the interval of the test-accuracy difference over `param_seeds` seeds. The first
+# version chose the top of its grid (1.5) for both parameterizations with 4 seeds. A run with the grid extended to 1.9
+# and 8 seeds chose 1.9 for both (the edge again): ReLU networks can train through a catapult beyond factor 2, so the
+# grid now extends to 5 (diverged runs are never chosen), and a choice at the grid's edge makes the finding
+# inconclusive (ledger rule).
+#
+# gate changed after a run: none; the grids of F1-CNN (L2 to 1e-3, 3000 steps, ridge down to 1e-7), F2 (ridge to 10)
+# and F5 (rates to 5x) were extended after a full run put their choices at the edge (issue 29 asks for exactly that).
 
 # %%
 par = E.parameterization(split, P)
@@ -275,11 +328,19 @@ run.conclude(metrics);
 # - The empirical NTK at initialization must approach the analytic one as width$^{-1/2}$ (log-log slope gated in
 #   [−0.75, −0.25]): the basis of every comparison of finite and infinite networks here.
 #
-# - **F1-CNN**: the interval of finite-CNN minus CNN-GAP-kernel accuracy on MNIST-1D lying below 0 (full profile).
+# - **F1-CNN**: the paired bootstrap interval (seeds and test points) of tuned standard-parameterization CNN-GAP
+#   minus tuned CNN-GAP kernel accuracy on MNIST-1D ($n \ge 1000$) lying below 0 (full profile); a straddle is a
+#   tie and inconclusive, with its power.
+#
+# gate changed after a run: cnn_net_beats_cnn_kernel: retired. It compared a lazy NTK-parameterized CNN trained by
+# plain GD with the kernel at the same step count, where a network cannot beat its kernel by construction; its
+# numbers stay in `cnn` (the `cnn_net_*` and `cnn_kernel_*` keys) and on the intervals figure as a labelled,
+# ungated reference. `tuned_cnn_beats_tuned_kernel` poses the comparison as the paper does (issue 29).
 #
 # **Not tested in this version (declared `not run`, with the reason in the findings table):** F9 (non-monotonic width
-# dependence: exploratory, the width sweep's accuracies are reported and plotted) and F10 (CNN against locally
-# connected networks): training `stax.ConvLocal` networks would add to a full profile that already misses its
-# 5-minute budget.
+# dependence: exploratory, the width sweep's accuracies are reported and plotted), F10 (CNN against locally
+# connected networks, `stax.ConvLocal`), and the abstract's three further contributions: layer-wise L2 scaling for
+# the standard parameterization (X1), kernel ensembling over data augmentation (X2), and state-of-the-art CIFAR-10
+# kernels (X3: CIFAR-10 is not installable offline).
 #
 # The `intervals` figure puts every interval-gated comparison of the run side by side.

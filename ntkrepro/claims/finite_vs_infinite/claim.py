@@ -24,6 +24,10 @@ def _rules(p: Params) -> None:
             f"max(lowp_sizes) + n_test must be <= {size} for {p.dataset!r}")
     require(sorted(set(p.lowp_sizes)) == list(p.lowp_sizes), "lowp_sizes", "must be strictly increasing")
     require(p.n_ntk <= p.n_train, "n_ntk", f"must be <= n_train = {p.n_train}")
+    tuned = p.cnn_tuned_n_train + p.cnn_tuned_n_val + p.cnn_tuned_n_test
+    require(tuned <= DATASET_SIZES["mnist1d"], "cnn_tuned_n_train",
+            f"cnn_tuned_n_train + cnn_tuned_n_val + cnn_tuned_n_test = {tuned} exceeds MNIST-1D's {DATASET_SIZES['mnist1d']}")
+    require(p.cnn_tuned_steps % p.cnn_tuned_eval_every == 0, "cnn_tuned_eval_every", "must divide cnn_tuned_steps")
     require(sorted(set(p.widths)) == list(p.widths), "widths", "must be strictly increasing")
     require(sorted(set(p.precision_sizes)) == list(p.precision_sizes), "precision_sizes",
             "must be strictly increasing")
@@ -60,7 +64,7 @@ PARAMS = ParamSet(
         real_list("zca_regs", 1e-6, 1e3, "ZCA regularizers eps in (C + eps tr(C)/d I)^(-1/2)"),
         int_list("break_widths", 8, 8192, "widths of the NTK-change-against-width study (must include "
                  "break_width)", min_len=3),
-        real_list("param_lr_factors", 1e-4, 1.99, "rates of the parameterization comparison, x each one's largest "
+        real_list("param_lr_factors", 1e-4, 8.0, "rates of the parameterization comparison, x each one's largest "
                   "stable rate (chosen on validation)", min_len=2),
         boolean("run_cnn", "run the MNIST-1D FCN/CNN comparison (both halves of F1)"),
         integer("cnn_n_train", 20, 2000, "MNIST-1D training points of the CNN comparison"),
@@ -71,6 +75,20 @@ PARAMS = ParamSet(
         integer("n_resplits", 2, 100, "random train/test resplits of the NNGP-versus-NTK comparison (F2)"),
         integer("zca_splits", 2, 100, "random resplits of the re-posed ZCA comparison (F8)"),
         real_list("zca_diag_regs", 1e-9, 1e3, "relative ridges tuned on validation in both ZCA arms"),
+        integer("cnn_tuned_n_train", 20, 4000, "MNIST-1D training points of the tuned CNN-vs-kernel comparison"),
+        integer("cnn_tuned_n_val", 10, 2000, "MNIST-1D validation points (early stopping, lr, L2, diag_reg, kernel)"),
+        integer("cnn_tuned_n_test", 20, 2000, "MNIST-1D test points of the tuned comparison"),
+        integer("cnn_tuned_width", 2, 256, "channels of the tuned (standard-parameterization) CNN-GAP"),
+        integer("cnn_tuned_seeds", 2, 32, "seeds of the tuned CNN (each cell of the lr x L2 grid)"),
+        integer("cnn_tuned_steps", 2, 100_000, "Adam steps of each tuned CNN"),
+        integer("cnn_tuned_batch", 2, 4000, "minibatch size of the tuned CNN"),
+        integer("cnn_tuned_eval_every", 1, 100_000, "steps between validation reads (early stopping)"),
+        real_list("cnn_lrs", 1e-6, 1.0, "Adam learning rates of the tuned CNN (chosen on validation)", min_len=2),
+        real_list("cnn_l2s", 0.0, 1.0, "L2 coefficients (wd/2 ||theta||^2) of the tuned CNN (chosen on validation)"),
+        real_list("cnn_diag_regs", 0.0, 1e3, "relative ridges of the CNN-GAP kernel (chosen on validation)", min_len=2),
+        integer("param_seeds", 2, 64, "seeds of the NTK-versus-standard parameterization comparison (F5)"),
+        real_list("f2_diag_regs", 0.0, 1e3, "relative ridges of the NNGP-versus-NTK comparison, chosen on validation "
+                  "per arm and resplit (F2)", min_len=2),
     ),
     profiles={
         "smoke": dict(dataset="digits", n_train=200, n_test=500, depth=1, widths=[64, 512],
@@ -80,7 +98,10 @@ PARAMS = ParamSet(
                       W_std=2**0.5, b_std=0.1, run_zca=False, zca_regs=[1e-2, 1.0], n_resplits=3, zca_splits=2,
                       break_widths=[128, 256, 512], param_lr_factors=[0.3, 0.9],
                       run_cnn=False, cnn_n_train=100, cnn_n_test=100, cnn_width=16, cnn_seeds=2, cnn_steps=100,
-                      zca_diag_regs=[1e-4, 1e-2]),
+                      zca_diag_regs=[1e-4, 1e-2], cnn_tuned_n_train=100, cnn_tuned_n_val=50, cnn_tuned_n_test=100,
+                      cnn_tuned_width=8, cnn_tuned_seeds=2, cnn_tuned_steps=40, cnn_tuned_batch=50,
+                      cnn_tuned_eval_every=20, cnn_lrs=[1e-3, 1e-2], cnn_l2s=[0.0, 1e-3],
+                      cnn_diag_regs=[1e-4, 1e-2, 1.0], param_seeds=2, f2_diag_regs=[1e-6, 1e-2, 1.0]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,
                      widths=[128, 256, 512, 1024, 2048], n_seeds=8, steps=300, lr_factor=0.5,
                      lr_factors_break=[0.5, 0.9, 1.2, 1.5], weight_decays=[1e-5, 1e-4],
@@ -89,16 +110,19 @@ PARAMS = ParamSet(
                      precision_sizes=[125, 250, 500, 1000], W_std=2**0.5, b_std=0.1,
                      lowp_sizes=[25, 50, 100, 200, 400, 800],
                      run_zca=True, zca_regs=[1e-4, 1e-2, 1e-1, 1.0, 10.0], n_resplits=10, zca_splits=5,
-                     break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9, 1.5],
-                     run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=3, cnn_steps=500,
-                     zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1]),
+                     break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9, 1.5, 1.9, 2.5, 3.5, 5.0],
+                     run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=5, cnn_steps=500,
+                     zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1], cnn_tuned_n_train=1000, cnn_tuned_n_val=250,
+                     cnn_tuned_n_test=500, cnn_tuned_width=32, cnn_tuned_seeds=5, cnn_tuned_steps=3000,
+                     cnn_tuned_batch=100, cnn_tuned_eval_every=100, cnn_lrs=[3e-3, 1e-2, 3e-2],
+                     cnn_l2s=[0.0, 1e-4, 1e-3], cnn_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                     param_seeds=8, f2_diag_regs=[1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]),
     },
     rules=_rules,
 )
 
-_NOT_YET = ("not run: training locally connected networks (stax.ConvLocal) beside the CNNs would add to a full "
-            "profile that already misses its 5-minute budget on 2 cores; declared so that its absence is visible")
-
+_NOT_YET = ("not run: issue 29 asks for CNN against locally connected networks (stax.ConvLocal) at narrow and wide "
+            "widths on MNIST-1D; the tuned F1-CNN comparison took this round's budget (full profile <= 7 min on 2 cores)")
 FINDINGS = (
     Finding("F1", "Kernel methods outperform fully-connected finite-width networks (the FCN half of the "
             "abstract's first finding).", "abstract"),
@@ -120,6 +144,17 @@ FINDINGS = (
             "are reported, not gated, since 5 widths of one architecture cannot decide non-monotonicity"),
     Finding("F10", "Equivariance of CNNs is only beneficial for narrow networks far from the kernel regime.",
             "abstract", not_run_reason=_NOT_YET),
+    Finding("X1", "An improved layer-wise scaling for weight decay improves generalization of finite-width networks "
+            "in the standard parameterization.", "abstract",
+            not_run_reason="declared, not yet tested: needs standard-parameterization nets trained with plain and "
+            "layer-wise-scaled L2 over a tuned grid (issue 29 item 7); not built in this round"),
+    Finding("X2", "Ensembling kernel predictors over data augmentation improves kernel accuracy.", "abstract",
+            not_run_reason="declared, not yet tested: the planned test (digits with small shifts, k kernel solves) "
+            "was not built in this round (issue 29 item 7)"),
+    Finding("X3", "State-of-the-art CIFAR-10 accuracy for kernels of each architecture class.", "abstract",
+            not_run_reason="not run: CIFAR-10 cannot be installed offline (no wheel bundles it; keras, torchvision and "
+            "tfds download at run time), and CNN-GAP kernels on 32x32x3 images cost O(n^2 (HW)^2), far beyond 2 CPU "
+            "cores; no comparison at CPU scale could stand for a state-of-the-art table"),
 )
 
 
@@ -170,6 +205,11 @@ def _prec_gap_in_points(m, P):
     return max(abs(p["float32_accuracy"][i] - p["float64_accuracy"][i]) for i in below_n) * P["n_test"]
 
 
+def _with_shape(breaking, value):
+    """Every breaking configuration with ``delta_ntk_shape`` set (an override; records before issue 29 lack it)."""
+    return {k: {**v, "delta_ntk_shape": value} for k, v in breaking.items()}
+
+
 def _agreement_drop(m, P):
     """Largest agreement with the NTK predictor among the broken configurations (rates above the
     edge, the largest L2) minus the smallest among stable rates: negative when breaking lowers it."""
@@ -214,7 +254,8 @@ def interval_rows(m):
     """(finding, label, interval) of every interval-gated comparison in the metrics ``m`` (the interval
     is None where the profile did not run it): what the ``intervals`` figure draws."""
     return [("F1", "FCN kernel(t) − FCN net, MNIST-1D", _net_gap(m, "fcn") if "cnn" in m else None),
-            ("F1-CNN", "CNN net − CNN-GAP kernel(t), MNIST-1D", _net_gap(m, "cnn") if "cnn" in m else None),
+            ("F1-CNN", "tuned CNN net − tuned CNN-GAP kernel, MNIST-1D", m["cnn"].get("tuned_gap") if "cnn" in m else None),
+            ("F1-CNN", "reference (not gated): lazy NTK-param. CNN − kernel(t)", _net_gap(m, "cnn") if "cnn" in m else None),
             ("F2", f"NNGP − NTK, {m.get('nngp_vs_ntk', {}).get('dataset', 'data set')} resplits",
              m.get("nngp_vs_ntk")),
             ("F2", "NNGP − NTK, MNIST-1D resplits", m.get("nngp_vs_ntk_mnist1d")),
@@ -247,18 +288,24 @@ CHECKS = (
               finding="F1", smoke_must_pass=False,
               arms=("NTK predictor at time t", "finite FCN at the largest width (single nets)"),
               matched=("training time (steps x rate)", "train and test split", "architecture")),
-    CheckSpec("cnn_net_beats_cnn_kernel", "finding",
-              "MNIST-1D: finite CNN test accuracy (per seed) minus the CNN-GAP NTK predictor's at the same training "
-              "time, 90 % one-sample t interval: above 0 (pass), below 0 (fail), else inconclusive",
-              interval_above(0.0, 0.0),
-              lambda m, P: _net_gap(m, "cnn"),
-              passes_with={"cnn.cnn_net_accuracy_per_seed": [0.95, 0.96, 0.97, 0.95, 0.96],
-                           "cnn.cnn_kernel_t_accuracy": 0.9},
-              fails_with={"cnn.cnn_net_accuracy_per_seed": [0.80, 0.81, 0.79, 0.80, 0.81],
-                          "cnn.cnn_kernel_t_accuracy": 0.9},
+    CheckSpec("tuned_cnn_beats_tuned_kernel", "finding",
+              "MNIST-1D, n_train >= 1000: a standard-parameterization CNN-GAP (Adam, lr x L2 grid, early stopping; "
+              "every knob chosen on a validation split) minus the same architecture's best infinite-time kernel "
+              "(NNGP or NTK, diag_reg chosen on the same validation split), test accuracy: 90 % paired bootstrap "
+              "interval over seeds and test points above 0 (pass), below 0 (fail), else inconclusive (a tie is "
+              "inconclusive, with its power in mde). The first version gated a lazy NTK-parameterized net against "
+              "the kernel at the same step count (retired; kept as a labelled reference)",
+              interval_above(0.0, 0.0), lambda m, P: m["cnn"]["tuned_gap"],
+              # the overrides set the whole interval (records that predate issue 29 have no cnn.tuned_gap)
+              passes_with={"cnn": lambda v: {**v, "tuned_gap": {**v.get("tuned_gap", {}), "mean_diff": 0.015,
+                                                                "ci_low": 0.005, "ci_high": 0.03, "n": 5}}},
+              fails_with={"cnn": lambda v: {**v, "tuned_gap": {**v.get("tuned_gap", {}), "mean_diff": -0.015,
+                                                               "ci_low": -0.03, "ci_high": -0.005, "n": 5}}},
               finding="F1-CNN", profiles=("full",),
-              arms=("finite CNN (per seed)", "CNN-GAP NTK predictor at the same training time"),
-              matched=("training time (steps x rate)", "train and test split"), seeds_param="cnn_seeds"),
+              arms=("finite CNN-GAP, standard parameterization, tuned", "CNN-GAP NNGP/NTK kernel at infinite time, tuned"),
+              matched=("architecture (the kernel is the net's infinite-width limit)", "training points",
+                       "validation split (every choice of both arms)", "test points (paired)", "MSE loss on centred one-hot targets"),
+              seeds_param="cnn_tuned_seeds"),
     CheckSpec("fcn_kernel_beats_fcn_net_mnist1d", "finding",
               "MNIST-1D: FCN NTK predictor's accuracy at the same training time minus the finite FCN's (per seed), "
               "90 % one-sample t interval above 0 (pass), below 0 (fail), else inconclusive (the FCN half on a second "
@@ -273,16 +320,19 @@ CHECKS = (
               matched=("training time (steps x rate)", "train and test split"), seeds_param="cnn_seeds"),
     CheckSpec("nngp_at_least_ntk", "finding",
               "NNGP minus NTK test accuracy at infinite time over n_resplits resplits of the data set and of "
-              "MNIST-1D: 90 % corrected resampled t interval (the resplits overlap) above 0 (pass), below 0 (fail), else "
-              "inconclusive (a tie is never a "
-              "pass); the worse of the two data sets", interval_above(0.0, 0.0),
+              "MNIST-1D, each arm's diag_reg chosen on a validation split of each resplit (f2_diag_regs): 90 % "
+              "corrected resampled t interval (the resplits overlap) above 0 (pass); below the effect of interest "
+              "+0.005 (half an accuracy point: 'frequently outperform' means by at least that much) fail; else "
+              "inconclusive; the worse of the two data sets. The first version fixed the ridge at 0 and could "
+              "never fail on a tie", interval_above(0.0, 0.005),
               lambda m, P: _resampled(worst_interval([m["nngp_vs_ntk"]] + ([m["nngp_vs_ntk_mnist1d"]]
-                                                                           if "nngp_vs_ntk_mnist1d" in m else []), 0.0)),
+                                                                           if "nngp_vs_ntk_mnist1d" in m else []), 0.005)),
               passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01,
                            "nngp_vs_ntk_mnist1d.ci_low": 0.002, "nngp_vs_ntk_mnist1d.ci_high": 0.01},
-              fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": -0.002}, finding="F2",
+              fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": 0.003}, finding="F2",
               smoke_must_pass=False, arms=("NNGP kernel", "NTK kernel"),
-              matched=("train/test resplits", "architecture (depth, W_std, b_std)", "infinite training time"),
+              matched=("train/validation/test resplits", "architecture (depth, W_std, b_std)", "infinite training time",
+                       "diag_reg grid chosen on validation in both arms"),
               seeds_param="n_resplits"),
     CheckSpec("uncentered_variance_reaches_gp", "finding",
               "Var over seeds of uncentred outputs / NTK-GP posterior variance at the largest width, in the band "
@@ -314,6 +364,22 @@ CHECKS = (
               passes_with={("breaking", "l2=0.0001", "delta_ntk"): 0.39},
               fails_with={("breaking", "l2=0.0001", "delta_ntk"): 0.05},
               finding="F4"),
+    CheckSpec("large_lr_changes_ntk_shape", "finding",
+              "smallest rescale-invariant NTK change (relative Frobenius distance after the best scalar rescale) among "
+              "rates above 2/lambda_max: the same threshold as the raw change, on a distance a uniform rescale "
+              "cannot move (issue 29)", above(0.2),
+              lambda m, P: min(v["delta_ntk_shape"] for v in m["breaking"].values()
+                               if v["weight_decay"] == 0 and v["lr_factor"] > 1),
+              passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
+              finding="F4", arms=("rates above 2/lambda_max", "the initial empirical NTK"),
+              matched=("width", "seeds", "training steps", "the n_ntk points")),
+    CheckSpec("l2_changes_ntk_shape", "finding",
+              "rescale-invariant NTK change with the largest weight decay (the raw change counts the s^2 shrinkage "
+              "of a positively homogeneous network, which leaves the kernel predictor unchanged; issue 29)",
+              above(0.2), lambda m, P: m["breaking"][f"l2={max(P['weight_decays']):g}"]["delta_ntk_shape"],
+              passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
+              finding="F4", arms=("largest L2", "the initial empirical NTK"),
+              matched=("width", "seeds", "training steps", "the n_ntk points")),
     CheckSpec("agreement_drops_when_broken", "finding",
               "largest agreement with the NTK predictor among broken configurations (rates above 2/lambda_max, the "
               "largest L2) minus the smallest among stable rates", below(0.0), _agreement_drop,
@@ -343,7 +409,7 @@ CHECKS = (
                           "parameterization.runs.*.test_accuracy_per_seed": lambda v: [0.9] * 5}, finding="F5",
               smoke_must_pass=False, arms=("NTK parameterization", "standard parameterization"),
               matched=("initial network per seed", "rate grid in units of each one's largest stable rate",
-                       "training steps", "width"), seeds_param="break_seeds"),
+                       "training steps", "width"), seeds_param="param_seeds"),
     CheckSpec("stable_lr_stays_lazy", "control",
               "largest relative NTK change among stable rates (< 2/lambda_max), no L2, over the lazy scale "
               "2/sqrt(break_width) (premise, a large rate, removed)", below(1.0), _lazy_over_bound,
@@ -413,9 +479,32 @@ def _rate_choice(which):
                       ("F5",))
 
 
-# values chosen by a search (issue 24): the CNN comparison's rates and steps are fixed, not searched, and
-# the kernel time map's diag_regs are a sweep, not a choice
+def _f2_choice(key, arm):
+    return ChoiceSpec(f"diag_reg ({arm}, {key})", arm, lambda m, P: P["f2_diag_regs"],
+                      lambda m, P: m[key][f"{arm.lower()}_diag_reg"],
+                      "a validation split of each resplit's training set (one value per resplit)", ("F2",))
+
+
+def _cnn_choice(name, arm, grid, chosen, selected_on="validation split (mean over seeds of the early-stopped accuracy)"):
+    return ChoiceSpec(name, arm, grid, chosen, selected_on, ("F1-CNN",))
+
+
+# values chosen by a search (issue 24): the lazy CNN reference's rate and steps are fixed, not searched, and
+# the kernel time map's diag_regs are a sweep, not a choice. The L2 grid starts at 0, a bound below which
+# nothing lies; the ledger's edge rule is two-sided, so a chosen 0 would read as an edge (recorded, not hidden)
 CHOICES = (
+    _f2_choice("nngp_vs_ntk", "NNGP"), _f2_choice("nngp_vs_ntk", "NTK"),
+    _f2_choice("nngp_vs_ntk_mnist1d", "NNGP"), _f2_choice("nngp_vs_ntk_mnist1d", "NTK"),
+    _cnn_choice("Adam learning rate (tuned CNN)", "finite CNN-GAP", lambda m, P: P["cnn_lrs"],
+                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["lr"]),
+    _cnn_choice("L2 (tuned CNN)", "finite CNN-GAP", lambda m, P: P["cnn_l2s"],
+                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["l2"]),
+    _cnn_choice("early-stopping step (tuned CNN, per seed)", "finite CNN-GAP",
+                lambda m, P: [P["cnn_tuned_eval_every"], P["cnn_tuned_steps"]],
+                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["stop_steps"],
+                "validation split (each seed's best read, every cnn_tuned_eval_every steps)"),
+    _cnn_choice("diag_reg (CNN-GAP kernel)", "CNN-GAP kernel", lambda m, P: P["cnn_diag_regs"],
+                lambda m, P: m["cnn"]["tuned_kernel"]["chosen"]["diag_reg"], "validation split (accuracy)"),
     _rate_choice("ntk"),
     _rate_choice("standard"),
     _zca_choice("zca_reposed", "ZCA-whitened inputs", "fcn kernel", "zca_regs", "zca_reg"),

@@ -50,27 +50,31 @@ def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
     :func:`~ntkrepro.claims.finite_vs_infinite.science.delta_ntk_vs_width`) the change against width
     with the lazy width^-1/2 reference, the shrinkage prediction 1 - s^2 (``shrink``) and L2 toward init."""
     names = list(br)
-    fig, ax = plt.subplots(1, 3 if dvw else 2, figsize=(16 if dvw else 11, 4))
+    label = lambda n: n.replace("l2=", "L2 wd=").replace("lr=", "lr ")  # noqa: E731  (one spelling: L2)
+    fig, ax = plt.subplots(1, 3 if dvw else 2, figsize=(21 if dvw else 12, 5.5))
     colors = ["C4" if v["weight_decay"] > 0 else "C3" if v["lr_factor"] > 1 else "C0" for v in br.values()]
-    ax[0].bar(names, [v["delta_ntk"] for v in br.values()], color=colors)
+    ax[0].bar([label(n) for n in names], [v["delta_ntk"] for v in br.values()], color=colors)
     ax[0].axhline(2 / np.sqrt(P.break_width), color="k", ls="--", lw=1, label="2/√width (lazy scale)")
     ax[0].set(yscale="log", ylabel="‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
-              title=f"F4: empirical NTK change (width {P.break_width}); lr in units of 2nk/λ_max")
-    ax[0].tick_params(axis="x", rotation=30)
-    ax[0].legend()
+              title=f"F4: empirical NTK change (width {P.break_width})\nlr in units of 2nk/λ_max")
+    ax[0].tick_params(axis="x", rotation=30, labelsize=11)
+    ax[0].legend(fontsize=11)
     for name in names:
-        ax[1].plot(br[name]["_loss_curve"], label=name)
+        ax[1].plot(br[name]["_loss_curve"], label=label(name))
     ax[1].set(yscale="log", xlabel="step", ylabel="training loss 0.5·mean((f−y)²)",
               title="Training loss (centred nets, mean over seeds)")
-    ax[1].legend(fontsize="small")
+    ax[1].legend(fontsize=11)
     if dvw:
         w = np.array(P.break_widths, float)
         t = dvw["table"]
         for key, color, label in (("stable", "C0", f"stable (lr {P.lr_factor:g}, slope {dvw['slope']:+.2f})"),
                                   ("large_lr", "C3", f"large rate (lr {max(P.lr_factors_break):g})"),
-                                  ("l2", "C4", f"L2 wd={max(P.weight_decays):g}")):
+                                  ("l2", "C4", f"L2 wd={max(P.weight_decays):g}")):  # noqa: E501
             ax[2].plot(w, [t[str(int(v))][key] for v in w], "o-", color=color, label=label)
-        ax[2].plot(w, t[str(int(w[0]))]["stable"] * (w / w[0]) ** -0.5, "k--", lw=1, label="∝ width^−1/2 (lazy)")
+            if "delta_ntk_shape" in t[str(int(w[0]))]:  # the rescale-invariant change beside the raw one
+                ax[2].plot(w, [max(t[str(int(v))]["delta_ntk_shape"][key], 1e-6) for v in w], "s:", color=color,
+                           label=f"{label.split(' (')[0]}: shape only")
+        ax[2].plot(w, t[str(int(w[0]))]["stable"] * (w / w[0]) ** -0.5, "k--", lw=1, label=r"$\propto \mathrm{width}^{-1/2}$ (lazy)")
         if shrink:
             ax[2].axhline(shrink[f"l2={max(P.weight_decays):g}"], color="C4", ls=":", lw=1,
                           label="1 − s² (uniform shrinkage alone)")
@@ -79,7 +83,11 @@ def breaking(br: dict[str, Any], P: Params, dvw: dict[str, Any] | None = None,
         ax[2].set(xscale="log", yscale="log", xlabel="width", ylabel="‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
                   title="NTK change against width")
         log_ticks(ax[2], [int(v) for v in w])
-        ax[2].legend(fontsize="small")
+        ax[2].legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: it covered the data
+    for a in ax:
+        a.title.set_fontsize(13)
+        a.xaxis.label.set_fontsize(12)
+        a.yaxis.label.set_fontsize(12)
     fig.tight_layout()
     return fig
 

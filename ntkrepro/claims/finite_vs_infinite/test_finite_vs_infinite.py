@@ -139,6 +139,108 @@ def test_interval_rows_are_the_gated_intervals():
                  "fcn_kernel_t_accuracy": 0.3, "fcn_net_accuracy_per_seed": [0.2, 0.22, 0.18]},
          "nngp_vs_ntk": {"dataset": "digits", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01}}
     rows = {label: iv for _, label, iv in C.interval_rows(m)}
-    assert rows["CNN net − CNN-GAP kernel(t), MNIST-1D"]["ci_high"] < 0
+    assert rows["reference (not gated): lazy NTK-param. CNN − kernel(t)"]["ci_high"] < 0
     assert rows["FCN kernel(t) − FCN net, MNIST-1D"]["ci_low"] > 0
     assert rows["ZCA − plain, CNN-VEC kernel"] is None
+    assert rows["tuned CNN net − tuned CNN-GAP kernel, MNIST-1D"] is None  # a record that predates issue 29
+    m["cnn"]["tuned_gap"] = {"mean_diff": 0.01, "ci_low": -0.01, "ci_high": 0.03, "n": 5}
+    gated = next(s for s in C.CHECKS if s.name == "tuned_cnn_beats_tuned_kernel")
+    assert C.interval_rows(m)[1][2] is gated.value(m, {}) is m["cnn"]["tuned_gap"]
+
+
+# ----------------------------------------------------------------------------- issue 29: tuned F1-CNN
+@pytest.mark.parametrize("strides", [(2, 1), (1, 1)])
+def test_cnn_gap_kernels_equal_stax_in_float64_and_float32(strides):
+    from ntkrepro.claims.finite_vs_infinite import cnn as K
+
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=(5, 40)), rng.normal(size=(4, 40))
+    kfn = K.cnn_stax(8, strides, 2 ** 0.5, 0.1)[2]
+    ref = kfn(x1[:, :, None], x2[:, :, None], ("nngp", "ntk"))
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        g, t = K.cnn_gap_kernels(x1, x2, strides, 2 ** 0.5, 0.1, block=2, dtype=dtype)
+        assert np.abs(g - np.asarray(ref.nngp)).max() <= tol * np.abs(g).max()
+        assert np.abs(t - np.asarray(ref.ntk)).max() <= tol * np.abs(t).max()
+    gs, ts = K.cnn_gap_kernels(x1, None, strides, 2 ** 0.5, 0.1, block=2)  # the mirrored symmetric path
+    ref_s = kfn(x1[:, :, None], None, ("nngp", "ntk"))
+    assert np.allclose(gs, np.asarray(ref_s.nngp), rtol=1e-12) and np.allclose(ts, np.asarray(ref_s.ntk), rtol=1e-12)
+
+
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
+def test_cnn_apply_equals_stax_apply(parameterization):
+    from ntkrepro.claims.finite_vs_infinite import cnn as K
+
+    init, apply, _ = K.cnn_stax(6, (2, 1), 1.3, 0.2, parameterization=parameterization)
+    params = init(jax.random.PRNGKey(1), (3, 40, 1))[1]
+    mine = [p for p in params if p != ()]
+    x = np.random.default_rng(0).normal(size=(3, 40))
+    a = np.asarray(apply(params, jnp.asarray(x[:, :, None])))
+    b = np.asarray(K.cnn_apply(mine, jnp.asarray(x), 1.3, 0.2, parameterization, strides=(2, 1)))
+    assert np.allclose(a, b, atol=1e-12)
+
+
+def test_train_grid_cell_equals_an_optax_adam_loop_with_l2():
+    import optax
+
+    from ntkrepro.claims.finite_vs_infinite import cnn as K
+    from ntkrepro.compat import float32_scope
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 40)), rng.normal(size=(8, 10))
+    # full batch (batch = n): the minibatch order only permutes the rows, so the gradient is the full one
+    out = K.train_grid(x, y, x, [1e-2, 3e-3], [0.0, 1e-2], 2, 4, (2, 1), 2 ** 0.5, 0.1, steps=4, batch=8,
+                       eval_every=2, seed=5)
+    assert out.shape == (2, 2, 2, 2, 8, 10)
+    with float32_scope():
+        p = K.cnn_init(jax.random.split(jax.random.PRNGKey(5), 2)[1], 4, 2, 2 ** 0.5, 0.1)
+        p = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), p)
+        xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        loss = lambda q: 0.5 * jnp.mean((K.cnn_apply(q, xj) - yj) ** 2) + 0.5 * 1e-2 * sum(  # noqa: E731
+            jnp.sum(a ** 2) for a in jax.tree_util.tree_leaves(q))
+        opt = optax.adam(3e-3)
+        st = opt.init(p)
+        for _ in range(4):
+            upd, st = opt.update(jax.grad(loss)(p), st)
+            p = optax.apply_updates(p, upd)
+        ref = np.asarray(K.cnn_apply(p, xj))
+    assert np.allclose(out[1, 1, 1, -1], ref, atol=2e-5)  # lr 3e-3, L2 1e-2, seed 1, after 4 steps
+
+
+def test_paired_bootstrap_centres_on_the_difference_and_widens_with_disagreement():
+    from ntkrepro.claims.finite_vs_infinite.cnn import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    b = rng.random(400) < 0.9
+    same = paired_bootstrap(np.stack([b] * 5), b)
+    assert same["mean_diff"] == 0 and same["ci_low"] == 0 == same["ci_high"]
+    a = np.stack([b ^ (rng.random(400) < 0.1) for _ in range(5)])
+    iv = paired_bootstrap(a, b)
+    assert iv["ci_low"] < iv["mean_diff"] < iv["ci_high"] and iv["mean_diff"] == pytest.approx((a.astype(float) - b).mean())
+    assert "test points" in iv["method"] and iv["mde"] > 0
+
+
+def test_cnn_tuned_runs_on_a_tiny_grid_and_records_its_choices():
+    from ntkrepro.registry import resolve_params
+
+    P = resolve_params("finite_vs_infinite", {"profile": "smoke", "cnn_tuned_n_train": 40, "cnn_tuned_n_val": 20,
+                                              "cnn_tuned_n_test": 30, "cnn_tuned_steps": 4,
+                                              "cnn_tuned_eval_every": 2, "cnn_tuned_batch": 20})
+    r = E.cnn_tuned(P)
+    assert r["tuned_net"]["chosen"]["lr"] in P.cnn_lrs and r["tuned_net"]["chosen"]["l2"] in P.cnn_l2s
+    assert r["tuned_kernel"]["chosen"]["diag_reg"] in P.cnn_diag_regs
+    assert r["gap"]["ci_low"] <= r["gap"]["mean_diff"] <= r["gap"]["ci_high"] and r["gap"]["n"] == P.cnn_tuned_seeds
+    assert set(r["tuned_net"]) >= {"grid", "chosen", "n_seeds", "accuracy_mean", "ci_low", "ci_high"}
+    assert r["interval_method"].startswith("paired bootstrap")
+
+
+def test_ntk_shape_change_ignores_a_rescale_and_sees_a_change_of_shape():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(20, 20))
+    K = A @ A.T
+    assert E.ntk_shape_change(K, 0.3 * K) == pytest.approx(0.0, abs=1e-7)  # raw distance would be 0.7
+    B = rng.normal(size=(20, 20))
+    K2 = K + 0.5 * np.linalg.norm(K) / np.linalg.norm(B @ B.T) * (B @ B.T)
+    cos = np.sum(K * K2) / np.linalg.norm(K) / np.linalg.norm(K2)
+    assert E.ntk_shape_change(K, K2) == pytest.approx(np.sqrt(1 - cos**2), rel=1e-12) and E.ntk_shape_change(K, K2) > 0.05
+    c = np.sum(K * K2) / np.sum(K2 * K2)  # the best rescale, by least squares
+    assert E.ntk_shape_change(K, K2) == pytest.approx(np.linalg.norm(c * K2 - K) / np.linalg.norm(K), rel=1e-9)
