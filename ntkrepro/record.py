@@ -113,8 +113,9 @@ def import_closure(claim_id: str, start_files: Iterable[Path], root: Path = REPO
 
 def _claim_files(claim: Any, root: Path) -> list[Path]:
     folder = root / "ntkrepro" / "claims" / claim.id
+    # the tests beside a claim check its code but do not change what a run produces: not inputs
     files = [f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts
-             and f.suffix not in (".pyc", ".pyo")]
+             and f.suffix not in (".pyc", ".pyo") and not (f.name.startswith("test_") or f.name == "conftest.py")]
     nb = root / "notebooks" / claim.notebook
     return sorted(files) + [nb.with_suffix(".py"), nb]
 
@@ -131,7 +132,7 @@ def default_parameters(claim: Any, profile: str) -> dict[str, Any]:
 
 
 def claim_inputs(claim: Any, params: Mapping[str, Any], root: Path = REPO_ROOT) -> dict[str, str]:
-    """``{input name: sha256}``: the claim's folder, its notebook pair, the ``ntkrepro`` modules of
+    """``{input name: sha256}``: the claim's folder (less the tests beside it), its notebook pair, the ``ntkrepro`` modules of
     their import closure, the lock file and ``parameters`` (the resolved parameters)."""
     own = _claim_files(claim, root)
     files = dict.fromkeys(own + import_closure(claim.id, own, root) + [root / LOCK_FILE])
