@@ -297,6 +297,8 @@ TOLERANCES: dict[str, Tolerance] = {
     "residual": Tolerance(None, None, "against its gate only"),
     # wall-clock timings (a claim's ``nondeterministic`` paths): vary run to run; ignored.
     "timing": Tolerance(None, None, "ignored"),
+    # a claim of CROSS_STACK_OUTCOMES_ONLY compared across stacks: verdicts and check outcomes only
+    "cross-stack outcome": Tolerance(None, None, "another stack: outcome only (CROSS_STACK_OUTCOMES_ONLY)"),
 }
 
 # A metric is a residual when both values are below this (numerical noise at float64 or float32
@@ -319,6 +321,16 @@ RESIDUAL_CHECKS: dict[str, tuple[str, ...]] = {
     "etf": ("control_pentagon_when_m_gt_d_plus_1", "tilted_matches_1d_search", "tilted_frame_at_every_c",
             "centred_gd_reaches_etf_loss", "no_restart_below_etf", "centred_gram_is_simplex",
             "centred_norms_equal_r_star"),
+}
+
+# Claims whose float32 training is chaotic across stacks: compared with the (pinned) record on another stack by
+# verdicts and check outcomes only, not by value. Same-stack comparisons keep every tolerance above.
+CROSS_STACK_OUTCOMES_ONLY: dict[str, str] = {
+    # the hybrid trains at each model's fastest stable rate, i.e. at the edge of stability, and d = 2 runs
+    # through a catapult: jax 0.9.2 against 0.4.25 changes float32 trajectories by up to ~15 % per value
+    # (kernel-trace growth at d = 2: 17.9 vs 16.8; steps to 1 %: 131 vs 158) and 2-seed interval bounds by more,
+    # with every verdict and check outcome equal (measured on the smoke record at e568f40)
+    "bottleneck": "float32 training at the edge of stability: chaotic across XLA versions",
 }
 
 # The metrics of float32 training, per claim (top-level metric keys; "*" = every metric), from each
@@ -415,14 +427,16 @@ def _residual_check(row: Mapping[str, Any]) -> bool:
     return g.get("op") == "close" and _is_num(bound) and bound == 0
 
 
-def compare(record: Mapping[str, Any], fresh: Mapping[str, Any], claim: Any) -> dict[str, Any]:
+def compare(record: Mapping[str, Any], fresh: Mapping[str, Any], claim: Any,
+            cross_stack: bool = False) -> dict[str, Any]:
     """Compare a fresh run's results with the committed record of the same claim and profile.
 
     Returns ``{claim, verdicts_equal, verdicts: [(finding, record, fresh)] that differ, compared,
     within, failures: [{path, kind, record, fresh, excess}], worst, ok}``. Metrics are compared
     leaf by leaf with the tolerance of their kind (:func:`value_kind`); each check's outcome must be
     equal and its value is compared like a metric, except a residual check's (compared through its
-    gate, i.e. its outcome, only)."""
+    gate, i.e. its outcome, only). ``cross_stack``: the fresh run is from another stack than the (pinned)
+    record, so a claim of :data:`CROSS_STACK_OUTCOMES_ONLY` is compared by verdicts and outcomes only."""
     cid = claim.id
     nondet = tuple(getattr(claim, "nondeterministic", ()) or ())
     diffs: list[tuple[str, Any, Any]] = []
@@ -434,7 +448,11 @@ def compare(record: Mapping[str, Any], fresh: Mapping[str, Any], claim: Any) -> 
 
     rows: list[dict[str, Any]] = []  # every comparison: {path, kind, record, fresh, excess}
 
+    outcomes_only = cross_stack and cid in CROSS_STACK_OUTCOMES_ONLY
+
     def add(path: str, kind: str, a: Any, b: Any) -> None:
+        if outcomes_only and not path.endswith(".outcome"):
+            kind = "cross-stack outcome"
         rows.append({"path": path, "kind": kind, "record": a, "fresh": b, "excess": _excess(kind, a, b)})
 
     ra, fa = dict(_leaves(record.get("metrics", {}))), dict(_leaves(fresh.get("metrics", {})))
@@ -588,5 +606,5 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
         elif fresh is None:
             reports.append({**base, "error": f"{c.id}: no results.json in {runs / c.id}"})
         else:
-            reports.append(compare(record, fresh, c))
+            reports.append(compare(record, fresh, c, cross_stack=stack_tag() != "pinned"))
     return reports

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ntkrepro import CLAIMS, record
+from ntkrepro.io import read_json
 from ntkrepro.provenance import REPO_ROOT
 
 
@@ -281,3 +282,24 @@ def test_kept_notebook_is_small_png_and_text_only(tmp_path):
     assert outs[0].data["image/png"] == png and "application/pdf" not in outs[0].data
     assert outs[1].data == {"text/plain": "table"}
     assert len(outs) == 3 and outs[2].text == "verdict: ok\n"
+
+
+def test_cross_stack_compares_a_chaotic_claim_by_outcomes_only():
+    """A claim of CROSS_STACK_OUTCOMES_ONLY (float32 training at the edge of stability) run on another stack:
+    values may differ, check outcomes and verdicts may not; on the same stack every tolerance holds."""
+    from ntkrepro.ledger import apply_overrides
+
+    cid = "bottleneck"
+    assert cid in record.CROSS_STACK_OUTCOMES_ONLY
+    rec = read_json(record.record_path(cid, "smoke"))
+    fresh = copy.deepcopy(rec)
+    fresh["metrics"] = apply_overrides(rec["metrics"], {"bottleneck.*.final_train_rel": lambda v: v * 1.2})
+    assert not record.compare(rec, fresh, CLAIMS[cid])["ok"]
+    assert record.compare(rec, fresh, CLAIMS[cid], cross_stack=True)["ok"]
+    flipped = copy.deepcopy(fresh)
+    row = flipped["checks"][0]
+    row["outcome"] = "fail" if row["outcome"] != "fail" else "pass"
+    assert not record.compare(rec, flipped, CLAIMS[cid], cross_stack=True)["ok"]
+    # another claim keeps its tolerances across stacks
+    etf = read_json(record.record_path("etf", "smoke"))
+    assert record.compare(etf, copy.deepcopy(etf), CLAIMS["etf"], cross_stack=True)["ok"]
