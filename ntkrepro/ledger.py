@@ -37,7 +37,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from ntkrepro.io import to_jsonable
-from ntkrepro.spec import FINDING_VERDICTS, CheckSpec, ChoiceSpec, Claim
+from ntkrepro.spec import FINDING_VERDICTS, CheckSpec, ChoiceSpec, Claim, is_finite_number as _finite
 
 IMPLEMENTATION_ERROR = "implementation error"
 
@@ -118,10 +118,6 @@ def changed_gates(claim: Claim, results: Mapping[str, Any]) -> list[str]:
         if spec is None or gate_sha(spec) != r["gate_sha"]:
             out.append(r["name"])
     return out
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> dict[str, Any]:

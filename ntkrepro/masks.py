@@ -51,10 +51,14 @@ def magnitude_masks(params: Params, density: float) -> Params:
 
 def random_masks(params: Params, density: float, key: jax.Array) -> Params:
     """Keep a uniformly random set of weights in each layer (exact count)."""
+    return masks_from_scores(params, _uniform_scores(params, key), density)
+
+
+def _uniform_scores(params: Params, key: jax.Array) -> Params:
+    """Independent uniform scores, one array per leaf (a random top-k is a random subset)."""
     leaves, tree = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(key, len(leaves))
-    scores = [jax.random.uniform(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
-    return masks_from_scores(params, jax.tree_util.tree_unflatten(tree, scores), density)
+    return jax.tree_util.tree_unflatten(tree, [jax.random.uniform(k, p.shape, p.dtype) for k, p in zip(keys, leaves)])
 
 
 def saliency(params: Params, objective: Callable[[Params], jnp.ndarray]) -> Params:
@@ -97,10 +101,7 @@ def magnitude_masks_global(params: Params, density: float | jnp.ndarray) -> Para
 
 def random_masks_global(params: Params, density: float, key: jax.Array) -> Params:
     """A uniformly random set of ``round(density * total)`` weights over all weight matrices."""
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(key, len(leaves))
-    scores = [jax.random.uniform(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
-    return masks_from_scores_global(params, jax.tree_util.tree_unflatten(tree, scores), density)
+    return masks_from_scores_global(params, _uniform_scores(params, key), density)
 
 
 def total_count_error(masks: Params, density: float) -> int:

@@ -66,6 +66,29 @@ def output_lock(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _descendants() -> set[int]:
+    import psutil
+
+    try:
+        return {c.pid for c in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _kill(pids: set[int]) -> None:
+    """SIGKILL each process of ``pids`` (those that already exited are skipped) and reap it."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            p = psutil.Process(pid)
+            p.kill()
+            procs.append(p)
+    with contextlib.suppress(psutil.Error):
+        psutil.wait_procs(procs, timeout=5)
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block, the first SIGTERM or Ctrl-C raises :class:`~ntkrepro.jobs.Interrupted` (a
@@ -75,10 +98,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     signums = (signal.SIGTERM, signal.SIGINT)
+    before = _descendants()
 
     def handler(signum, frame):
         for s in signums:
             signal.signal(s, signal.SIG_IGN)
+        # the kernel (and whatever it started) goes first and at once: shut down politely mid-cell,
+        # it would try to reply on closed sockets and print a traceback; papermill's cleanup then
+        # finds a dead kernel
+        _kill(_descendants() - before)
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in signums}

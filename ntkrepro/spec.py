@@ -78,7 +78,8 @@ class Finding:
             raise ValueError(f"finding {self.id}: source must be one of {SOURCES}, got {self.source!r}")
 
 
-def _finite(x: Any) -> bool:
+def is_finite_number(x: Any) -> bool:
+    """A real number (not a bool) that is finite."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -105,7 +106,7 @@ class Gate:
     effect: float | None = None
 
     def __post_init__(self) -> None:
-        if self.op == "interval>" and not (_finite(self.bound) and _finite(self.effect)):
+        if self.op == "interval>" and not (is_finite_number(self.bound) and is_finite_number(self.effect)):
             raise ValueError("an interval> gate declares a finite null (bound) and effect of interest (effect), "
                              f"got bound={self.bound!r}, effect={self.effect!r}")
 
@@ -117,12 +118,12 @@ class Gate:
             return "pass" if isinstance(value, (list, tuple)) and len(value) == 0 else "fail"
         if op == "interval>":
             lo, hi = (value or {}).get("ci_low"), (value or {}).get("ci_high")
-            if not (_finite(lo) and _finite(hi)):
+            if not (is_finite_number(lo) and is_finite_number(hi)):
                 return "fail"
             if lo > self.bound:
                 return "pass"
             return "fail" if hi < self.effect else "inconclusive"
-        if not _finite(value):
+        if not is_finite_number(value):
             return "fail"
         if op == "<":
             ok = value < self.bound
@@ -268,8 +269,11 @@ class ChoiceSpec:
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """One figure of a claim; ``when``: the boolean parameter that makes the notebook draw it ("" = always)."""
+
     stem: str
     caption: str
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,9 @@ class Claim:
         if len(cnames) != len(set(cnames)):
             raise ValueError(f"claim {self.id}: duplicate choice names")
         pnames = set(self.params.names)
+        for f in self.figures:
+            if f.when and f.when not in pnames:
+                raise ValueError(f"claim {self.id}: figure {f.stem} is drawn when {f.when!r}, not a parameter")
         for sp in [c.seeds_param for c in self.checks] + [self.seeds_param]:
             if sp and sp not in pnames:
                 raise ValueError(f"claim {self.id}: seeds_param {sp!r} is not a parameter of the claim")
@@ -323,6 +330,10 @@ class Claim:
     @property
     def figure_stems(self) -> tuple[str, ...]:
         return tuple(f.stem for f in self.figures)
+
+    def expected_figures(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The stems a run with the resolved ``params`` draws (a figure with ``when`` needs that flag on)."""
+        return tuple(f.stem for f in self.figures if not f.when or params.get(f.when))
 
     def check_specs(self, profile: str) -> tuple[CheckSpec, ...]:
         return tuple(c for c in self.checks if profile in c.profiles)

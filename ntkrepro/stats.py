@@ -142,24 +142,33 @@ def seeds_to_decide(effect: float, se: float, n: int, level: float = 0.90, power
 
 def paired_bootstrap(a, b, level: float = 0.90, n_boot: int = 2000, seed: int = 0) -> dict:
     """Interval for mean(a) - mean(b) where ``a`` and ``b`` are per-(seed, test point) scores of two arms
-    on the same test points, shape ``(seeds, test_points)`` (e.g. 0/1 correctness): a paired bootstrap
-    that resamples seeds and test points jointly (two-way), so the interval carries the test-set
-    sampling error as well as the seed-to-seed spread. Percentile interval at ``level``; ``n`` is the
-    number of seeds, ``sd`` is omitted (the interval is not a t interval), ``method`` names it."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
+    on the same test points, shape ``(seeds, test_points)`` (e.g. 0/1 correctness; a deterministic arm
+    such as a kernel may be given once, shape ``(test_points,)``, and is broadcast over the seeds): a
+    paired bootstrap that resamples the seeds and, independently, the test points (two-way; the pairing
+    kept), so the interval carries the test-set sampling error as well as the seed-to-seed spread.
+
+    Each of the ``n_boot`` draws weighs seed s by w_s ~ Multinomial(S, 1/S) and test point t by
+    v_t ~ Multinomial(T, 1/T); its statistic is sum_st w_s v_t D_st / (S T) with D = a - b. Percentile
+    interval at ``level``; ``se`` is the bootstrap standard deviation and ``mde`` the normal-theory
+    minimum detectable effect (z_{1-alpha/2} + z_0.8) se. No ``sd``: the interval is not a t interval,
+    so :func:`se_of_interval` reads its half-width."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
     if a.ndim == 1:
-        a, b = a[None, :], b[None, :]
+        a = a[None, :]
+    if b.ndim == 1:
+        b = np.broadcast_to(b[None, :], a.shape)
     if a.shape != b.shape:
         raise ValueError(f"paired_bootstrap: arms of different shapes {a.shape} and {b.shape}")
     d = a - b
     S, T = d.shape
     rng = np.random.default_rng(seed)
-    stats_ = np.empty(n_boot)
-    for i in range(n_boot):
-        rows = rng.integers(0, S, S)
-        cols = rng.integers(0, T, T)
-        stats_[i] = d[np.ix_(rows, cols)].mean()
-    lo, hi = np.quantile(stats_, [(1 - level) / 2, 1 - (1 - level) / 2])
+    ws = rng.multinomial(S, np.full(S, 1 / S), size=n_boot).astype(np.float64)
+    wt = rng.multinomial(T, np.full(T, 1 / T), size=n_boot).astype(np.float64)
+    boots = np.einsum("bs,bs->b", ws, wt @ d.T) / (S * T)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    se = float(boots.std(ddof=1))
     return {"mean_diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(S),
-            "n_test": int(T), "level": level,
-            "method": "paired bootstrap over seeds and test points (percentile)"}
+            "n_test": int(T), "level": level, "se": se, "mde": float((_st.norm.ppf(1 - alpha) + _st.norm.ppf(0.8)) * se),
+            "method": f"paired bootstrap over seeds and test points ({n_boot} two-way resamples, percentile)"}

@@ -90,7 +90,7 @@ def test_smoke_results_contract(smoke_runs, claim_id):
     must = {s.name for s in claim.check_specs("smoke") if s.smoke_must_pass}
     failed = [c["name"] for c in res["checks"] if c["name"] in must and not c["passed"]]
     assert not failed, f"checks that must pass in the smoke profile failed: {failed}"
-    for stem in claim.figure_stems:
+    for stem in claim.expected_figures(res["parameters"]):
         for ext in ("png", "pdf"):
             assert (out / f"{stem}.{ext}").stat().st_size > 0
         meta = json.loads(Image.open(out / f"{stem}.png").text["Comment"])

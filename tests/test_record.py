@@ -91,6 +91,24 @@ def test_compare_passes_on_the_committed_smoke_record(cid):
     assert rep["ok"] and rep["verdicts_equal"] and rep["compared"] == rep["within"] > 0
 
 
+@pytest.mark.parametrize("cid", list(CLAIMS))
+def test_committed_smoke_record_passes_what_smoke_must_pass(cid):
+    """The notebook tests require these checks of every smoke run; the committed smoke record, made by
+    the same code, must already satisfy them (caught here without running a notebook)."""
+    claim, rec = CLAIMS[cid], _smoke_record(cid)
+    assert [c["name"] for c in rec["checks"]] == list(claim.check_names("smoke"))
+    must = {s.name for s in claim.check_specs("smoke") if s.smoke_must_pass}
+    failed = [c["name"] for c in rec["checks"] if c["name"] in must and not c["passed"]]
+    assert not failed, f"{cid}: checks declared smoke_must_pass fail in the committed smoke record: {failed}"
+
+
+def test_expected_figures_follow_their_flag():
+    claim = CLAIMS["bottleneck"]
+    assert "digits" not in claim.expected_figures({"run_digits": False})
+    assert "digits" in claim.expected_figures({"run_digits": True})
+    assert set(claim.expected_figures({"run_digits": True})) == set(claim.figure_stems)
+
+
 def _first_float(tree, kind_ok, cid, prefix=""):
     for path, v in record._leaves(tree):
         if isinstance(v, float) and v != 0 and record.value_kind(cid, path, v, v * 1.5) in kind_ok:

@@ -290,6 +290,17 @@ _SHARED_MATCH = ("learning rate (shared; its fraction of each model's lr_max in 
                  "loss", "task")
 
 
+def _tuned_check(name: str, finding: str, metric: str, description: str) -> CheckSpec:
+    """A comparison at each model's own tuned rate: the worst width's 90 % interval over verdict seeds of
+    ``metric`` (best_lr_per_width rows); above 0 passes, below 0 fails (the four such checks differ only
+    in the metric)."""
+    return CheckSpec(name, "finding", description, interval_above(0.0, 0.0), _tuned(metric),
+                     passes_with={"best_lr_per_width": _set_rows(metric, _iv(0.1, 0.5))},
+                     fails_with={"best_lr_per_width": _set_rows(metric, _iv(-0.5, -0.1))},
+                     finding=finding, smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH,
+                     seeds_param="seeds")
+
+
 CHECKS = (
     CheckSpec("ntk_closed_form_matches_neural_tangents", "implementation",
               "max relative error of the eigendecomposition loss curve against nt.predict (mean + covariance)",
@@ -320,22 +331,14 @@ CHECKS = (
               above(2.0), lambda m, P: min(_speeds(m, P).values()),
               passes_with={"bottleneck.*.steps_to_10pct": 100.0}, fails_with={"bottleneck.*.steps_to_10pct": 1000.0},
               finding="F1", arms=_SHARED_ARMS, matched=_SHARED_MATCH),
-    CheckSpec("bottleneck_faster_early_at_best_lr", "finding",
-              "worst width, each model at its own tuned rate (per-model grid, chosen on tuning seeds): 90 % "
-              "one-sample interval over the verdict seeds of log(steps to 10 % NTK / steps to 10 % bottleneck); above "
-              "0 (pass), below 0 (fail), else inconclusive; a width with a seed that never got there is censored "
-              "(inconclusive). Per-width rows in best_lr_per_width", interval_above(0.0, 0.0),
-              _tuned("early_log_speedup"),
-              passes_with={"best_lr_per_width": _set_rows("early_log_speedup", _iv(0.1, 0.5))},
-              fails_with={"best_lr_per_width": _set_rows("early_log_speedup", _iv(-0.5, -0.1))},
-              finding="F1", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
-    CheckSpec("bottleneck_faster_late_at_best_lr", "finding",
-              "as bottleneck_faster_early_at_best_lr at 1 % of the base loss (late speed): worst width's 90 % interval "
-              "over verdict seeds of log(steps to 1 % NTK / bottleneck), tuned rates", interval_above(0.0, 0.0),
-              _tuned("late_log_speedup"),
-              passes_with={"best_lr_per_width": _set_rows("late_log_speedup", _iv(0.1, 0.5))},
-              fails_with={"best_lr_per_width": _set_rows("late_log_speedup", _iv(-0.5, -0.1))},
-              finding="F1", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
+    _tuned_check("bottleneck_faster_early_at_best_lr", "F1", "early_log_speedup",
+                 "worst width, each model at its own tuned rate (per-model grid, chosen on tuning seeds): 90 % "
+                 "one-sample interval over the verdict seeds of log(steps to 10 % NTK / steps to 10 % bottleneck); above "
+                 "0 (pass), below 0 (fail), else inconclusive; a width with a seed that never got there is censored "
+                 "(inconclusive). Per-width rows in best_lr_per_width"),
+    _tuned_check("bottleneck_faster_late_at_best_lr", "F1", "late_log_speedup",
+                 "as bottleneck_faster_early_at_best_lr at 1 % of the base loss (late speed): worst width's 90 % interval "
+                 "over verdict seeds of log(steps to 1 % NTK / bottleneck), tuned rates"),
     CheckSpec("acceleration_weakens_with_width", "control",
               "worst adjacent pair of bottleneck widths: 90% Welch interval over seeds of mean log steps-to-10% "
               "(wider) - (narrower); the premise (a narrow bottleneck) is removed as d grows, so the wider must be "
@@ -372,19 +375,12 @@ CHECKS = (
               below(1.0), _final_ratio,
               passes_with={"bottleneck.*.final_train_rel": 1e-9}, fails_with={"bottleneck.*.final_train_rel": 1.0},
               finding="F2", smoke_must_pass=False, arms=_SHARED_ARMS, matched=_SHARED_MATCH),
-    CheckSpec("bottleneck_lower_final_train_loss_at_best_lr", "finding",
-              "worst width, tuned rates, same steps: 90 % interval over verdict seeds of log(NTK final training loss / "
-              "bottleneck's); above 0 passes", interval_above(0.0, 0.0), _tuned("final_train_log_ratio"),
-              passes_with={"best_lr_per_width": _set_rows("final_train_log_ratio", _iv(0.1, 0.5))},
-              fails_with={"best_lr_per_width": _set_rows("final_train_log_ratio", _iv(-0.5, -0.1))},
-              finding="F2", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
-    CheckSpec("bottleneck_better_test_error_at_best_lr", "finding",
-              "worst width, tuned rates, same steps: 90 % interval over verdict seeds of test rel. MSE (a single NTK "
-              "network, expectation over init) minus the bottleneck's; above 0 passes", interval_above(0.0, 0.0),
-              _tuned("test_gain"),
-              passes_with={"best_lr_per_width": _set_rows("test_gain", _iv(0.1, 0.5))},
-              fails_with={"best_lr_per_width": _set_rows("test_gain", _iv(-0.5, -0.1))},
-              finding="F2", smoke_must_pass=False, arms=_TUNED_ARMS, matched=_TUNED_MATCH, seeds_param="seeds"),
+    _tuned_check("bottleneck_lower_final_train_loss_at_best_lr", "F2", "final_train_log_ratio",
+                 "worst width, tuned rates, same steps: 90 % interval over verdict seeds of log(NTK final training loss / "
+                 "bottleneck's); above 0 passes"),
+    _tuned_check("bottleneck_better_test_error_at_best_lr", "F2", "test_gain",
+                 "worst width, tuned rates, same steps: 90 % interval over verdict seeds of test rel. MSE (a single NTK "
+                 "network, expectation over init) minus the bottleneck's; above 0 passes"),
     CheckSpec("digits_bottleneck_more_accurate", "finding",
               "digits, worst width: 90 % paired bootstrap interval (over seeds and test points) of test accuracy, "
               "bottleneck minus a single NTK network (draws from the GD ensemble's mean and covariance), same rate "
@@ -464,7 +460,7 @@ FIGURES = (
                "90 % interval over verdict seeds of log(NTK steps / bottleneck steps) to 10 % and to 1 % at tuned rates."),
     FigureSpec("digits", "Digits: test accuracy per width (intervals over seeds and test points) against a single NTK "
                "network (draws from the GD ensemble) and the NTK mean predictor (reference); right, training loss at "
-               "the end relative to the zero predictor at target amplitudes 1 and 5."),
+               "the end relative to the zero predictor at target amplitudes 1 and 5.", when="run_digits"),
     FigureSpec("best_lr", "Steps to 10% and 1% under both protocols: the same learning rate for every model, and "
                "each model at its own best stable rate."),
 )

@@ -168,6 +168,19 @@ def _rate_control(m, P):
     return abs(r["measured"] / r["predicted"] - 1)
 
 
+def _saving_check(name: str, key: str, description: str, arms: tuple[str, ...],
+                  matched: tuple[str, ...]) -> CheckSpec:
+    """Finding F2's saving, read from the rows of ``key`` (``equal_compute`` or ``at_required_width``): the
+    best k's t interval over seeds of log(dense cost / factorized cost) above 0 passes, below SAVING_EFFECT
+    fails."""
+    def rows(ratio: float) -> dict[str, float]:
+        return {f"{key}.*.cost_ratio": ratio, f"{key}.*.ci_low": ratio - 0.05, f"{key}.*.ci_high": ratio + 0.05,
+                f"{key}.*.n_seeds": 5}
+    return CheckSpec(name, "finding", description, interval_above(0.0, SAVING_EFFECT), _best_saving(key),
+                     passes_with=rows(0.5), fails_with=rows(1.6), finding="F2", smoke_must_pass=False,
+                     arms=arms, matched=matched, min_seeds=5, seeds_param="seeds")
+
+
 CHECKS = (
     CheckSpec("h_inf_matches_neural_tangents", "implementation",
               "max |H^inf closed form - (NTK - NNGP) of nt.stax|; sqrt(eps) tolerance because the diagonal "
@@ -230,34 +243,20 @@ CHECKS = (
               passes_with={"rate_control.late_rate.measured": -0.03, "rate_control.late_rate.predicted": -0.05},
               fails_with={"rate_control.late_rate.measured": -0.05, "rate_control.late_rate.predicted": -0.05},
               finding="F1"),
-    CheckSpec("factorized_cheaper_equal_compute", "finding",
-              "sphere data: saving log(dense cost / factorized cost) to eps L(0), the factorized network at width m "
-              "against the dense network of equal per-step multiply-adds (width m k / d), for the k of req_k_list "
-              "with the lowest cost ratio (choice f2_k_equal_compute); t interval over seeds",
-              interval_above(0.0, SAVING_EFFECT), _best_saving("equal_compute"),
-              passes_with={"equal_compute.*.cost_ratio": 0.5, "equal_compute.*.ci_low": 0.45,
-                           "equal_compute.*.ci_high": 0.55, "equal_compute.*.n_seeds": 5},
-              fails_with={"equal_compute.*.cost_ratio": 1.6, "equal_compute.*.ci_low": 1.5,
-                          "equal_compute.*.ci_high": 1.7, "equal_compute.*.n_seeds": 5},
-              finding="F2", smoke_must_pass=False,
-              arms=("factorized R1 at width m", "dense at width m k / d"),
-              matched=("per-step multiply-adds", "step size", "step budget", "eps", "data and labels",
-                       "seeds (5 per arm)"),
-              min_seeds=5, seeds_param="seeds"),
-    CheckSpec("factorized_cheaper_at_required_width", "finding",
-              "sphere data: the same saving with each network at its own required width m* (the smallest width of "
-              "width_grid at which >= width_min_ok of the seeds stay in the premise, NTK drift < lambda_0/4, and reach "
-              "eps), for the k with the lowest cost ratio (choice f2_k_required_width)",
-              interval_above(0.0, SAVING_EFFECT), _best_saving("at_required_width"),
-              passes_with={"at_required_width.*.cost_ratio": 0.5, "at_required_width.*.ci_low": 0.45,
-                           "at_required_width.*.ci_high": 0.55, "at_required_width.*.n_seeds": 5},
-              fails_with={"at_required_width.*.cost_ratio": 1.6, "at_required_width.*.ci_low": 1.5,
-                          "at_required_width.*.ci_high": 1.7, "at_required_width.*.n_seeds": 5},
-              finding="F2", smoke_must_pass=False,
-              arms=("factorized R1 at its m*", "dense at its m*"),
-              matched=("premise (NTK drift < own lambda_0 / 4)", "width grid", "eps", "step size", "step budget",
-                       "data and labels", "seeds (5 per arm)"),
-              min_seeds=5, seeds_param="seeds"),
+    _saving_check("factorized_cheaper_equal_compute", "equal_compute",
+                  "sphere data: saving log(dense cost / factorized cost) to eps L(0), the factorized network at width "
+                  "m against the dense network of equal per-step multiply-adds (width m k / d), for the k of "
+                  "req_k_list with the lowest cost ratio (choice f2_k_equal_compute); t interval over seeds",
+                  arms=("factorized R1 at width m", "dense at width m k / d"),
+                  matched=("per-step multiply-adds", "step size", "step budget", "eps", "data and labels",
+                           "seeds (5 per arm)")),
+    _saving_check("factorized_cheaper_at_required_width", "at_required_width",
+                  "sphere data: the same saving with each network at its own required width m* (the smallest width "
+                  "of width_grid at which >= width_min_ok of the seeds stay in the premise, NTK drift < lambda_0/4, "
+                  "and reach eps), for the k with the lowest cost ratio (choice f2_k_required_width)",
+                  arms=("factorized R1 at its m*", "dense at its m*"),
+                  matched=("premise (NTK drift < own lambda_0 / 4)", "width grid", "eps", "step size", "step budget",
+                           "data and labels", "seeds (5 per arm)")),
     CheckSpec("benefit_grows_toward_d_eq_n_fixed_ratio", "finding",
               "d/n sweep at fixed k/d (k = d / dn_compression), equal per-step multiply-adds: Welch t interval of "
               "log cost ratio at the smallest d/n < 1 where the dense arm reached eps on every seed minus at d = n "

@@ -220,29 +220,3 @@ def train_grid(x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, lrs: list[float
                       steps, eval_every, batch, tuple(strides))
         outs = np.asarray(outs, np.float64)
     return outs.reshape(len(lrs), len(wds), n_seeds, *outs.shape[1:])
-
-
-# ----------------------------------------------------------------------------- interval
-def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, n_boot: int = 2000, level: float = 0.90,
-                     seed: int = 0) -> dict[str, Any]:
-    """Interval for mean accuracy(a) - accuracy(b) that includes test-set sampling error: ``correct_a``
-    (n_seeds, n_test) booleans of the networks, ``correct_b`` (n_test,) of the kernel (deterministic);
-    each bootstrap draw resamples the seeds and, independently, the test points (the same points for both
-    arms: paired by test point). Percentile interval."""
-    rng = np.random.default_rng(seed)
-    a = np.asarray(correct_a, float)
-    b = np.asarray(correct_b, float)
-    n_s, n_t = a.shape
-    diff = a - b[None]
-    boots = np.empty(n_boot)
-    for i in range(n_boot):
-        s = rng.integers(0, n_s, n_s)
-        t = rng.integers(0, n_t, n_t)
-        boots[i] = diff[np.ix_(s, t)].mean()
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    sd = float(boots.std(ddof=1))
-    from scipy import stats as st
-    mde = float((st.norm.ppf(1 - (1 - level) / 2) + st.norm.ppf(0.8)) * sd)
-    return {"mean_diff": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(n_s), "sd": sd,
-            "mde": mde, "n_test": int(n_t), "level": level,
-            "method": "paired bootstrap over seeds and test points (percentile, 2000 draws)"}

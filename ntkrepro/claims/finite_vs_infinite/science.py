@@ -23,6 +23,7 @@ from ntkrepro.params import Params
 from ntkrepro.io import drop_private
 from ntkrepro.compat import float32_scope
 from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
+from ntkrepro.stats import paired_bootstrap
 
 F32 = jnp.float32
 
@@ -567,8 +568,8 @@ def cnn_tuned(P: Params) -> dict[str, Any]:
     stops = best_eval[i, j]
     finite = np.isfinite(outs[i, j]).all()
     net_correct = np.stack([pred_lab[i, j, sd, stops[sd], n_val:] == s.labels_test for sd in range(P.cnn_tuned_seeds)])
-    gap = K.paired_bootstrap(net_correct, k_correct, seed=P.seed)
-    net_iv = K.paired_bootstrap(net_correct, np.zeros_like(k_correct), seed=P.seed)
+    gap = paired_bootstrap(net_correct, k_correct, seed=P.seed)
+    net_iv = paired_bootstrap(net_correct, np.zeros_like(k_correct), seed=P.seed)
     method = gap["method"]
     return {
         "dataset": "mnist1d", "n_train": n_fit, "n_val": n_val, "n_test": P.cnn_tuned_n_test,
@@ -588,6 +589,6 @@ def cnn_tuned(P: Params) -> dict[str, Any]:
                          "chosen": {"kernel": kname, "diag_reg": float(kdr)}, "val_accuracy": float(kval),
                          "accuracy": float(k_correct.mean()),
                          "val_accuracy_grid": {f"{n}/{d:g}": float(v[0]) for (n, d), v in val_scores.items()}},
-        "gap": {k: gap[k] for k in ("mean_diff", "ci_low", "ci_high", "n", "sd", "mde", "n_test", "method")},
+        "gap": {k: gap[k] for k in ("mean_diff", "ci_low", "ci_high", "n", "se", "mde", "n_test", "method")},
         "interval_method": method,
     }

@@ -192,6 +192,7 @@ def _kernel_checks(key, finding, what):
                   passes_with={"per_run.*": lambda r: {**r, key: 0.1 if r["method"] in ("ntt", "ntt_global")
                                                        else 0.9}},
                   fails_with={f"per_run.*.{key}": 0.5}, finding=finding,
+                  smoke_must_pass=key == "rel_ntk_error",  # the masked kernel is not matched at smoke sizes
                   arms=("NTT", "every other method of the same allocation"),
                   matched=("allocation and density", "dense initialization per seed", "held-out NTK inputs")),
         CheckSpec("ablation_clearly_worse_on_ntk" if key == "rel_ntk_error" else "ablation_clearly_worse_on_masked_ntk",
@@ -200,6 +201,7 @@ def _kernel_checks(key, finding, what):
                   _ablation_ratio(key),
                   passes_with={"per_run.*": lambda r: {**r, key: 0.1 if r["method"] == "ntt" else 0.9}},
                   fails_with={f"per_run.*.{key}": 0.5}, finding=finding,
+                  smoke_must_pass=key == "rel_ntk_error",
                   arms=("NTT without the NTK term (lambda_K = 0)", "NTT"),
                   matched=("per-layer density", "NTT step budget, stopping rule, optimizer and batches",
                            "dense initialization per seed")),
@@ -210,7 +212,7 @@ def _accuracy_vs(key):
     """Worst density (a clear failure first, else the lowest CI low: :func:`worst_interval`) of the paired
     bootstrap intervals in paired_accuracy_by_density."""
     def value(m, P):
-        rows = [{k: c[key][k] for k in ("mean_diff", "ci_low", "ci_high", "n", "sd", "method")} | {"density": float(d)}
+        rows = [{k: c[key][k] for k in ("mean_diff", "ci_low", "ci_high", "n", "level", "method")} | {"density": float(d)}
                 for d, c in m["paired_accuracy_by_density"].items()]
         return worst_interval(rows, EFFECT_OF_INTEREST)
     return value

@@ -22,7 +22,7 @@ import optax
 from ntkrepro import masks as M
 from ntkrepro.data import Split
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
-from ntkrepro.stats import paired_interval
+from ntkrepro.stats import paired_bootstrap, paired_interval
 
 from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, _cell, allocation,  # noqa: E402,F401
                                       base_method, label)
@@ -448,29 +448,6 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
     return out
 
 
-BOOTSTRAP = 2000
-INTERVAL_METHOD = (f"paired bootstrap over seeds and test points ({BOOTSTRAP} resamples of the seeds and, "
-                   "independently, of the shared test points; percentile interval)")
-
-
-def paired_bootstrap(ca: np.ndarray, cb: np.ndarray, level: float = 0.90, resamples: int = BOOTSTRAP,
-                     seed: int = 0) -> dict[str, Any]:
-    """Interval for mean accuracy(a) - accuracy(b) from per-seed, per-test-point correctness
-    ``(n_seeds, n_test)`` of two arms on the SAME seeds and test points: the seeds and the test
-    points are resampled independently (so the interval carries the seed-to-seed spread and the
-    test set's sampling error), the pairing kept. Percentile interval at ``level``."""
-    D = np.asarray(ca, np.float64) - np.asarray(cb, np.float64)
-    n, T = D.shape
-    rng = np.random.default_rng(seed)
-    ws = rng.multinomial(n, np.full(n, 1 / n), size=resamples).astype(np.float64)
-    wt = rng.multinomial(T, np.full(T, 1 / T), size=resamples).astype(np.float64)
-    stats = np.einsum("bs,bs->b", ws, wt @ D.T) / (n * T)
-    per_seed = D.mean(1)
-    a = (1 - level) / 2
-    lo, hi = np.quantile(stats, [a, 1 - a])
-    return {"mean_diff": float(D.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(n),
-            "sd": float(per_seed.std(ddof=1)) if n > 1 else float("nan"), "level": level,
-            "method": INTERVAL_METHOD}
 
 
 def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy",
@@ -538,7 +515,7 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
                         "same_for_every_method": True},
            "data": {"dataset": P.dataset, "n_fit": P.n_train - P.n_val, "n_validation": P.n_val,
                     "n_test": P.n_test, "input_dim": int(784 if P.dataset == "mnist5k" else 64)},
-           "interval_method": INTERVAL_METHOD,
+           "interval_method": next(iter(by_density[f"{d_min:g}"].values()))["method"] if by_density[f"{d_min:g}"] else "",
            "paired_accuracy_at_highest_sparsity": by_density[f"{d_min:g}"],
            "paired_accuracy": by_density[f"{d_min:g}"],
            "paired_accuracy_by_density": by_density,
@@ -571,7 +548,7 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
         key = "ntt_vs_snip_layerwise"
         realized = dict(power)
         if key in by_density[f"{d_min:g}"]:
-            sd = by_density[f"{d_min:g}"][key]["sd"]
+            sd = by_density[f"{d_min:g}"][key]["sd_diff"]
             realized["sd_diff_this_run"] = sd
             if np.isfinite(sd) and sd > 0:
                 realized["seeds_needed_from_this_run"] = seeds_for_power(power["effect"], sd,
