@@ -246,3 +246,31 @@ def test_tuned_rates_are_a_labelled_sensitivity_analysis(tiny_run):
     assert set(row["lr"]) <= {1e-2, 3e-2}
     # the verdict's intervals come from the common rate
     assert all(r["lr"] == params["lr_train"] for r in metrics["per_run"])
+
+
+def test_figures_one_look_per_method_and_ntt_on_top():
+    """Every method has one colour and marker in every figure (both allocations), distinct methods have
+    distinct colours, and NTT is drawn on top where a baseline coincides with it (reviewer, figures)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from ntkrepro.claims.ntt import figures as F
+    from ntkrepro.claims.ntt.claim import METHODS, base_method
+
+    bases = list(dict.fromkeys(base_method(m) for m in METHODS))
+    assert len({to_hex(F.style(b)["color"]) for b in bases}) == len(bases)
+    for m in METHODS:
+        assert F.style(m)["color"] == F.style(base_method(m))["color"]
+        assert F.style(m)["marker"] == F.style(base_method(m))["marker"]
+    runs = [{"method": m, "density": 0.02, "seed": s, "test_accuracy": 0.9}  # NTT and SNIP coincide
+            for m in ("ntt", "snip", "ntt_global", "snip_global") for s in (0, 1)]
+    fig = F.accuracy_vs_density(runs, 0.95)
+    for ax in fig.axes:
+        lines = {c.get_label(): c.lines[0] for c in ax.containers}  # errorbar: (data line, caps, bars)
+        ntt, snip = lines["NTT"], lines["SNIP"]
+        assert to_hex(ntt.get_color()) == to_hex(F.style("ntt")["color"])
+        assert ntt.get_zorder() > snip.get_zorder()
+        assert ntt.get_xdata()[0] != snip.get_xdata()[0]  # dodged
+    plt.close(fig)
