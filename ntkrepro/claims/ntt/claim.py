@@ -336,7 +336,8 @@ FIGURES = (
                "masks, every method with the same optimizer (marks: the mean epoch at which the stopping rule found "
                "the plateau)."),
     FigureSpec("accuracy_vs_density", "Test accuracy against density per method, layerwise and global masks, with "
-               "the dense network (mean and 90 % interval over seeds)."),
+               "the dense network (mean over seeds, bars from the lowest to the highest seed; methods dodged around each "
+               "density so that equal values stay visible)."),
     FigureSpec("ntt_convergence", "NTT's held-out objective against steps, per density and allocation (mean over "
                "seeds): the curve the NTT stopping rule reads."),
 )
