@@ -236,3 +236,7 @@ run.conclude(metrics);
 #   now declares its arms and what is matched, as bottleneck_accelerates does (found by an audit of comparisons
 #   without `matched` after the record at ae7e68c was made).
 # - gate changed after a run: bottleneck_better_test_error: likewise (gate unchanged; arms and matched declared).
+# - check changed after a run: hybrid_matches_finite_network (gate unchanged, log 1.5 on steps): with neither run
+#   reaching 10 % it compared the final-loss ratio, which is not a ratio of steps (the full record has steps within
+#   3 % and final losses 4.4x apart); it is now not run there, with the reason (claim map, amplitude 1, where one
+#   seed per arm cannot resolve 1.5x this early: the hybrid's steps to 40 % range 204-377 over six seeds).

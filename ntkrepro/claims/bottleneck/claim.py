@@ -143,8 +143,12 @@ def _final_ratio(m, P):
 
 def _finite_ratio(m, P):
     """max |log ratio| of steps to 10 % and 1 % (finite net vs hybrid); a level neither run reached is
-    skipped, one reached by only one of them is infinite; with no level reached by either, the
-    |log ratio| of the final losses."""
+    skipped, one reached by only one of them is infinite. With no level reached by either run the check
+    has nothing to compare and is not run (a ValueError, with the reason): the final-loss ratio is not a
+    ratio of steps (the full record at amplitude 5 has steps agreeing within 3 % and final losses 4.4x
+    apart), and early in training, where both runs still are, one seed per arm cannot resolve 1.5x (at
+    amplitude 1 the hybrid's steps to 40 % of the base loss range 204-377 over six seeds, the finite
+    net's 274-377 over four; their geometric means are 1.2x apart)."""
     fc = m["finite_check"]["bottleneck"]
     out = []
     for k in ("steps_to_10pct", "steps_to_1pct"):
@@ -152,7 +156,14 @@ def _finite_ratio(m, P):
         if a is None and b is None:
             continue
         out.append(abs(np.log(a / b)) if a and b else np.inf)
-    return max(out) if out else abs(np.log(fc["final_loss_ratio"]))
+    if not out:
+        raise ValueError(
+            f"neither the finite network nor the hybrid reached 10 % of the base loss in {fc['steps']} steps "
+            f"(final losses {fc['finite']['final_train_rel']:.3g} and {fc['reference']['final_train_rel']:.3g} "
+            f"of it, amplitude {fc['amplitude']:g}): no level to compare steps at, so the check is not applicable "
+            "on this run (the final-loss ratio is not a ratio of steps, and one seed per arm cannot resolve 1.5x "
+            "this early in training)")
+    return max(out)
 
 
 def _dl(m, P):
@@ -270,6 +281,10 @@ def _rf_used_vs_widest(m, P):
     """|log| ratio of steps to 10 % with f at the verdict's random-feature width (rf_width) and at the
     widest swept one, at the widest swept bottleneck width and its tuned rate."""
     rf = m["rf_width_sweep"]
+    if not rf:  # no width of rf_check_widths had a tuned rate to sweep at: not run, with the reason
+        why = [v["not_run"] for v in m.get("rf_width_tuned", {}).values() if v.get("not_run")]
+        raise ValueError("the random-feature sweep was not run: " + ("; ".join(why) or
+                                                                      "no width of rf_check_widths is a bottleneck width"))
     a, b = rf[str(P["rf_width"])]["steps_to_10pct"], rf[max(rf, key=int)]["steps_to_10pct"]
     return abs(np.log(a / b)) if a and b else np.inf
 
@@ -315,7 +330,8 @@ CHECKS = (
     CheckSpec("hybrid_matches_finite_network", "implementation",
               "max |log ratio| of steps to 10% and to 1%, finite stax net (finite_width, finite_d) against the "
               "hybrid simulation (within a factor 1.5; levels neither reached are skipped, and with none reached "
-              "the final-loss ratio is compared)", below(float(np.log(1.5))), _finite_ratio,
+              "the check is not run: the final-loss ratio is not a ratio of steps)", below(float(np.log(1.5))),
+              _finite_ratio,
               passes_with={"finite_check.bottleneck.finite.steps_to_10pct": 170,
                            "finite_check.bottleneck.reference.steps_to_10pct": 170},
               fails_with={"finite_check.bottleneck.finite.steps_to_10pct": 400}, smoke_must_pass=False),

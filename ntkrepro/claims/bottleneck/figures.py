@@ -90,8 +90,12 @@ def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) ->
     network without a bottleneck at the same amplitude and rate."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     Ms = sorted(int(k) for k in rf)
-    ax.plot(Ms, [rf[str(M)]["steps_to_10pct"] or np.nan for M in Ms], "o-",
-            label=f"hybrid bottleneck d={rf[str(Ms[0])]['d']}")
+    if Ms:
+        ax.plot(Ms, [rf[str(M)]["steps_to_10pct"] or np.nan for M in Ms], "o-",
+                label=f"hybrid bottleneck d={rf[str(Ms[0])]['d']}")
+    else:  # no swept width had a tuned rate (the check speedup_not_set_by_rf_width is not run, with why)
+        ax.text(0.5, 0.6, "random-feature sweep not run:\nno stable tuned rate at the swept bottleneck width",
+                transform=ax.transAxes, ha="center")
     t_ntk = head["ntk"]["steps_to_10pct"] or head["ntk"]["steps_to_10pct_extended"]
     if t_ntk:
         ax.axhline(t_ntk, color="k", lw=2, label="NTK (closed form)")
@@ -99,13 +103,15 @@ def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) ->
         ax.axhline(nob["steps_to_10pct"], color="C3", ls="--",
                    label=f"finite net, no bottleneck, width {nob['width']} (ΔNTK {nob['delta_ntk']:.2f})")
     reached = any(rf[str(M)]["steps_to_10pct"] for M in Ms)
-    if not reached:
+    if Ms and not reached:
         ax.text(0.5, 0.5, "no random-feature width reached 10 % in the sweep", transform=ax.transAxes, ha="center")
-    ax.set(xscale="log", yscale="log" if reached else "linear", xlim=(min(Ms) / 1.5, max(Ms) * 1.5),
-           xlabel="random-feature width M of f", ylabel="GD steps to 10 %",
-           title="Where does the speedup come from? (hybrid at its tuned rate)")
-    log_ticks(ax, Ms)
-    ax.legend(fontsize="small")
+    ax.set(xscale="log", yscale="log" if reached else "linear", xlabel="random-feature width M of f",
+           ylabel="GD steps to 10 %", title="Where does the speedup come from? (hybrid at its tuned rate)")
+    if Ms:
+        ax.set_xlim(min(Ms) / 1.5, max(Ms) * 1.5)
+        log_ticks(ax, Ms)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 

@@ -410,8 +410,10 @@ def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict | 
            "best_lr_per_width": tuned_rows(best, n_steps), "lr_tuning": exp["lr_tuning"],
            "shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
            "min_speedup_to_10pct": min(speed)}
-    if rf is not None:  # the old name keeps its layout (M -> row) at the widest swept width
-        widest = max(rf, key=int) if rf else None
+    if rf is not None:  # the old name keeps its layout (M -> row) at the widest swept width; empty when no
+        # width of rf_check_widths could be swept (no tuned rate: rf_width_tuned says why)
+        swept = [d for d, v in rf.items() if v["by_M"]]
+        widest = max(swept, key=int) if swept else None
         out["rf_width_sweep"] = ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r}
                                   for M, r in rf[widest]["by_M"].items()} if widest else {})
         out["rf_width_tuned"] = rf
@@ -776,11 +778,17 @@ def digits_panel(P: Params) -> dict[str, Any]:
 def rf_width_tuned(task: Task, P: Params, tuning: dict[str, Any], base: float) -> dict[str, Any]:
     """The instrument at the rates the verdict uses (issue 28): for each width in ``rf_check_widths``
     (seed ``seed``, max(tune_steps, steps / 2) steps), steps to 10 % and 1 % at its tuned rate for every random-feature width M in
-    ``rf_widths``; ``ratio_used_to_widest`` is |log(steps(M = rf_width) / steps(widest M))| at 10 %."""
+    ``rf_widths``; ``ratio_used_to_widest`` is |log(steps(M = rf_width) / steps(widest M))| at 10 %.
+    A width whose grid had no rate stable on every tuning seed has no tuned rate to sweep at: its row
+    is ``{"lr": None, "by_M": {}, "ratio_used_to_widest": None, "not_run": reason}`` (reported, not
+    dropped)."""
     out = {}
     for d in [w for w in P.rf_check_widths if w in P.bottleneck_widths]:
         lr_d = (tuning.get(str(d)) or {}).get("chosen")
         if lr_d is None:
+            out[str(d)] = {"lr": None, "by_M": {}, "ratio_used_to_widest": None,
+                           "not_run": f"d={d}: no rate of its grid was stable on every tuning seed, so it has no "
+                                      "tuned rate to sweep the random-feature width at"}
             continue
         row = {}
         for M in sorted(set(P.rf_widths) | {P.rf_width}):

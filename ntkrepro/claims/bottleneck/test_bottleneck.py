@@ -188,3 +188,55 @@ def test_a_diverged_verdict_seed_censors_every_tuned_comparison():
     row = E.tuned_rows(best, 1200)["8"]
     for k in ("early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain"):
         assert row[k]["censored"], k
+
+
+def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
+    """amplitude 10 (claim map): no rate of d=32's grid stable on every tuning seed. The random-feature
+    sweep is not run, rf_width_tuned says why, the where_from figure draws, and the control
+    speedup_not_set_by_rf_width is ``not run`` with that reason (its gate is untouched)."""
+    import matplotlib.pyplot as plt
+
+    from ntkrepro.claims.bottleneck import figures as F
+    from ntkrepro.claims.bottleneck.claim import CLAIM
+    from ntkrepro.ledger import evaluate_check
+    from ntkrepro.params import Params
+
+    P = Params({"rf_check_widths": [32], "bottleneck_widths": [2, 8, 32], "rf_widths": [256, 1024],
+                "rf_width": 512})
+    rf = E.rf_width_tuned(None, P, {"32": {"chosen": None}}, 1.0)  # no simulation: nothing to sweep at
+    assert rf["32"]["by_M"] == {} and "no rate" in rf["32"]["not_run"]
+    m = {"rf_width_sweep": {}, "rf_width_tuned": rf}
+    head = {"ntk": {"steps_to_10pct": 300, "steps_to_10pct_extended": 300}}
+    plt.close(F.where_from(m["rf_width_sweep"], {"steps_to_10pct": None}, head))
+    spec = next(s for s in CLAIM.checks if s.name == "speedup_not_set_by_rf_width")
+    row = evaluate_check(spec, m, {"profile": "smoke", "rf_width": 512})
+    assert row["outcome"] == "not run" and "d=32: no rate" in row["reason"]
+    swept = {"by_M": {"512": {"steps_to_10pct": 100}, "1024": {"steps_to_10pct": 110}}}
+    ok = {"rf_width_sweep": {M: {"d": 8, **r} for M, r in swept["by_M"].items()}}
+    assert evaluate_check(spec, ok, {"profile": "smoke", "rf_width": 512})["outcome"] == "pass"
+
+
+def test_hybrid_check_not_applicable_when_no_level_is_reached():
+    """amplitude 1 (claim map): neither the finite net nor the hybrid reaches 10 % in the run, so there
+    is no step ratio to gate; the check is not run, with the reason, instead of failing on the
+    final-loss ratio. A level reached by one run only never passes; both reached: the gate decides."""
+    from ntkrepro.claims.bottleneck.claim import CLAIM
+    from ntkrepro.ledger import evaluate_check, failed_implementation_checks
+
+    spec = next(s for s in CLAIM.checks if s.name == "hybrid_matches_finite_network")
+
+    def row(f10, r10, f1=None, r1=None):
+        fc = {"amplitude": 1.0, "d": 8, "width": 256, "steps": 400, "final_loss_ratio": 1.82,
+              "finite": {"steps_to_10pct": f10, "steps_to_1pct": f1, "final_train_rel": 0.34},
+              "reference": {"steps_to_10pct": r10, "steps_to_1pct": r1, "final_train_rel": 0.19}}
+        return evaluate_check(spec, {"finite_check": {"bottleneck": fc}}, {"profile": "smoke"})
+
+    none = row(None, None)
+    assert none["outcome"] == "not run" and "neither the finite network nor the hybrid reached" in none["reason"]
+    assert failed_implementation_checks({"checks": [none]}) == []
+    # reached by one run only: an infinite ratio, never a pass (the ledger turns a non-finite value into
+    # ``not run``; that pre-existing rule is not this check's to change)
+    assert row(300, None)["outcome"] != "pass"
+    assert row(170, 160)["outcome"] == "pass"
+    assert row(400, 170)["outcome"] == "fail"
+    assert row(170, 160, 400, 200)["outcome"] == "fail"  # the 1 % level still counts
