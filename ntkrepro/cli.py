@@ -1,4 +1,5 @@
-"""Command line: ``python -m ntkrepro run <claim>|all [--jobs N]``, ``list``, ``ids``, ``readme``, ``envfile``.
+"""Command line: ``python -m ntkrepro run <claim>|all [--jobs N]``, ``list``, ``ids``, ``readme``, ``envfile``,
+``new <id>`` (a claim skeleton, :mod:`ntkrepro.scaffold`).
 
 Every subcommand is a ``_cmd_<name>(args) -> int`` registered in :func:`build_parser`; a ``ValueError``
 (bad claim, parameter or params file) becomes one ``error: ...`` line and exit status 2, before jax is
@@ -198,6 +199,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    """Write a working claim skeleton (a bad or taken id: ``ValueError``, exit 2, nothing written)."""
+    from ntkrepro.provenance import REPO_ROOT
+    from ntkrepro.scaffold import create
+
+    root = Path(args.root).resolve() if args.root else REPO_ROOT
+    for path in create(args.id, root):
+        print(f"written {path.relative_to(root)}")
+    print(f"next: python -m ntkrepro run {args.id} --profile smoke, then replace the example with the claim")
+    return 0
+
+
 def _cmd_envfile(_: argparse.Namespace) -> int:
     from ntkrepro.envfile import LOCK, render
 
@@ -263,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--fresh", help="compare the runs already in FRESH/<claim>/ instead of re-running")
     vf.add_argument("-j", "--jobs", type=int, default=2, help="claims run side by side (one thread each)")
     vf.set_defaults(func=_cmd_verify)
+    nw = sub.add_parser("new", help="write a working claim skeleton: ntkrepro/claims/<id>/ and its notebook pair")
+    nw.add_argument("id", help="the new claim's id (a lower-case identifier; its folder name)")
+    nw.add_argument("--root", help=argparse.SUPPRESS)  # another checkout's root (tests)
+    nw.set_defaults(func=_cmd_new)
     sub.add_parser("envfile", help="print environment.yml from requirements.lock").set_defaults(func=_cmd_envfile)
     return parser
 

