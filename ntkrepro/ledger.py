@@ -95,11 +95,23 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _rounded(x: Any) -> Any:
+    """Floats to 12 significant digits, recursively: a bound computed with numpy (e.g. log 1.25) differs in
+    its last bit between numpy versions, and that is not a changed gate."""
+    if isinstance(x, float):
+        return float(f"{x:.12g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_rounded(v) for v in x]
+    return x
+
+
 def gate_sha(spec: CheckSpec) -> str:
-    """A fingerprint of a check's declaration (name, kind, finding, gate, min seeds, censoring, arms,
-    matched): sha256 of its canonical JSON, 12 hex digits. A committed row whose ``gate_sha`` differs
+    """A fingerprint of a check's declaration (name, kind, finding, gate with its numbers to 12 significant
+    digits, min seeds, censoring, arms, matched): sha256 of its canonical JSON, 12 hex digits. A committed row whose ``gate_sha`` differs
     from the declaration's was decided by another gate (:func:`changed_gates`)."""
-    decl = [spec.name, spec.kind, spec.finding, to_jsonable(spec.gate.as_dict()), spec.required_seeds,
+    decl = [spec.name, spec.kind, spec.finding, _rounded(to_jsonable(spec.gate.as_dict())), spec.required_seeds,
             spec.censoring, list(spec.arms), list(spec.matched)]
     text = json.dumps(decl, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -155,11 +167,19 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
     does not produce) is ``not run``, with the reason; a censored value and an interval from fewer
     than ``min_seeds`` seeds are ``inconclusive`` (see the module docstring)."""
     description, reason = spec.description, ""
+    infinite = None
     try:
-        value = to_jsonable(spec.value(metrics, params))
+        raw = spec.value(metrics, params)
+        if isinstance(raw, (float, int)) and not isinstance(raw, bool) and math.isinf(raw):
+            infinite = float(raw)
+        value = to_jsonable(raw)
     except (TypeError, KeyError, ValueError, ZeroDivisionError, IndexError) as err:
         value = None
-        reason = f"could not be evaluated on this run: {type(err).__name__}: {err}"
+        if isinstance(err, TypeError) and "NoneType" in str(err):
+            reason = ("could not be evaluated on this run: a value it reads is null in the metrics (a run that "
+                      f"diverged or produced no number; {type(err).__name__}: {err})")
+        else:
+            reason = f"could not be evaluated on this run: {type(err).__name__}: {err}"
         description += f" [{reason}]"
     censored = None
     power = {"mde": None, "seeds_to_decide": None, "decide_command": None}
@@ -168,7 +188,10 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
     if isinstance(value, dict) and value.get("censored") is True:
         censored = {k: value.get(k) for k in ("reached", "n", "budget")}
         gated = value.get("value") if spec.censoring else None
-    if value is None:
+    if infinite is not None and spec.gate.op in ("<", ">"):
+        outcome = spec.gate.outcome(infinite)  # recorded as null (JSON has no infinity); the reason says so
+        reason = f"the value is {infinite:+}: compared with the gate as it is"
+    elif value is None:
         outcome = "not run"
         reason = reason or "the value cannot be computed in this profile"
     elif censored is not None and not spec.censoring:

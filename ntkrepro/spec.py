@@ -123,6 +123,9 @@ class Gate:
             if lo > self.bound:
                 return "pass"
             return "fail" if hi < self.effect else "inconclusive"
+        if isinstance(value, float) and math.isinf(value) and op in ("<", ">"):
+            # an infinite value (e.g. a ratio with a level one arm never reached) is compared as it is
+            return "pass" if (value < self.bound if op == "<" else value > self.bound) else "fail"
         if not is_finite_number(value):
             return "fail"
         if op == "<":
