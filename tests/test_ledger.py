@@ -299,3 +299,16 @@ def test_gate_fingerprint_ignores_the_last_bit_of_a_bound():
     a, b = _spec(0.0, below(0.22314355131420974)), _spec(0.0, below(0.22314355131420976))
     assert gate_sha(a) == gate_sha(b)
     assert gate_sha(a) != gate_sha(_spec(0.0, below(0.2231436)))
+
+
+COMPARISON_WORDS = re.compile(r"(beats|better|faster|cheaper|above|_vs_|more_accurate|lower|outperform|improves|"
+                              r"below_every)")
+
+
+@pytest.mark.parametrize("cid", list(CLAIMS))
+def test_every_comparison_declares_its_arms(cid):
+    """A check named as a comparison (faster, better, cheaper, beats, ...) declares its arms and what is
+    held equal between them (the ledger requires ``matched`` once ``arms`` is given)."""
+    bare = [s.name for s in CLAIMS[cid].checks
+            if s.kind != "implementation" and COMPARISON_WORDS.search(s.name) and not s.arms]
+    assert not bare, f"{cid}: comparisons without declared arms and matched: {bare}"

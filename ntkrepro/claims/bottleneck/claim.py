@@ -420,7 +420,8 @@ CHECKS = (
               below(float(np.log(1.5))), _digits_unit_max,
               passes_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(-.3, .1)}}}})},
               fails_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(.9, 1.1)}}}})},
-              finding="F4", profiles=("full",)),
+              finding="F4", profiles=("full",), arms=("bottleneck d, each seed", "NTK (closed form)"),
+              matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets (amplitude 1)")),
     CheckSpec("effective_kernel_learns_target", "finding",
               "worst width: 90 % interval over the verdict seeds of the effective NTK's kernel-target alignment gain "
               "(end - start), shared rate; above 0 passes", interval_above(0.0, 0.0), _align_iv("gain"),
