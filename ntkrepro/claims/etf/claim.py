@@ -70,9 +70,11 @@ PARAMS = ParamSet(
         integer("search_starts", 1, 10_000, "random starts per M of the hard search"),
         integer("search_steps", 10, 200_000, "gradient-descent steps per start of the hard search"),
         real("search_rtol", 1e-14, 0.1, "a start reaches the conjectured optimum within this relative loss"),
-        real("search_v_scale", 1e-4, 10.0, "free-sign search, near-zero starts: sd of each input weight V_ij"),
-        real("search_b_scale", 1e-6, 10.0, "free-sign search, near-zero starts: sd of each output weight b_j"),
-        real("search_lr", 1e-4, 8.0, "free-sign search, near-zero starts: step size times M"),
+        integer("search_lbfgs_starts", 1, 10_000, "free-sign search: mixed-sign starts per M, each minimised by "
+                "L-BFGS (the premise reads them)"),
+        real("search_v_scale", 1e-4, 10.0, "free-sign search, mixed-sign starts: sd of each input weight V_ij, "
+             "times sqrt(d)"),
+        real("search_b_scale", 1e-6, 10.0, "free-sign search, mixed-sign starts: sd of each output weight b_j"),
         real("a_spread", 0.0, 0.99, "relative spread of the random output weights a_i = (1 + a_spread xi)/N"),
         int_list("identity_d_list", 2, 1000, "input dimensions of the expected-loss identity check"),
         int_list("identity_N_list", 2, 20_000, "target widths of the expected-loss identity check"),
@@ -85,7 +87,7 @@ PARAMS = ParamSet(
                       mc_samples=200_000, c_sweep=[0.0, 0.3, 0.6, 0.9], tilted_c_list=[0.6],
                       sign_p_per_M=3, sign_restarts=4, sign_steps=1500, finite_draws=2, a_spread=0.5, identity_d_list=[10],
                       search_M_list=[3, 5], search_starts=32, search_steps=1000, search_rtol=1e-6,
-                      search_v_scale=0.05, search_b_scale=0.01, search_lr=2.0,
+                      search_lbfgs_starts=8, search_v_scale=2.0, search_b_scale=0.5,
                       identity_N_list=[50], identity_draws=40),
         "full": dict(d=20, M_list=[2, 3, 4, 5, 8, 10, 16, 21], N_list=[250, 1000, 4000], n_restarts=20,
                      steps=6000, lr=1.0, mu_norm=0.6, sigma_w=0.8, weights="gaussian", train_b=True,
@@ -94,7 +96,7 @@ PARAMS = ParamSet(
                      c_sweep=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], tilted_c_list=[0.3, 0.6, 0.9],
                      sign_p_per_M=5, sign_restarts=6, sign_steps=3000, finite_draws=3, a_spread=0.5, identity_d_list=[10, 40],
                      search_M_list=[3, 4, 5, 6, 7, 8, 9, 10, 11, 12], search_starts=200, search_steps=3000,
-                     search_rtol=1e-6, search_v_scale=0.05, search_b_scale=0.01, search_lr=2.0,
+                     search_rtol=1e-6, search_lbfgs_starts=40, search_v_scale=2.0, search_b_scale=0.5,
                      identity_N_list=[50, 200], identity_draws=200),
     },
     rules=_rules,
@@ -105,7 +107,8 @@ FINDINGS = (
             "simplex equiangular tight frame (ETF). This case is proved in the notes (a Jensen argument), so "
             "the checks are a consistency check of the machinery.", "abstract", proved=True),
     Finding("F2", "With output weights of mixed sign (p of the M fixed at -1) the optimum is the ETF of the "
-            "M - p positive neurons: the negative neurons switch off (centred and non-centred targets).",
+            "M - p positive neurons: the negative neurons switch off (centred and non-centred targets); with "
+            "every output weight free in sign, the optimum is the simplex ETF with all of them positive.",
             "reconstruction", "the conjecture's general form"),
     Finding("F3", "Non-centred target, tilted reading (the notes'): the optimum is a tilted frame (a simplex in "
             "mu-perp plus a common component along mu: equiangular, not tight) whose axis is parallel to the target "
@@ -380,9 +383,9 @@ CHECKS = (
                     "hard search, centred, output weights trained with either sign: min over M of (best loss found "
                     "/ ETF loss L*(M)) - 1 over search_starts random starts per M; below -LOSS_RTOL falsifies the "
                     "conjecture",
-                    f"the same search: min over M of the fraction of starts within search_rtol of L*(M); the search "
-                    f"must reach the conjectured optimum from most starts (> {SEARCH_MOST:g}) for the test above to "
-                    "have power"),
+                    f"the same search: min over M of the fraction of the mixed-sign starts (L-BFGS) within "
+                    f"search_rtol of L*(M); the search must reach the conjectured optimum from most starts "
+                    f"(> {SEARCH_MOST:g}) that begin with output weights of both signs for the test above to have power"),
     *_search_checks("non_centred", "F3", "non_centred_search_none_below_tilted", "non_centred_search_reaches_tilted",
                     "hard search, the target's c, b = +1: min over M of (best loss / tilted-frame loss) - 1",
                     f"the same search: min over M of the fraction of starts within search_rtol of the tilted-frame "
