@@ -4,7 +4,8 @@
 Every subcommand is a ``_cmd_<name>(args) -> int`` registered in :func:`build_parser`; a ``ValueError``
 (bad claim, parameter or params file) becomes one ``error: ...`` line and exit status 2, before jax is
 imported (nothing here imports jax; the notebooks' kernels do). Ctrl-C or SIGTERM during a run prints
-``interrupted: <claim> stopped, nothing written`` and exits with 128 + the signal number.
+``interrupted: <claim> stopped, nothing written`` and exits with 128 + the signal number; during ``sweep`` or
+``maps`` it prints ``interrupted: sweep <claim> stopped, N of M points done, kept`` (:mod:`ntkrepro.sweep`).
 """
 from __future__ import annotations
 

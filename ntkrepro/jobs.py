@@ -5,7 +5,9 @@ kernel and removes its staging directory and lock, as a single run does) and pri
 stopped claim.
 
 Also owns :data:`SINGLE_THREAD_ENV`, the environment of every child that runs beside others (the CLI's
-``run all --jobs N`` and :mod:`ntkrepro.sweep`'s points).
+``run all --jobs N`` and :mod:`ntkrepro.sweep`'s points), and the interrupt helpers that a single run
+(:mod:`ntkrepro.runner`), ``run all --jobs N`` and a sweep share: :func:`signals_as_interrupt`,
+:func:`descendants`, :func:`kill` and :func:`interrupted_line`.
 """
 from __future__ import annotations
 
@@ -36,13 +38,16 @@ class Interrupted(KeyboardInterrupt):
         self.signum = int(signum)
 
 
-def interrupted_line(claim_id: str) -> str:
-    return f"interrupted: {claim_id} stopped, nothing written"
+def interrupted_line(what: str, kept: str = "nothing written") -> str:
+    """The one line printed when ``what`` (a claim id, ``sweep <claim>``) is stopped by a signal."""
+    return f"interrupted: {what} stopped, {kept}"
 
 
 @contextlib.contextmanager
-def signals_as_interrupt() -> Iterator[None]:
-    """Inside the block (main thread only), SIGTERM and SIGINT raise :class:`Interrupted`."""
+def signals_as_interrupt(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
+    """Inside the block (main thread only), the first SIGTERM or SIGINT calls ``on_signal`` (if given)
+    and raises :class:`Interrupted`; from then on both signals are ignored until the block ends, so
+    that a second Ctrl-C cannot break the cleanup that the ``except``/``finally`` inside runs."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -50,6 +55,10 @@ def signals_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum, frame):
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        if on_signal is not None:
+            on_signal()
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -58,6 +67,30 @@ def signals_as_interrupt() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def descendants() -> set[int]:
+    """The pids of every process below this one (children, grandchildren, ...)."""
+    import psutil
+
+    try:
+        return {c.pid for c in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def kill(pids: set[int]) -> None:
+    """SIGKILL each process of ``pids`` (those that already exited are skipped) and reap it."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            p = psutil.Process(pid)
+            p.kill()
+            procs.append(p)
+    with contextlib.suppress(psutil.Error):
+        psutil.wait_procs(procs, timeout=5)
 
 
 def elapsed(seconds: float) -> str:
@@ -118,10 +151,7 @@ def run_parallel(argvs: Mapping[str, Sequence[str]], jobs: int, heartbeat_s: flo
                     echo("... running: " + ", ".join(f"{c.claim} {elapsed(now - c.started)}" for c in running)
                          + f"; {done} done, {len(waiting)} waiting")
                 time.sleep(poll_s)
-        except Interrupted:
-            # ignore further signals while the children shut down: a second Ctrl-C must not orphan them
-            for s in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(s, signal.SIG_IGN)
+        except Interrupted:  # further signals are ignored: a second Ctrl-C must not orphan the children
             for cid in _stop(running):
                 print(interrupted_line(cid), file=sys.stderr, flush=True)
             raise

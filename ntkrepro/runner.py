@@ -17,13 +17,12 @@ import json
 import os
 import shutil
 import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ntkrepro.io import atomic_path, write_json, write_text
-from ntkrepro.jobs import Interrupted
+from ntkrepro.jobs import descendants, kill, signals_as_interrupt
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import get_claim
 from ntkrepro.results import STAGE_ENV
@@ -66,55 +65,16 @@ def output_lock(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _descendants() -> set[int]:
-    import psutil
-
-    try:
-        return {c.pid for c in psutil.Process().children(recursive=True)}
-    except psutil.Error:
-        return set()
-
-
-def _kill(pids: set[int]) -> None:
-    """SIGKILL each process of ``pids`` (those that already exited are skipped) and reap it."""
-    import psutil
-
-    procs = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            p = psutil.Process(pid)
-            p.kill()
-            procs.append(p)
-    with contextlib.suppress(psutil.Error):
-        psutil.wait_procs(procs, timeout=5)
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block, the first SIGTERM or Ctrl-C raises :class:`~ntkrepro.jobs.Interrupted` (a
     KeyboardInterrupt), so that papermill shuts the kernel down, the staging directory is removed and
-    the lock released; a second one while that cleanup runs is ignored, so the cleanup completes."""
-    if threading.current_thread() is not threading.main_thread():
+    the lock released; a second one while that cleanup runs is ignored, so the cleanup completes.
+    The kernel (and whatever it started) goes first and at once: shut down politely mid-cell, it would
+    try to reply on closed sockets and print a traceback; papermill's cleanup then finds a dead kernel."""
+    before = descendants()
+    with signals_as_interrupt(lambda: kill(descendants() - before)):
         yield
-        return
-    signums = (signal.SIGTERM, signal.SIGINT)
-    before = _descendants()
-
-    def handler(signum, frame):
-        for s in signums:
-            signal.signal(s, signal.SIG_IGN)
-        # the kernel (and whatever it started) goes first and at once: shut down politely mid-cell,
-        # it would try to reply on closed sockets and print a traceback; papermill's cleanup then
-        # finds a dead kernel
-        _kill(_descendants() - before)
-        raise Interrupted(signum)
-
-    old = {s: signal.signal(s, handler) for s in signums}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @contextlib.contextmanager

@@ -12,20 +12,32 @@ input hash) is not re-run, so an interrupted sweep resumes. A failing point is r
 one-line error and does not stop the others. The sweep writes ``sweep.json`` and ``sweep.csv``
 (one row per point: parameters, status, per-finding verdicts, the claim's key metric) and a claim
 map figure (``map.png``/``.pdf``): each finding's verdict over one or two swept parameters.
+
+SIGTERM or Ctrl-C to the sweep (or to ``make maps``) cancels its futures, stops every point's runner
+(which kills its kernel and removes its staging directory and lock, as a single run does), closes the
+client and the LocalCluster, kills whatever is left of the processes the sweep started (workers and
+nannies included; with ``--scheduler`` there are none: the scheduler's workers are not ours), removes
+what an interrupted point left, keeps the finished points (a re-run resumes from them), prints one
+``interrupted: sweep <claim> stopped, N of M points done, kept`` line and raises
+:class:`~ntkrepro.jobs.Interrupted` (the CLI exits with 128 + the signal number).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ntkrepro.jobs import SINGLE_THREAD_ENV
+from ntkrepro.jobs import (SINGLE_THREAD_ENV, STOP_GRACE_S, Interrupted, descendants, interrupted_line, kill,
+                          signals_as_interrupt)
 from ntkrepro.io import to_jsonable, write_json, write_text
 from ntkrepro.registry import get_claim
 from ntkrepro.spec import FINDING_VERDICTS
@@ -69,10 +81,13 @@ def validate(claim_id: str, profile: str, points: Sequence[Mapping[str, Any]],
             raise ValueError(f"sweep point {point_id(p)}: {err}") from None
 
 
+RUNNER_ARGV = ("-m", "ntkrepro", "run")  # how a point's runner process is recognised (argv[1:4])
+
+
 def run_point(claim_id: str, profile: str, overrides: Mapping[str, Any], out: str) -> dict[str, Any]:
     """One point (a dask task): the runner in a subprocess, so that each point has its own kernel,
     staging directory and signal handling; returns the point's row. Never raises."""
-    argv = [sys.executable, "-m", "ntkrepro", "run", claim_id, "--profile", profile, "-q", "--no-html",
+    argv = [sys.executable, *RUNNER_ARGV, claim_id, "--profile", profile, "-q", "--no-html",
             "--skip-unchanged", "--output-dir", out]
     for k, v in overrides.items():
         argv += ["-p", k, json.dumps(v)]  # JSON is YAML: the CLI parses it back
@@ -92,22 +107,122 @@ def run_point(claim_id: str, profile: str, overrides: Mapping[str, Any], out: st
     return row
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while the LocalCluster starts its worker processes, which keep it ignored (as do
+    their runners and kernels): Ctrl-C in a terminal reaches the whole process group, and a worker that
+    took it would die with a traceback of its own; this process stops them all (:func:`_stop`)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield  # not restored after an exception: an interrupt's cleanup must not be broken by a second Ctrl-C
+    signal.signal(signal.SIGINT, old)  # (signals_as_interrupt restores the handlers when the sweep ends)
+
+
 def _client(scheduler: str | None, workers: int | None):
     from distributed import Client, LocalCluster
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         return Client(address), None
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    return Client(cluster), cluster
+    with _sigint_ignored():  # the workers inherit it: Ctrl-C in a terminal stops them through this process
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    try:
+        return Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def _close(client, cluster) -> None:
+    """Close the client and the LocalCluster (if any); closing twice is harmless."""
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close(timeout=10)
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=10)
+
+
+def _stop(client, cluster, futures: Sequence[Any], before: set[int]) -> set[str]:
+    """After SIGTERM or Ctrl-C: cancel the futures (no point starts any more), SIGTERM every point's
+    runner that this process started (it kills its kernel and removes its staging directory and lock)
+    and wait for it (SIGKILL, with its kernel, after :data:`~ntkrepro.jobs.STOP_GRACE_S`), close the
+    client and the cluster, then SIGKILL every process started since the sweep began that is still
+    alive (workers, nannies, anything orphaned below them). Return the output directories of the
+    stopped runners."""
+    import psutil
+
+    if client is not None and futures:
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures))
+    seen: set[int] = set()  # every process seen below this one: an orphan's new parent would not list it
+    stopped: dict[int, set[int]] = {}  # runner -> its processes (its kernel)
+    outs: set[str] = set()
+    for _ in range(5):  # again, for a runner that a worker started before the cancellation reached it
+        seen |= descendants() - before
+        new = []
+        for pid in seen - set(stopped):
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(pid)
+                argv = p.cmdline()
+                if tuple(argv[1:4]) == RUNNER_ARGV and "--output-dir" in argv:
+                    stopped[pid] = {c.pid for c in p.children(recursive=True)}
+                    p.terminate()
+                    new.append(p)
+                    outs.add(argv[argv.index("--output-dir") + 1])
+        if not new:
+            break
+        gone, alive = psutil.wait_procs(new, timeout=STOP_GRACE_S)
+        kill({pid for p in alive for pid in (p.pid, *stopped[p.pid])})
+    _close(client, cluster)
+    left = (seen | descendants()) - before
+    kill(left - _shared(left))
+    return outs
+
+
+def _shared(pids: set[int]) -> set[int]:
+    """multiprocessing's resource tracker (started by the first worker, used by this process until it
+    exits, and gone with it): not the sweep's to kill."""
+    import psutil
+
+    shared = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            if any("multiprocessing.resource_tracker" in a or "multiprocessing.forkserver" in a
+                   for a in psutil.Process(pid).cmdline()):
+                shared.add(pid)
+    return shared
+
+
+def _remove_unfinished(out: Path, stopped: set[str]) -> None:
+    """What a stopped point left: its staging directories and lock, and its output directory when it
+    holds no finished record (a finished point, ``results.json`` in place, stays: the resume skips it).
+    A point whose lock another live run holds is left alone."""
+    from ntkrepro.runner import OutputBusy, output_lock
+
+    for d in sorted({Path(o) for o in stopped}):
+        if d.parent != out:
+            continue
+        with contextlib.suppress(OutputBusy):
+            with output_lock(d):  # acquired = nobody runs this point; released = the lock file removed
+                for stage in out.glob(f".{d.name}.staging-*"):
+                    shutil.rmtree(stage, ignore_errors=True)
+                if d.is_dir() and not (d / "results.json").exists():
+                    shutil.rmtree(d, ignore_errors=True)
 
 
 def sweep(claim_id: str, axes: Mapping[str, Sequence[Any]], profile: str = "smoke", mode: str = "grid",
           output_dir: str | Path | None = None, scheduler: str | None = None, workers: int | None = None,
           fixed: Mapping[str, Any] | None = None, metric: str | None = None,
           progress: bool = True) -> dict[str, Any]:
-    """Run the sweep; return ``{claim, profile, mode, axes, rows}`` (also written as sweep.json)."""
+    """Run the sweep; return ``{claim, profile, mode, axes, rows}`` (also written as sweep.json). On
+    SIGTERM or Ctrl-C: stop everything it started, keep the finished points, print one line and raise
+    :class:`~ntkrepro.jobs.Interrupted`."""
     from distributed import as_completed
 
     claim = get_claim(claim_id)
@@ -115,21 +230,34 @@ def sweep(claim_id: str, axes: Mapping[str, Sequence[Any]], profile: str = "smok
     validate(claim_id, profile, points, fixed)
     out = Path(output_dir or Path("build") / "sweeps" / claim_id).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    client, cluster = _client(scheduler, workers)
-    try:
-        futures = [client.submit(run_point, claim_id, profile, {**(fixed or {}), **p}, str(out / point_id(p)),
-                                 pure=False, key=f"{claim_id}-{point_id(p)}") for p in points]
-        done = as_completed(futures)
-        if progress:
-            from tqdm import tqdm
+    before = descendants()
+    client = cluster = bar = None
+    futures: list[Any] = []
+    by_key: dict[str, dict[str, Any]] = {}
+    with signals_as_interrupt():  # the first signal raises; later ones are ignored while the sweep stops
+        try:
+            client, cluster = _client(scheduler, workers)
+            futures = [client.submit(run_point, claim_id, profile, {**(fixed or {}), **p},
+                                     str(out / point_id(p)), pure=False, key=f"{claim_id}-{point_id(p)}")
+                       for p in points]
+            done = as_completed(futures)
+            if progress:
+                from tqdm import tqdm
 
-            done = tqdm(done, total=len(futures), desc=f"sweep {claim_id}", unit="point")
-        by_key = {f.key: f.result() for f in done}
-        rows = [by_key[f.key] for f in futures]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+                done = bar = tqdm(done, total=len(futures), desc=f"sweep {claim_id}", unit="point")
+            for f in done:
+                by_key[f.key] = f.result()
+            rows = [by_key[f.key] for f in futures]
+        except Interrupted:
+            if bar is not None:
+                bar.close()
+            _remove_unfinished(out, _stop(client, cluster, futures, before))
+            kept = sum(r["status"] != "failed" for r in by_key.values())
+            print(interrupted_line(f"sweep {claim_id}", f"{kept} of {len(points)} points done, kept"),
+                  file=sys.stderr, flush=True)
+            raise
+        finally:
+            _close(client, cluster)
     label, path = claim.key_metric
     metric = metric or path
     for row in rows:
@@ -237,8 +365,6 @@ def make_maps(claim_ids: Sequence[str], workers: int | None = None, scheduler: s
     ``build/maps/<claim>/``; its map (PNG + PDF) and ``sweep.csv`` copied to ``figures/maps/``, with
     ``<claim>.json`` beside them: the map's input hash (:func:`ntkrepro.record.map_inputs`), which
     ``python -m ntkrepro status`` compares with the current inputs."""
-    import shutil
-
     from ntkrepro.provenance import REPO_ROOT
 
     dest = REPO_ROOT / MAPS_DIR

@@ -1,7 +1,8 @@
 """Sweeps on Dask: points expanded and validated before anything runs; a two-point sweep on a
 LocalCluster and the same sweep sent to a scheduler and a worker started on 127.0.0.1 give
 identical results; a failing point is recorded and does not stop the others; a killed sweep
-resumes without re-running finished points."""
+resumes without re-running finished points; SIGTERM to a sweep stops every process it started (workers,
+runners, kernels), leaves no staging directory or lock, prints one line and exits with 128 + 15."""
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ntkrepro import CLAIMS
@@ -94,14 +96,20 @@ def test_scheduler_and_worker_on_localhost_give_identical_results(local, tmp_pat
             p.wait(timeout=30)
 
 
+def _sweep_argv(out: Path) -> list[str]:
+    """``python -m ntkrepro sweep`` of the tiny points AXES x FIXED on a one-worker LocalCluster."""
+    argv = [sys.executable, "-m", "ntkrepro", "sweep", CLAIM, "-p", "d", json.dumps(AXES["d"]), "--workers", "1",
+            "-q", "--output-dir", str(out)]
+    for k, v in FIXED.items():
+        argv += ["--set", k, json.dumps(v)]
+    return argv
+
+
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_killed_sweep_resumes(tmp_path):
-    argv = [sys.executable, "-m", "ntkrepro", "sweep", CLAIM, "-p", "d", "[16, 32]", "--workers", "1", "-q",
-            "--output-dir", str(tmp_path)]
-    for k, v in FIXED.items():
-        argv += ["--set", k, json.dumps(v)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(_sweep_argv(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 180
     first = tmp_path / "d=16" / "results.json"
     while time.time() < deadline and not first.exists():
@@ -114,4 +122,52 @@ def test_killed_sweep_resumes(tmp_path):
     summary = sweep(CLAIM, AXES, output_dir=tmp_path, workers=1, fixed=FIXED, progress=False)
     status = {r["point"]: r["status"] for r in summary["rows"]}
     assert status == {"d=16": "skipped (unchanged)", "d=32": "done"}
+    assert first.stat().st_mtime == stamp
+
+
+def _kernel_of(parent: psutil.Process, point_dir: Path):
+    """The notebook kernel that the runner of ``point_dir`` started, or None."""
+    for p in parent.children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(p.cmdline()) and str(point_dir) in " ".join(p.parent().cmdline()):
+                return p
+        except (psutil.Error, AttributeError):
+            continue
+    return None
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sigterm_to_sweep_stops_every_process_and_resumes(tmp_path):
+    """SIGTERM to the sweep process alone (not its group) once the first point has finished and the
+    second point's kernel runs: exit 128 + 15, one ``interrupted:`` line last, no traceback, every
+    worker, runner and kernel gone, no staging directory, lock or half-written point left; the
+    finished point is kept and a re-run does not re-run it."""
+    proc = subprocess.Popen(_sweep_argv(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    parent = psutil.Process(proc.pid)
+    first = tmp_path / "d=16" / "results.json"
+    deadline = time.time() + 300
+    kernel = None
+    while time.time() < deadline and proc.poll() is None and not (first.exists() and kernel):
+        kernel = _kernel_of(parent, tmp_path / "d=32")
+        time.sleep(0.2)
+    assert first.exists() and kernel, "the first point never finished or the second point's kernel never started"
+    kids = parent.children(recursive=True)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    text, _ = proc.communicate(timeout=120)
+    stopped_in = time.monotonic() - t0
+    assert proc.returncode == 128 + signal.SIGTERM, text
+    assert "Traceback" not in text, text
+    assert text.strip().splitlines()[-1] == f"interrupted: sweep {CLAIM} stopped, 1 of 2 points done, kept", text
+    gone, alive = psutil.wait_procs(kids, timeout=20)
+    assert not alive, f"left running: {alive}"
+    assert stopped_in < 60, f"the sweep took {stopped_in:.0f} s to stop"
+    leftovers = [p.name for p in tmp_path.rglob("*") if ".staging-" in p.name or p.name.endswith(".lock")
+                 or ".tmp" in p.name]
+    assert leftovers == []
+    assert not (tmp_path / "d=32").exists() and not (tmp_path / "sweep.json").exists()
+    stamp = first.stat().st_mtime
+    summary = sweep(CLAIM, AXES, output_dir=tmp_path, workers=1, fixed=FIXED, progress=False)
+    assert {r["point"]: r["status"] for r in summary["rows"]} == {"d=16": "skipped (unchanged)", "d=32": "done"}
     assert first.stat().st_mtime == stamp
