@@ -496,13 +496,19 @@ def simulate_grid(task: Task, d: int, rf_width: int, lrs, seeds, steps: int) -> 
 
 
 def stable_run(curve: np.ndarray, base: float) -> bool:
-    """Declared stability criterion of the rate tuning (fixed before the full run): finite everywhere, the
-    last loss within 2x of the run's minimum (no late blow-up) and below the first (it trains). A transient
+    """Declared stability criterion of the rate tuning: finite everywhere, the last loss within 2x of the
+    run's minimum or below STABLE_FLOOR x the base loss (no late blow-up) and below the first (it trains). A transient
     rise that the run recovers from (a catapult) is allowed: a rate that trains fast that way is fast."""
     c = np.asarray(curve, np.float64)
     if not np.all(np.isfinite(c)):
         return False
-    return bool(c[-1] <= 2 * np.min(c) and c[-1] < c[0])
+    return bool(c[-1] <= max(2 * np.min(c), STABLE_FLOOR * base) and c[-1] < c[0])
+
+
+# below this fraction of the base loss a run has trained out: float32 round-off makes its last loss wander
+# by more than 2x of its minimum there, which is not a blow-up (set after the first run of the re-posed rule,
+# where d=128 read 2 of 3 tuning seeds "unstable" at fast rates on that noise; recorded in the notebook)
+STABLE_FLOOR = 1e-4
 
 
 def _rank(curves: np.ndarray, base: float) -> tuple:
@@ -513,18 +519,20 @@ def _rank(curves: np.ndarray, base: float) -> tuple:
     return float(np.median(t)), float(np.median([c[-1] for c in curves]))
 
 
-STABILITY_MARGIN_STEPS = 1  # the declared margin: the chosen rate is this many grid steps below the fastest stable
+STABILITY_MARGIN_STEPS = 1  # the declared margin: the chosen rate is at least this many grid steps below the
+# largest rate stable on every tuning seed
 
 
 def _choose(grid: np.ndarray, stable: list[int], scores: list[tuple], n_seeds: int,
             margin_steps: int = STABILITY_MARGIN_STEPS) -> dict[str, Any]:
-    """The tuning rule, the same for every model (issue 28, re-posed after the referee's run): among the
-    rates stable on every tuning seed (``stable[i] == n_seeds``) find the fastest (lowest score: median
-    steps to 10 %, then median final loss), then choose ``margin_steps`` grid steps below it (the declared
-    stability margin, lr_ratio ** margin_steps; if that rate is not stable on every tuning seed, the next
-    stable rate below). ``candidates`` are the rates the rule can land on (the grid less its top
-    ``margin_steps``): a choice at either end of them is ``at_edge`` (the fastest stable rate is the grid's
-    top, so the stability edge was not found, or there is no rate below the choice), and so is no choice."""
+    """The tuning rule, the same for every model (issue 28, re-posed after the referee's run): the
+    stability edge is the largest rate stable on every tuning seed (``stable[i] == n_seeds``); among the
+    rates stable on every tuning seed and at least ``margin_steps`` grid steps below that edge (the
+    declared stability margin, lr_ratio ** margin_steps), choose the fastest (lowest score: median steps
+    to 10 %, then median final loss). ``candidates`` are the rates the rule can land on (the grid less
+    its top ``margin_steps``): a choice at either end of them is ``at_edge`` (the largest stable rate is the
+    grid's top, so the stability edge was not found, or the choice is the grid's bottom), and so is no
+    choice. The fastest stable rate (which may sit at the edge) is reported as ``fastest_stable``."""
     grid = np.asarray(grid, np.float64)
     ok = [i for i in range(len(grid)) if stable[i] == n_seeds]
     cand = grid[: len(grid) - margin_steps].tolist()
@@ -534,16 +542,17 @@ def _choose(grid: np.ndarray, stable: list[int], scores: list[tuple], n_seeds: i
            "smallest_unstable_above": None, "margin": None, "at_edge": True}
     if not ok:
         return out
+    edge = max(ok)
     f = min(ok, key=lambda j: scores[j])
-    above = [i for i in unstable if i > f]
+    above = [i for i in unstable if i > edge]
     out.update(fastest_stable=float(grid[f]), fastest_index=f,
                smallest_unstable_above=float(grid[min(above)]) if above else None)
-    below = [i for i in ok if i <= f - margin_steps]
+    below = [i for i in ok if i <= edge - margin_steps]
     if not below:
         return out
-    c = max(below)
-    out.update(chosen=float(grid[c]), chosen_index=c, margin=float(grid[f] / grid[c]),
-               at_edge=bool(c == 0 or c >= len(cand) - 1))
+    c = min(below, key=lambda j: scores[j])
+    out.update(chosen=float(grid[c]), chosen_index=c, margin=float(grid[edge] / grid[c]),
+               at_edge=bool(c == 0 or edge >= len(grid) - 1))
     return out
 
 
@@ -551,7 +560,7 @@ def tune_ntk(spectrum: tuple, lr_max: float, factors, tune_steps: int, base: flo
     """The NTK's tuning by the same rule as a bottleneck's: its grid ``factors`` x lr_max (the same ratio
     between rates; the grid reaches past lr_max), each rate judged by :func:`stable_run` on the
     closed-form expected loss under discrete GD (:func:`ntk_gd_loss_curve`; an expectation, so it stands
-    for every tuning seed), the fastest stable rate found and the rate one grid step below chosen."""
+    for every tuning seed), chosen by the same rule (:func:`_choose`)."""
     grid = np.asarray(factors, np.float64) * lr_max
     curves = [ntk_gd_loss_curve(spectrum, lr, np.arange(tune_steps + 1)) for lr in grid]
     stable = [n_seeds if stable_run(c, base) else 0 for c in curves]
@@ -569,7 +578,8 @@ def tune_rates(task: Task, P: Params, spectrum: tuple, lr_max: float) -> dict[st
     ``bottleneck_lr_factors``. Each bottleneck rate runs ``tune_seeds`` tuning seeds (``seed + 1000 + i``,
     never used for a verdict) for ``tune_steps`` steps in one batched call per width; the NTK's rates are
     judged on its closed-form expected loss under discrete GD. For every model alike (:func:`_choose`):
-    the fastest rate stable on every tuning seed (:func:`stable_run`), then one grid step below it."""
+    the fastest rate at least one grid step below the largest rate stable on every tuning seed
+    (:func:`stable_run`)."""
     base = 0.5 * np.mean(task[1] ** 2)
     seeds = [P.seed + 1000 + i for i in range(P.tune_seeds)]
     out: dict[str, Any] = {"ntk": tune_ntk(spectrum, lr_max, P.lr_factors, P.tune_steps, base, P.tune_seeds)}

@@ -140,6 +140,10 @@ def test_stable_run_rejects_blowup_allows_catapult():
     bumpy = c.copy()
     bumpy[20:30] *= 1.5  # a transient rise it recovers from
     assert E.stable_run(bumpy, 1.0)
+    # trained out: float32 noise below STABLE_FLOOR x base wanders by more than 2x of its minimum
+    floor = np.r_[np.exp(-0.1 * np.arange(200)), 1e-9 * (1 + 9 * (np.arange(100) % 2))]
+    assert floor[-1] > 2 * floor.min() and E.stable_run(floor, 1.0)
+    assert not E.stable_run(np.r_[floor[:-1], 0.5 * E.STABLE_FLOOR + 1e-3], 1.0)
 
 
 def test_bootstrap_accuracy_carries_test_set_error():
@@ -231,7 +235,7 @@ def test_hybrid_check_not_applicable_when_no_level_is_reached():
     assert row(170, 160, 400, 200)["outcome"] == "fail"  # the 1 % level still counts
 
 
-def test_rule_steps_one_below_the_fastest_stable_rate():
+def test_rule_steps_one_below_the_stability_edge():
     """Issue 28, re-posed: a synthetic stability table (3 tuning seeds) -> the chosen index is one grid
     step below the fastest rate stable on every tuning seed, whatever the model."""
     grid = 0.1 * 1.886 ** np.arange(6)
@@ -240,9 +244,14 @@ def test_rule_steps_one_below_the_fastest_stable_rate():
     assert c["fastest_index"] == 3 and c["chosen_index"] == 2 and c["chosen"] == pytest.approx(grid[2])
     assert c["margin"] == pytest.approx(1.886) and c["smallest_unstable_above"] == pytest.approx(grid[4])
     assert not c["at_edge"] and c["candidates"] == pytest.approx(grid[:-1].tolist())
-    # the fastest stable rate need not be the largest stable one (a slow catapult): the step is from the fastest
+    # the fastest stable rate need not be the largest stable one (a slow catapult): the margin is from the
+    # largest stable rate (the stability edge), and the fastest rate below it is chosen
     c = E._choose(grid, [3, 3, 3, 3, 3, 0], steps[:4] + [(90, 1), (20, 1)], 3)
-    assert c["fastest_index"] == 3 and c["chosen_index"] == 2 and c["largest_stable"] == pytest.approx(grid[4])
+    assert c["fastest_index"] == 3 and c["chosen_index"] == 3 and c["largest_stable"] == pytest.approx(grid[4])
+    assert c["margin"] == pytest.approx(1.886)
+    # non-monotone speed below the edge: the fastest candidate, not the one next to the edge
+    c = E._choose(grid, [3, 3, 3, 3, 3, 0], [(300, 1), (200, 1), (100, 1), (130, 1), (40, 1), (20, 1)], 3)
+    assert c["chosen_index"] == 2 and c["margin"] == pytest.approx(1.886 ** 2)
     # the rate one step below not stable on every seed: the next stable rate below
     c = E._choose(grid, [3, 3, 1, 3, 0, 0], steps, 3)
     assert c["fastest_index"] == 3 and c["chosen_index"] == 1 and c["margin"] == pytest.approx(1.886 ** 2)
