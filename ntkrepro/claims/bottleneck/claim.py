@@ -19,6 +19,18 @@ def _speedup(*args):  # the science's own, imported when a check runs: the regis
 from ntkrepro.numerics import tolerance, tolerance_sqrt
 
 
+def lattice(ratio: float, k0: int, k1: int) -> list[float]:
+    """The shared rate lattice in units of the NTK's lr_max: ratio^(k + 1/2) for k = k0..k1, rounded to 6 digits."""
+    return [round(float(ratio ** (k + 0.5)), 6) for k in range(k0, k1 + 1)]
+
+
+def on_lattice(factors, ratio: float, rtol: float = 1e-4) -> bool:
+    """Consecutive points of :func:`lattice` (up to the rounding)."""
+    k = np.log(np.asarray(factors, np.float64)) / np.log(ratio) - 0.5
+    kr = np.round(k)
+    return bool(len(k) >= 2 and np.all(np.abs(k - kr) * np.log(ratio) < rtol * 10) and np.all(np.diff(kr) == 1))
+
+
 def _rules(p: Params) -> None:
     require(1.0 in p.linear_amplitudes, "linear_amplitudes", "must include 1 (the negative control)")
     require(len(p.linear_amplitudes) >= 2, "linear_amplitudes", "needs at least two amplitudes")
@@ -26,10 +38,17 @@ def _rules(p: Params) -> None:
             "must be strictly increasing")
     require(sorted(set(p.linear_widths)) == list(p.linear_widths), "linear_widths", "must be strictly increasing")
     require(p.n_align <= p.n_train, "n_align", f"must be <= n_train = {p.n_train}")
-    require(max(p.lr_factors) < 1.0, "lr_factors", "the NTK's grid must stay below its stable maximum (factor < 1)")
-    require(sorted(set(p.lr_factors)) == list(p.lr_factors), "lr_factors", "must be strictly increasing")
-    require(sorted(set(p.bottleneck_lr_factors)) == list(p.bottleneck_lr_factors), "bottleneck_lr_factors",
-            "must be strictly increasing")
+    for name in ("lr_factors", "bottleneck_lr_factors"):  # every model's grid on one lattice (the same ratio)
+        require(on_lattice(p[name], p.lr_ratio), name, f"must be consecutive rates lr_ratio^(k + 1/2) (lr_ratio = "
+                f"{p.lr_ratio:g}, k integer, rounded to 6 digits): every model's grid has the same ratio, and the "
+                "NTK's bound lr_max falls half a step between two of them")
+    r = p.lr_ratio
+    require(max(p.lr_factors) > 1.0, "lr_factors", "the NTK's grid must reach past its stability bound lr_max (a "
+            "factor > 1), so its edge is found by the same criterion as a bottleneck's")
+    require(min(p.lr_factors) <= r ** -2.5 * (1 + 1e-4), "lr_factors", "must reach lr_ratio^-2.5 (one step below "
+            "the rate the rule lands on, lr_ratio^-1.5), so the NTK's choice is not at its grid's edge")
+    require(len(p.lr_factors) >= 4 and len(p.bottleneck_lr_factors) >= 3, "lr_factors",
+            "the rule needs room: >= 4 NTK rates and >= 3 per bottleneck width")
     require(p.tune_steps <= p.steps, "tune_steps", f"must be <= steps = {p.steps}")
     require(1.0 in p.digits_amplitudes, "digits_amplitudes", "must include 1 (unit-scale one-hot targets)")
 
@@ -46,10 +65,12 @@ PARAMS = ParamSet(
         real("lr", 1e-5, 100.0, "learning rate shared by every model (the paper's framing)"),
         integer("steps", 10, 100_000, "gradient-descent steps"),
         integer("seeds", 1, 32, "seeds per bottleneck width"),
-        real_list("lr_factors", 1e-3, 1.99, "the NTK's rate grid, x its largest stable rate 2nk/lambda_max (< 1)",
-                  min_len=2),
-        real_list("bottleneck_lr_factors", 1e-3, 64.0, "each bottleneck width's rate grid, x the NTK's 2nk/lambda_max",
-                  min_len=2),
+        real("lr_ratio", 1.05, 4.0, "ratio between adjacent rates of every model's grid; the chosen rate is the "
+             "fastest at least one step below the largest stable rate (the same margin for every model)"),
+        real_list("lr_factors", 1e-3, 16.0, "the NTK's rate grid, x its stability bound 2nk/lambda_max "
+                  "(lr_ratio^(k + 1/2), reaching past 1)", min_len=2),
+        real_list("bottleneck_lr_factors", 1e-3, 64.0, "each bottleneck width's rate grid, x the NTK's 2nk/lambda_max "
+                  "(the same lattice)", min_len=2),
         integer("tune_seeds", 1, 16, "tuning seeds per rate (seed + 1000 + i, never used for a verdict)"),
         integer("tune_steps", 10, 100_000, "GD steps of each tuning run (the choice is made on steps to 10 %)"),
         int_list("rf_check_widths", 1, 4096, "bottleneck widths at which the random-feature width M is swept"),
@@ -73,7 +94,8 @@ PARAMS = ParamSet(
     profiles={
         "smoke": dict(n_train=256, n_test=200, input_dim=32, target="quadratic", amplitude=5.0,
                       bottleneck_widths=[2, 8, 32], rf_width=512, lr=0.2, steps=400, seeds=2,
-                      lr_factors=[0.1, 0.3, 0.95], bottleneck_lr_factors=[0.1, 0.4, 1.6], tune_seeds=2,
+                      lr_ratio=1.886, lr_factors=lattice(1.886, -3, 0), bottleneck_lr_factors=lattice(1.886, -4, 0),
+                      tune_seeds=2,
                       tune_steps=150, rf_check_widths=[32], digits_widths=[8], digits_seeds=2, digits_draws=10,
                       digits_amplitudes=[1.0, 5.0], linear_amplitudes=[1.0, 8.0], linear_widths=[4, 16, 256],
                       linear_lr=0.25, linear_steps=3000, rf_widths=[256, 1024],
@@ -81,8 +103,8 @@ PARAMS = ParamSet(
                       run_digits=False),
         "full": dict(n_train=512, n_test=500, input_dim=32, target="quadratic", amplitude=5.0,
                      bottleneck_widths=[2, 8, 32, 128], rf_width=1024, lr=0.2, steps=1200, seeds=5,
-                     lr_factors=[round(float(x), 4) for x in np.geomspace(0.03, 0.99, 8)],
-                     bottleneck_lr_factors=[round(float(x), 4) for x in np.geomspace(0.05, 8.0, 9)], tune_seeds=3,
+                     lr_ratio=1.886, lr_factors=lattice(1.886, -7, 0), bottleneck_lr_factors=lattice(1.886, -6, 1),
+                     tune_seeds=3,
                      tune_steps=300, rf_check_widths=[128], digits_widths=[8, 32], digits_seeds=5, digits_draws=30,
                      digits_amplitudes=[1.0, 5.0], linear_amplitudes=[1.0, 2.0, 4.0, 8.0, 16.0],
                      linear_widths=[1, 4, 16, 64, 256, 4096], linear_lr=0.25, linear_steps=3000,
@@ -294,8 +316,10 @@ def _align_iv(key):
 
 
 _DIG = lambda upd: (lambda dg: {**dg, **upd(dg)})  # noqa: E731
-_TUNED_MATCH = ("per-model log-spaced rate grid (>= 8 rates, bottlenecks reaching past the NTK's lr_max)",
-                "tuning protocol: stable on every tuning seed, fastest median steps to 10 %",
+_TUNED_MATCH = ("same grid ratio and the same one-step stability margin for every arm (one lattice "
+                "lr_max x lr_ratio^(k + 1/2), >= 8 rates per model, each grid reaching past its stability edge)",
+                "tuning rule: the fastest rate (median steps to 10 %) stable on every tuning seed, then one grid step "
+                "below it; the NTK judged by the same stability criterion on its closed form under discrete GD",
                 "tuning seeds disjoint from verdict seeds", "training steps", "loss (0.5 mean squared error)",
                 "task and training set")
 _TUNED_ARMS = ("bottleneck d at its tuned rate (hybrid, each verdict seed)", "NTK at its tuned rate (closed form)")
@@ -348,7 +372,8 @@ CHECKS = (
               passes_with={"bottleneck.*.steps_to_10pct": 100.0}, fails_with={"bottleneck.*.steps_to_10pct": 1000.0},
               finding="F1", arms=_SHARED_ARMS, matched=_SHARED_MATCH),
     _tuned_check("bottleneck_faster_early_at_best_lr", "F1", "early_log_speedup",
-                 "worst width, each model at its own tuned rate (per-model grid, chosen on tuning seeds): 90 % "
+                 "worst width, each model at its own tuned rate (the fastest at least one grid step below its largest "
+                 "stable rate, chosen on tuning seeds, the same rule and margin for the NTK): 90 % "
                  "one-sample interval over the verdict seeds of log(steps to 10 % NTK / steps to 10 % bottleneck); above "
                  "0 (pass), below 0 (fail), else inconclusive; a width with a seed that never got there is censored "
                  "(inconclusive). Per-width rows in best_lr_per_width"),
@@ -473,7 +498,8 @@ FIGURES = (
     FigureSpec("where_from", "Steps to 10 % of the hybrid at d = 128 against the random-feature width of f, with "
                "the NTK and a finite network without a bottleneck at the same amplitude and rate."),
     FigureSpec("lr_tuning", "Left: median steps to 10 % over the tuning seeds against the learning rate, per model "
-               "(open markers: a rate not stable on every tuning seed; star: the chosen rate). Right: per width, the "
+               "(NTK: its closed form under discrete GD; open markers: a rate not stable on every tuning seed; triangle: "
+               "the fastest stable rate; star: the chosen rate, the fastest at least one grid step below the largest stable). Right: per width, the "
                "90 % interval over verdict seeds of log(NTK steps / bottleneck steps) to 10 % and to 1 % at tuned rates."),
     FigureSpec("digits", "Digits: test accuracy per width (intervals over seeds and test points) against a single NTK "
                "network (draws from the GD ensemble) and the NTK mean predictor (reference); right, training loss at "
@@ -483,15 +509,22 @@ FIGURES = (
 )
 
 CHOICES = (
-    ChoiceSpec("lr (NTK)", "NTK", lambda m, P: m["lr_tuning"]["ntk"]["grid"],
-               lambda m, P: m["lr_tuning"]["ntk"]["chosen"],
-               "closed-form expected loss (no seeds); the grid's top, 0.99 x 2nk/lambda_max, is the stability bound",
-               ("F1", "F2"), edge_is_bound=True),
-    ChoiceSpec("lr (bottleneck, one per width)", "bottleneck", lambda m, P: m["lr_tuning"][str(P["bottleneck_widths"][0])]["grid"],
+    # the grid of a choice is the rates the rule can land on (the grid less its top step): a choice at its top
+    # (the largest stable rate at the grid's top) or at its bottom is at the edge, and F1 and F2 are inconclusive
+    ChoiceSpec("lr (NTK)", "NTK", lambda m, P: m["lr_tuning"]["ntk"]["candidates"],
+               lambda m, P: (m["lr_tuning"]["ntk"]["chosen"] if m["lr_tuning"]["ntk"]["chosen"] is not None
+                             else m["lr_tuning"]["ntk"]["candidates"][0]),
+               "closed-form expected loss under discrete GD (no seeds), the same stability criterion as a bottleneck's; "
+               "the fastest rate at least one grid step below the largest stable rate (same grid ratio and the same "
+               "one-step stability margin for every arm)", ("F1", "F2")),
+    ChoiceSpec("lr (bottleneck, one per width)", "bottleneck",
+               lambda m, P: m["lr_tuning"][str(P["bottleneck_widths"][0])]["candidates"],
                lambda m, P: [m["lr_tuning"][str(d)]["chosen"] if m["lr_tuning"][str(d)]["chosen"] is not None
-                             else m["lr_tuning"][str(d)]["grid"][0]  # no stable rate: counted as the bottom edge
+                             else m["lr_tuning"][str(d)]["candidates"][0]  # no choice: counted as the bottom edge
                              for d in P["bottleneck_widths"]],
-               "tuning seeds seed+1000.., not used for the verdict; stable on every tuning seed, fastest to 10 %",
+               "tuning seeds seed+1000.., not used for the verdict; the fastest rate at least one grid step below the "
+               "largest rate stable on every tuning seed (same grid ratio and the same one-step stability margin for "
+               "every arm)",
                ("F1", "F2")),
 )
 

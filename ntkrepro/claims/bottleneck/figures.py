@@ -150,23 +150,27 @@ def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
     for i, (name, t) in enumerate(tun.items()):
         g = np.asarray(t["grid"])
         med = np.asarray(t["median_steps_to_10pct"], float)
-        ok = np.asarray(t["stable_seeds"]) == max(t["stable_seeds"] + [1]) if name == "ntk" else \
-            np.asarray(t["stable_seeds"]) == P.tune_seeds
+        ok = np.asarray(t["stable_seeds"]) == P.tune_seeds
         col = "k" if name == "ntk" else f"C{i - 1}"
         lab = "NTK (closed form)" if name == "ntk" else f"d={name}"
         ax[0].plot(g, med, "-", color=col, lw=2 if name == "ntk" else 1, label=lab)
         ax[0].plot(g[ok], med[ok], "o", color=col)
         ax[0].plot(g[~ok], med[~ok], "o", mfc="none", color=col)
+        if t.get("fastest_stable") is not None:  # the fastest stable rate; the rule steps one below it
+            j = int(np.argmin(np.abs(g - t["fastest_stable"])))
+            ax[0].plot(g[j], med[j], "^", color=col, ms=9, mec="k")
         if t["chosen"] is not None:
             j = int(np.argmin(np.abs(g - t["chosen"])))
             ax[0].plot(g[j], med[j], "*", color=col, ms=14, mec="k")
     ax[0].axvline(m["shared_rate"]["ntk_lr_max"], color="gray", ls=":", label="NTK lr_max")
     ax[0].axvline(P.lr, color="gray", ls="--", label=f"shared rate {P.lr:g}")
     ax[0].set(xscale="log", yscale="log", xlabel="learning rate", ylabel="median steps to 10 % (tuning seeds)",
-              title=f"Per-model rate tuning ({P.tune_steps} steps; tuning seeds apart)")
+              title=f"Rate tuning ({P.tune_steps} steps): ▲ fastest stable, ★ one step below (chosen)")
     ax[0].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     ds = list(rows)
+    ax[0].xaxis.set_minor_formatter(plt.NullFormatter())  # minor log ticks: unlabelled (they overlap)
     for j, (key, lab, off) in enumerate((("early_log_speedup", "to 10 %", -0.12), ("late_log_speedup", "to 1 %", 0.12))):
+        labelled = False
         for i, d in enumerate(ds):
             v = rows[d][key]
             if v.get("censored"):
@@ -174,7 +178,8 @@ def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
                 continue
             mu = v.get("mean", v.get("mean_diff"))
             ax[1].errorbar(i + off, mu, [[mu - v["ci_low"]], [v["ci_high"] - mu]], fmt="o",
-                           color=f"C{j}", capsize=4, label=lab if i == 0 else None)
+                           color=f"C{j}", capsize=4, label=None if labelled else lab)
+            labelled = True
     ax[1].axhline(0, color="k", lw=1)
     ax[1].set_xticks(range(len(ds)), [f"d={d}" for d in ds])
     ax[1].set(ylabel="log(NTK steps / bottleneck steps)", title="Tuned rates: 90 % interval over verdict seeds (x: censored)")

@@ -130,17 +130,6 @@ def test_batched_grid_equals_single_runs():
             assert g["test_rel_mse"][s, r] == pytest.approx(one["test_rel_mse"], rel=2e-3)
 
 
-def test_rate_choice_rules():
-    grid = np.array([0.1, 0.2, 0.4, 0.8])
-    # fastest stable rate in the interior
-    c = E._choose(grid, [3, 3, 3, 1], [(50, 0.1), (30, 0.1), (20, 0.1), (5, 0.1)], 3)
-    assert c["chosen"] == 0.4 and not c["at_edge"] and c["largest_stable"] == 0.4
-    # the top rate is fastest and stable: at the edge
-    assert E._choose(grid, [3] * 4, [(40,), (30,), (20,), (10,)], 3)["at_edge"]
-    # nothing stable on every tuning seed
-    assert E._choose(grid, [2, 1, 0, 0], [(1,)] * 4, 3)["chosen"] is None
-
-
 def test_stable_run_rejects_blowup_allows_catapult():
     c = np.exp(-0.02 * np.arange(300))
     assert E.stable_run(c, 1.0)
@@ -151,6 +140,10 @@ def test_stable_run_rejects_blowup_allows_catapult():
     bumpy = c.copy()
     bumpy[20:30] *= 1.5  # a transient rise it recovers from
     assert E.stable_run(bumpy, 1.0)
+    # trained out: float32 noise below STABLE_FLOOR x base wanders by more than 2x of its minimum
+    floor = np.r_[np.exp(-0.1 * np.arange(200)), 1e-9 * (1 + 9 * (np.arange(100) % 2))]
+    assert floor[-1] > 2 * floor.min() and E.stable_run(floor, 1.0)
+    assert not E.stable_run(np.r_[floor[:-1], 0.5 * E.STABLE_FLOOR + 1e-3], 1.0)
 
 
 def test_bootstrap_accuracy_carries_test_set_error():
@@ -240,3 +233,91 @@ def test_hybrid_check_not_applicable_when_no_level_is_reached():
     assert row(170, 160)["outcome"] == "pass"
     assert row(400, 170)["outcome"] == "fail"
     assert row(170, 160, 400, 200)["outcome"] == "fail"  # the 1 % level still counts
+
+
+def test_rule_steps_one_below_the_stability_edge():
+    """Issue 28, re-posed: a synthetic stability table (3 tuning seeds) -> the chosen index is one grid
+    step below the fastest rate stable on every tuning seed, whatever the model."""
+    grid = 0.1 * 1.886 ** np.arange(6)
+    steps = [(300, 1), (200, 1), (120, 1), (70, 1), (40, 1), (20, 1)]
+    c = E._choose(grid, [3, 3, 3, 3, 2, 0], steps, 3)
+    assert c["fastest_index"] == 3 and c["chosen_index"] == 2 and c["chosen"] == pytest.approx(grid[2])
+    assert c["margin"] == pytest.approx(1.886) and c["smallest_unstable_above"] == pytest.approx(grid[4])
+    assert not c["at_edge"] and c["candidates"] == pytest.approx(grid[:-1].tolist())
+    # the fastest stable rate need not be the largest stable one (a slow catapult): the margin is from the
+    # largest stable rate (the stability edge), and the fastest rate below it is chosen
+    c = E._choose(grid, [3, 3, 3, 3, 3, 0], steps[:4] + [(90, 1), (20, 1)], 3)
+    assert c["fastest_index"] == 3 and c["chosen_index"] == 3 and c["largest_stable"] == pytest.approx(grid[4])
+    assert c["margin"] == pytest.approx(1.886)
+    # non-monotone speed below the edge: the fastest candidate, not the one next to the edge
+    c = E._choose(grid, [3, 3, 3, 3, 3, 0], [(300, 1), (200, 1), (100, 1), (130, 1), (40, 1), (20, 1)], 3)
+    assert c["chosen_index"] == 2 and c["margin"] == pytest.approx(1.886 ** 2)
+    # the rate one step below not stable on every seed: the next stable rate below
+    c = E._choose(grid, [3, 3, 1, 3, 0, 0], steps, 3)
+    assert c["fastest_index"] == 3 and c["chosen_index"] == 1 and c["margin"] == pytest.approx(1.886 ** 2)
+
+
+def test_rule_edges_are_inconclusive():
+    grid = 0.1 * 1.886 ** np.arange(5)
+    fast = [(50 - 10 * i,) for i in range(5)]
+    top = E._choose(grid, [3] * 5, fast, 3)  # fastest stable at the grid's top: the edge was not found
+    assert top["chosen_index"] == 3 and top["at_edge"]
+    low = E._choose(grid, [3, 3, 0, 0, 0], fast, 3)  # lands on the grid's bottom: no rate below the choice
+    assert low["chosen_index"] == 0 and low["at_edge"]
+    none = E._choose(grid, [3, 0, 0, 0, 0], fast, 3)  # the fastest stable is the bottom: nothing below it
+    assert none["chosen"] is None and none["at_edge"] and none["fastest_index"] == 0
+    assert E._choose(grid, [2, 1, 0, 0, 0], fast, 3)["chosen"] is None
+    inner = E._choose(grid, [3, 3, 3, 0, 0], fast, 3)
+    assert inner["chosen_index"] == 1 and not inner["at_edge"]
+
+
+def test_ntk_gd_curve_is_discrete_gd_and_diverges_past_lr_max():
+    rng = np.random.default_rng(8)
+    A = rng.normal(size=(10, 10))
+    K = A @ A.T / 10
+    y = rng.normal(size=(10, 1))
+    spec = E.ntk_spectrum(K, np.zeros((10, 10)), y)
+    lr = 0.7 * 2 * 10 / spec[0][-1]
+    r, direct = y.copy(), []
+    for _ in range(6):
+        direct.append(0.5 * np.mean(r**2))
+        r = r - lr * K @ r / 10
+    np.testing.assert_allclose(E.ntk_gd_loss_curve(spec, lr, np.arange(6)), direct, rtol=1e-10)
+    lr_max = 2 * 10 / spec[0][-1]
+    assert E.stable_run(E.ntk_gd_loss_curve(spec, 0.99 * lr_max, np.arange(301)), 1.0)
+    assert not E.stable_run(E.ntk_gd_loss_curve(spec, 1.05 * lr_max, np.arange(301)), 1.0)
+
+
+def test_ntk_is_tuned_by_the_same_rule():
+    """The NTK's grid on the shared lattice lr_max r^(k + 1/2): its fastest stable rate is lr_max r^-1/2 (the
+    largest grid rate below its exact bound, judged by the same criterion on its discrete-GD closed form),
+    and the chosen one is one step below, lr_max r^-3/2, not at an edge of the full profile's grid."""
+    from ntkrepro.claims.bottleneck.claim import PARAMS
+
+    rng = np.random.default_rng(9)
+    A = rng.normal(size=(40, 40))
+    K = A @ A.T / 40 + 0.05 * np.eye(40)
+    y = rng.normal(size=(40, 1))
+    spec = E.ntk_spectrum(K, 0.1 * K, y)
+    lr_max = 2 * 40 / spec[0][-1]
+    r = 1.886
+    t = E.tune_ntk(spec, lr_max, PARAMS.profiles["full"]["lr_factors"], 300, 0.5 * np.mean(y**2), 3)
+    assert t["fastest_stable"] == pytest.approx(lr_max * r**-0.5, rel=1e-4)
+    assert t["chosen"] == pytest.approx(lr_max * r**-1.5, rel=1e-4) and t["margin"] == pytest.approx(r, rel=1e-4)
+    assert t["smallest_unstable_above"] == pytest.approx(lr_max * r**0.5, rel=1e-4) and not t["at_edge"]
+
+
+def test_every_grid_is_on_one_lattice():
+    from ntkrepro.claims.bottleneck.claim import CLAIM, lattice, on_lattice
+
+    for prof in ("smoke", "full"):
+        P = CLAIM.params.resolve({"profile": prof}, CLAIM.default_output_dir)
+        assert on_lattice(P.lr_factors, P.lr_ratio) and on_lattice(P.bottleneck_lr_factors, P.lr_ratio)
+    full = CLAIM.params.resolve({"profile": "full"}, CLAIM.default_output_dir)
+    assert len(full.lr_factors) >= 8 and len(full.bottleneck_lr_factors) >= 8 and full.tune_seeds >= 3
+    assert full.seeds >= 5
+    assert not on_lattice([0.1, 0.2, 0.4], 1.886) and not on_lattice(lattice(1.886, 0, 1) + [9.0], 1.886)
+    with pytest.raises(ValueError, match="lr_factors"):  # the old NTK grid, topped at 0.99 lr_max
+        CLAIM.params.resolve({"profile": "full", "lr_factors": [0.03, 0.1, 0.3, 0.99]}, CLAIM.default_output_dir)
+    with pytest.raises(ValueError, match="lr_factors"):  # on the lattice but not reaching past the bound
+        CLAIM.params.resolve({"profile": "full", "lr_factors": lattice(1.886, -7, -1)}, CLAIM.default_output_dir)
