@@ -62,7 +62,9 @@ PARAMS = ParamSet(
         integer("seeds", 2, 64, "seeds of every interval comparison (required width, equal compute, d/n sweep)"),
         integer("budget_steps", 10, 100_000, "step budget of the runs to eps (a run that does not reach eps "
                 "within it is censored)"),
-        int_list("width_grid", 2, 65_536, "declared width grid of the required-width search (ascending)", min_len=2),
+        int_list("width_grid", 2, 65_536, "declared width grid of the required-width search (ascending; the full "
+                 "profile's is sqrt(2)-spaced; the other data set, reported apart, searches every other width)",
+                 min_len=2),
         int_list("req_k_list", 2, 4096, "k of the required-width curve and the equal-compute comparison"),
         integer("width_min_ok", 1, 64, "runs of `seeds` that must stay in the premise and reach eps at m*"),
         integer("dn_fixed_k", 2, 4096, "k of the fixed-k series of the d/n sweep (capped at d)"),
@@ -73,14 +75,15 @@ PARAMS = ParamSet(
                       projection="gaussian", data="sphere", intrinsic_dim=8, lr=0.1, steps=200,
                       n_draws=4, bench_batch=256, bench_d=256, bench_m=1024, control_width=16, eps=1e-3,
                       train_seeds=3, dn_ratios=[0.5, 1.0, 2.0], dn_compression=4, dn_width=512,
-                      seeds=5, budget_steps=400, width_grid=[64, 256, 1024], req_k_list=[16, 32, 64],
+                      seeds=5, budget_steps=400, width_grid=[64, 128, 256, 512, 1024], req_k_list=[16, 32, 64],
                       width_min_ok=4, dn_fixed_k=8, rate_control_width=8),
         "full": dict(n=64, d=128, m=4096, m_list=[64, 256, 1024, 4096, 16384],
                      k_list=[4, 8, 16, 32, 64, 128], projection="gaussian", data="sphere",
                      intrinsic_dim=8, lr=0.1, steps=500, n_draws=10, bench_batch=512,
                      bench_d=1024, bench_m=8192, control_width=16, eps=1e-3, train_seeds=3,
                      dn_ratios=[0.25, 0.5, 1.0, 2.0, 4.0], dn_compression=4, dn_width=1024,
-                     seeds=5, budget_steps=1000, width_grid=[64, 128, 256, 512, 1024, 2048, 4096],
+                     seeds=5, budget_steps=1000,
+                     width_grid=[64, 91, 128, 181, 256, 362, 512, 724, 1024, 1448, 2048, 2896, 4096],
                      req_k_list=[16, 32, 64, 128], width_min_ok=4, dn_fixed_k=16, rate_control_width=8),
     },
     rules=_rules,
@@ -246,14 +249,16 @@ CHECKS = (
     _saving_check("factorized_cheaper_equal_compute", "equal_compute",
                   "sphere data: saving log(dense cost / factorized cost) to eps L(0), the factorized network at width "
                   "m against the dense network of equal per-step multiply-adds (width m k / d), for the k of "
-                  "req_k_list with the lowest cost ratio (choice f2_k_equal_compute); t interval over seeds",
+                  "req_k_list with the lowest cost ratio (choice f2_k_equal_compute); t interval over seeds, each "
+                  "seed with its own draw of J (and of W), so the interval covers the J-draw variability",
                   arms=("factorized R1 at width m", "dense at width m k / d"),
                   matched=("per-step multiply-adds", "step size", "step budget", "eps", "data and labels",
                            "seeds (5 per arm)")),
     _saving_check("factorized_cheaper_at_required_width", "at_required_width",
                   "sphere data: the same saving with each network at its own required width m* (the smallest width "
-                  "of width_grid at which >= width_min_ok of the seeds stay in the premise, NTK drift < lambda_0/4, "
-                  "and reach eps), for the k with the lowest cost ratio (choice f2_k_required_width)",
+                  "of the sqrt(2)-spaced width_grid at which >= width_min_ok of the seeds stay in the premise, NTK "
+                  "drift < lambda_0/4, and reach eps; each seed with its own draw of J, so m* is decided over J "
+                  "draws too), for the k with the lowest cost ratio (choice f2_k_required_width)",
                   arms=("factorized R1 at its m*", "dense at its m*"),
                   matched=("premise (NTK drift < own lambda_0 / 4)", "width grid", "eps", "step size", "step budget",
                            "data and labels", "seeds (5 per arm)")),
@@ -297,13 +302,13 @@ FIGURES = (
     FigureSpec("dn_sweep", "Against d/n at fixed n (k = d/4): lambda_0^J / lambda_0, the bound-implied rho_4, and "
                "the measured cost-to-eps ratio at equal per-step multiply-adds with its 90% interval over seeds, at "
                "fixed k/d and at fixed k (below 1: the factorized network is cheaper; x: censored)."),
-    FigureSpec("required_width", "Required width m* (smallest width of the declared grid at which >= width_min_ok "
-               "of the seeds stay in the premise and reach eps L(0)) for the dense network and each k, on sphere "
-               "and low-rank data; right, the cost to eps at each network's own m*, factorized / dense, with its "
-               "90% interval over seeds."),
+    FigureSpec("required_width", "Required width m* (smallest width of the declared sqrt(2)-spaced grid at which >= "
+               "width_min_ok of the seeds stay in the premise and reach eps L(0); each seed with its own draw of J) "
+               "for the dense network and each k, on sphere and low-rank data; right, the cost to eps at each "
+               "network's own m*, factorized / dense, with its 90% interval over seeds (and J draws)."),
     FigureSpec("equal_compute", "Cost to eps L(0), the factorized network at width m against the dense network of "
-               "equal per-step multiply-adds (width m k / d), per k, with its 90% interval over seeds and the "
-               "mean steps of each arm."),
+               "equal per-step multiply-adds (width m k / d), per k, with its 90% interval over seeds (each seed "
+               "with its own draw of J) and the mean steps of each arm."),
 )
 
 CHOICES = (

@@ -168,7 +168,8 @@ def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
 
 def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
     """Left: the required width m* per model and data set (open marker: censored above the grid);
-    right: the cost to eps at m* relative to the dense network at its own m*, with the 90% CI."""
+    right: the cost to eps at m* relative to the dense network at its own m*, with the 90% CI over
+    seeds (each seed with its own J; x at the bottom: censored)."""
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
     for i, (data, v) in enumerate(f2.items()):
         req = v["required_width"]
@@ -189,6 +190,10 @@ def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
         ax[1].errorbar([xs[j] for j in good], [y[j] for j in good],
                        [[y[j] - at[ks[j]]["ci_low"] for j in good], [at[ks[j]]["ci_high"] - y[j] for j in good]],
                        fmt="o", color=f"C{i}", capsize=3, label=data)
+        cens = [xs[j] for j, yy in enumerate(y) if yy is None]  # m* censored above the grid (either arm)
+        if cens:
+            ax[1].plot(cens, [0.05] * len(cens), "x", color=f"C{i}", ms=8, transform=ax[1].get_xaxis_transform(),
+                       label=f"{data}: censored (m* above the grid)")
         ax[1].set_xticks(np.arange(len(ks)), [f"k={k}" for k in ks])
     ax[0].set(yscale="log", ylabel="m* (smallest width: premise + eps on ≥ %d/%d seeds)" % (P.width_min_ok, P.seeds),
               title="Required width")

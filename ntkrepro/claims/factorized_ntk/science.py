@@ -370,14 +370,16 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
 
 
 # ----- issue 27: the factorized network against dense networks of equal compute ---------------
-def _gd_to_eps_impl(W0s: jnp.ndarray, As: jnp.ndarray, X: jnp.ndarray, y: jnp.ndarray, lr: float, eps: float,
+def _gd_to_eps_impl(W0s: jnp.ndarray, As: jnp.ndarray, Xs: jnp.ndarray, y: jnp.ndarray, lr: float, eps: float,
                     budget: int) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-    """Full-batch GD on Du's loss for a batch of seeds (leading axis of ``W0s`` and ``As``), each seed
-    frozen at the first step t with L_t <= eps L_0 (so its NTK drift is the drift over training to
-    eps). Returns (W at the stop, steps to eps per seed, reached per seed); a seed that never reached
-    eps within ``budget`` steps is censored (``reached`` False, its steps = budget)."""
-    vg = jax.vmap(jax.value_and_grad(lambda W, a: du_loss(W, a, X, y)))
-    L0 = jax.vmap(lambda W, a: du_loss(W, a, X, y))(W0s, As)
+    """Full-batch GD on Du's loss for a batch of seeds (leading axis of ``W0s``, ``As`` and ``Xs``: each
+    seed has its own inputs, e.g. its own draw of J), each seed frozen at the first step t with
+    L_t <= eps L_0 (so its NTK drift is the drift over training to eps). Returns (W at the stop, steps
+    to eps per seed, reached per seed); a seed that never reached eps within ``budget`` steps is
+    censored (``reached`` False, its steps = budget)."""
+    vg = jax.vmap(jax.value_and_grad(lambda W, a, X: du_loss(W, a, X, y)))
+    loss = jax.vmap(lambda W, a, X: du_loss(W, a, X, y))
+    L0 = loss(W0s, As, Xs)
     S = W0s.shape[0]
 
     def cond(c):
@@ -386,13 +388,13 @@ def _gd_to_eps_impl(W0s: jnp.ndarray, As: jnp.ndarray, X: jnp.ndarray, y: jnp.nd
 
     def body(c):
         t, W, steps = c
-        L, g = vg(W, As)
+        L, g = vg(W, As, Xs)
         steps = jnp.where((steps < 0) & (L <= eps * L0), t, steps)
         W = jnp.where((steps < 0)[:, None, None], W - lr * g, W)
         return t + 1, W, steps
 
     t, W, steps = jax.lax.while_loop(cond, body, (0, W0s, -jnp.ones(S, jnp.int32)))
-    L = jax.vmap(lambda W, a: du_loss(W, a, X, y))(W, As)
+    L = loss(W, As, Xs)
     steps = jnp.where((steps < 0) & (L <= eps * L0), t, steps)
     reached = steps >= 0
     return W, jnp.where(reached, steps, budget), reached
@@ -411,6 +413,23 @@ def seed_inits(m: int, dim: int, seeds: int, base: int) -> tuple[np.ndarray, np.
     return np.stack(W), np.stack(A)
 
 
+# The fourth word tags the stream of J: no key of seed_inits ([base, m, dim, s], s < 64) and no
+# shorter key (numpy pads them with zeros) can equal [base, s, k, J_STREAM].
+J_STREAM = 0x4A4C
+
+
+def seed_projections(k: int, d: int, seeds: int, base: int, kind: str = "gaussian") -> np.ndarray:
+    """One independent k x d JL map per seed, (seeds, k, d): seed s draws J from
+    default_rng([base, s, k, J_STREAM]), so a draw depends only on (base, seed, k), never on the order
+    of the runs, and the same seed of every width and comparison sees the same J."""
+    return np.stack([projection(kind, k, d, np.random.default_rng([base, s, k, J_STREAM])) for s in range(seeds)])
+
+
+def project_per_seed(X: np.ndarray, k: int, seeds: int, base: int) -> np.ndarray:
+    """Z_s = J_s x / |J_s x| for each seed's own Gaussian J_s (:func:`seed_projections`): (seeds, n, k)."""
+    return np.stack([project(X, J) for J in seed_projections(k, X.shape[1], seeds, base)])
+
+
 def per_step_macs(n: int, m: int, dim: int) -> int:
     """Multiply-adds of one full-batch GD step on Du's network (forward + backward ~ 3 n m dim)."""
     return 3 * n * m * dim
@@ -418,21 +437,27 @@ def per_step_macs(n: int, m: int, dim: int) -> int:
 
 def run_to_eps(Z: np.ndarray, y: np.ndarray, m: int, lr: float, eps: float, budget: int, seeds: int, base: int,
                d: int | None = None) -> dict[str, Any]:
-    """``seeds`` GD runs of Du's network of width m on the rows of Z, each to eps L(0) (or the budget).
-    Per seed: steps, reached, NTK drift over the training ||H(W_stop) - H(W0)||_2 against the premise
-    lambda_0(Z)/4, and the cost in multiply-adds (steps x per-step MACs, plus the one-time projection
-    n k d when ``d`` is given, i.e. a factorized network on Z = JX)."""
-    W0, A = seed_inits(m, Z.shape[1], seeds, base)
-    W, steps, reached = _gd_to_eps(jnp.asarray(W0), jnp.asarray(A), jnp.asarray(Z), jnp.asarray(y), lr, eps, budget)
+    """``seeds`` GD runs of Du's network of width m, each to eps L(0) (or the budget), on the rows of Z:
+    Z (n, dim) shared by every seed (the dense network on X), or (seeds, n, dim), seed s on its own Z_s
+    (the factorized network on Z_s = J_s X, one draw of J per seed). Per seed: steps, reached, NTK drift
+    over the training ||H(W_stop) - H(W0)||_2 against the premise lambda_0(Z_s)/4, and the cost in
+    multiply-adds (steps x per-step MACs, plus the one-time projection n k d when ``d`` is given, i.e. a
+    factorized network on Z = JX). ``premise`` is a number for a shared Z, a list (per seed) otherwise."""
+    shared = Z.ndim == 2
+    Zs = np.broadcast_to(Z, (seeds, *Z.shape)) if shared else Z
+    assert Zs.shape[0] == seeds, "one Z per seed"
+    n, dim = Zs.shape[1:]
+    W0, A = seed_inits(m, dim, seeds, base)
+    W, steps, reached = _gd_to_eps(jnp.asarray(W0), jnp.asarray(A), jnp.asarray(Zs), jnp.asarray(y), lr, eps, budget)
     W, steps, reached = np.asarray(W), np.asarray(steps), np.asarray(reached)
-    lam0 = lambda_min(h_inf(Z))
-    drift = [float(np.linalg.norm(empirical_ntk(W[s], Z) - empirical_ntk(W0[s], Z), 2)) for s in range(seeds)]
-    n, dim = Z.shape
+    lam0 = [lambda_min(h_inf(Z))] * seeds if shared else [lambda_min(h_inf(Zs[s])) for s in range(seeds)]
+    drift = [float(np.linalg.norm(empirical_ntk(W[s], Zs[s]) - empirical_ntk(W0[s], Zs[s]), 2)) for s in range(seeds)]
     one_time = n * dim * d if d is not None else 0
     macs = [float(one_time + per_step_macs(n, m, dim) * int(t)) for t in steps]
     return {"m": m, "steps": [int(t) for t in steps], "reached": [bool(r) for r in reached], "drift": drift,
-            "premise": lam0 / 4, "in_premise": [bool(x < lam0 / 4) for x in drift], "macs": macs,
-            "budget": budget, "n": seeds}
+            "premise": lam0[0] / 4 if shared else [v / 4 for v in lam0],
+            "in_premise": [bool(x < v / 4) for x, v in zip(drift, lam0)], "macs": macs,
+            "budget": budget, "n": seeds, "dim": int(dim), "n_points": int(n)}
 
 
 def censored(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -461,7 +486,8 @@ def required_width(Zs: Mapping[str, np.ndarray], y: np.ndarray, widths: list[int
     (ascending; the search stops at the first success) at which at least ``min_ok`` of ``seeds``
     runs both stay inside the premise (NTK drift < lambda_0(Z)/4) and reach eps L(0) within
     ``budget`` steps; the cost to eps at m* (mean over the seeds that reached, in multiply-adds).
-    m* is None (censored above the grid) when no width of the grid qualifies."""
+    A factorized model's Z holds one Z_s = J_s X per seed (seeds, n, k), so m* is decided over the
+    draws of J as well as of W. m* is None (censored above the grid) when no width of the grid qualifies."""
     out: dict[str, Any] = {}
     for name, Z in Zs.items():
         tried = {}
@@ -471,18 +497,20 @@ def required_width(Zs: Mapping[str, np.ndarray], y: np.ndarray, widths: list[int
             ok = [a and b for a, b in zip(r["reached"], r["in_premise"])]
             tried[str(m)] = {"ok": int(sum(ok)), "reached": int(sum(r["reached"])),
                              "in_premise": int(sum(r["in_premise"])), "max_drift": float(max(r["drift"])),
-                             "premise": r["premise"]}
+                             "premise": r["premise"] if np.isscalar(r["premise"]) else min(r["premise"])}
             if sum(ok) >= min_ok:
                 star = r
                 break
+        j = {"j_draws": "none" if Z.ndim == 2 else "one per seed"}
         if star is None:
             out[name] = {"m_star": None, "cost_to_eps": None, "censored": {"above": max(widths), "budget": budget},
-                         "tried": tried}
+                         "tried": tried, **j}
             continue
         hit = [c for c, ok in zip(star["macs"], star["reached"]) if ok]
         out[name] = {"m_star": star["m"], "cost_to_eps": float(np.mean(hit)),
                      "steps_to_eps": float(np.mean([t for t, ok in zip(star["steps"], star["reached"]) if ok])),
-                     "per_step_macs": per_step_macs(len(y), star["m"], Z.shape[1]), "tried": tried, "_run": star}
+                     "per_step_macs": per_step_macs(len(y), star["m"], Z.shape[-1]), "tried": tried, **j,
+                     "_run": star}
     return out
 
 
@@ -490,7 +518,8 @@ def equal_compute(Z: Mapping[str, np.ndarray], y: np.ndarray, m: int, d: int, lr
                   seeds: int, base: int) -> dict[str, Any]:
     """F2 at equal compute: for each k, the factorized network at width m against the dense network
     of equal per-step multiply-adds (width m k / d), both run to eps L(0) with the same step size,
-    budget and seeds; the cost-to-eps ratio factorized / dense with its interval over seeds."""
+    budget and seeds; the cost-to-eps ratio factorized / dense with its interval over seeds. ``Z[k]``
+    holds one Z_s = J_s X per seed, so the interval covers the draws of J as well as of W."""
     out: dict[str, Any] = {}
     for name, Zk in Z.items():
         if name == "dense":
@@ -505,7 +534,7 @@ def equal_compute(Z: Mapping[str, np.ndarray], y: np.ndarray, m: int, d: int, lr
                "dense_reached": int(sum(g["reached"])), "factorized_reached": int(sum(f["reached"])),
                "dense_in_premise": int(sum(g["in_premise"])), "factorized_in_premise": int(sum(f["in_premise"])),
                "dense_max_drift": float(max(g["drift"])), "dense_premise": g["premise"], "n_seeds": seeds,
-               "budget": budget}
+               "budget": budget, "j_draws": "one per seed" if Zk.ndim == 3 else "one for all seeds"}
         if iv.get("censored"):
             row.update(cost_ratio=None, ci_low=None, ci_high=None, censored=iv)
         else:
@@ -606,8 +635,13 @@ def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
 
 def f2_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     """Items 1-2 of issue 27 on the selected data (``P.data``) and on the other data set: the
-    required-width curve (dense and each k of req_k_list, one Gaussian J per k), the cost at each
-    network's own m*, and (selected data only) the equal-compute comparison at width m."""
+    required-width curve (dense and each k of req_k_list), the cost at each network's own m*, and
+    (selected data only) the equal-compute comparison at width m. Every seed draws its own Gaussian J
+    per k (:func:`seed_projections`; a referee's finding: one J per k shared by all seeds made the
+    intervals conditional on that draw), the same J_s at every width and in both comparisons. The
+    selected data (which decide F2) search the whole ``width_grid``; the other data set (reported
+    apart) searches every other width of it (the full profile: the 2x-spaced sub-grid of the
+    sqrt(2)-spaced grid, to keep the run within its time budget)."""
     base = int(rng.integers(2**31))
     y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
     out: dict[str, Any] = {}
@@ -615,9 +649,9 @@ def f2_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
         X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
         Z = {"dense": X}
         for k in [k for k in P.req_k_list if k <= P.d]:
-            Z[str(k)] = project(X, projection("gaussian", k, P.d, np.random.default_rng([base, k])))
-        req = required_width(Z, y, list(P.width_grid), P.d, P.lr, P.eps, P.budget_steps, P.seeds,
-                             P.width_min_ok, base)
+            Z[str(k)] = project_per_seed(X, k, P.seeds, base)
+        widths = list(P.width_grid) if data == P.data else list(P.width_grid)[::2]
+        req = required_width(Z, y, widths, P.d, P.lr, P.eps, P.budget_steps, P.seeds, P.width_min_ok, base)
         out[data] = {"required_width": req, "at_required_width": at_own_m_star(req)}
         if data == P.data:
             out[data]["equal_compute"] = equal_compute(Z, y, P.m, P.d, P.lr, P.eps, P.budget_steps, P.seeds, base)

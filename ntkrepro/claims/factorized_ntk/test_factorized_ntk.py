@@ -124,3 +124,53 @@ def test_log_ratio_interval_and_dn_growth():
     c = E.dn_growth({"0.5": pt([1.0, 1.1, 0.9, 1.05, 0.95], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
     assert c["censored"] is True and "value" not in c
     assert E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})["censored"] is True
+
+
+def test_each_seed_draws_its_own_j():
+    """J_s depends only on (base, seed, k): two seeds differ, the same seed gives the same J whatever the
+    number of seeds or the order of the calls, and another k (or base) gives another draw."""
+    Js = E.seed_projections(8, 32, 3, base=7)
+    assert Js.shape == (3, 8, 32)
+    assert not np.allclose(Js[0], Js[1]) and not np.allclose(Js[1], Js[2])
+    np.testing.assert_array_equal(E.seed_projections(8, 32, 5, base=7)[:3], Js)
+    np.testing.assert_array_equal(E.seed_projections(8, 32, 2, base=7), Js[:2])
+    assert not np.allclose(E.seed_projections(8, 32, 1, base=8)[0], Js[0])
+    other_k = E.seed_projections(16, 32, 1, base=7)[0]
+    assert not np.allclose(other_k[:8], Js[0])
+    # the J stream is apart from the initializations' stream of the same base
+    W0, _ = E.seed_inits(8, 32, 3, 7)
+    assert not any(np.allclose(W0[s] / np.sqrt(8), Js[s]) for s in range(3))
+
+
+def test_project_per_seed(X):
+    Zs = E.project_per_seed(X, 4, 3, base=1)
+    assert Zs.shape == (3, len(X), 4)
+    np.testing.assert_allclose(np.linalg.norm(Zs, axis=-1), 1.0, atol=tolerance(np.float64, 1.0))
+    for s, J in enumerate(E.seed_projections(4, X.shape[1], 3, base=1)):
+        np.testing.assert_array_equal(Zs[s], E.project(X, J))
+
+
+def test_run_to_eps_per_seed_inputs(X):
+    """A stack of identical Z_s gives the shared-Z run; distinct Z_s give each seed its own premise."""
+    y = np.sign(np.random.default_rng(1).normal(size=len(X)))
+    shared = E.run_to_eps(X, y, 64, 0.1, 1e-2, 200, 2, 3)
+    stacked = E.run_to_eps(np.stack([X, X]), y, 64, 0.1, 1e-2, 200, 2, 3)
+    assert stacked["steps"] == shared["steps"] and stacked["in_premise"] == shared["in_premise"]
+    np.testing.assert_allclose(stacked["premise"], [shared["premise"]] * 2)
+    Zs = E.project_per_seed(X, 8, 2, base=5)
+    r = E.run_to_eps(Zs, y, 64, 0.1, 1e-2, 200, 2, 3, d=X.shape[1])
+    assert len(r["premise"]) == 2 and r["premise"][0] != r["premise"][1]
+    np.testing.assert_allclose(r["premise"], [E.lambda_min(E.h_inf(Z)) / 4 for Z in Zs])
+    one = E.run_to_eps(Zs[1], y, 64, 0.1, 1e-2, 200, 2, 3, d=X.shape[1])  # seed 1 alone on Z_1
+    assert r["steps"][1] == one["steps"][1] and r["macs"][1] == one["macs"][1]
+
+
+def test_required_width_with_per_seed_j(X):
+    y = np.sign(np.random.default_rng(1).normal(size=len(X)))
+    Zs = {"dense": X, "8": E.project_per_seed(X, 8, 3, base=2)}
+    req = E.required_width(Zs, y, [16, 64, 256], X.shape[1], 0.1, 1e-2, 300, 3, 2, 4)
+    assert req["dense"]["j_draws"] == "none" and req["8"]["j_draws"] == "one per seed"
+    for v in req.values():
+        assert all(isinstance(t["premise"], float) for t in v["tried"].values())
+    ec = E.equal_compute(Zs, y, 64, X.shape[1], 0.1, 1e-2, 300, 3, 4)
+    assert ec["8"]["j_draws"] == "one per seed" and ec["8"]["n_seeds"] == 3
