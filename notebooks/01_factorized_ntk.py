@@ -179,7 +179,8 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 # $J_s$ at every width and in both comparisons; reproducible and independent of the order of the runs), so the
 # intervals and $m^*$ are taken over draws of $J$ as well as of $W$, and the full profile's `width_grid` is
 # $\sqrt2$-spaced. The checks, their gates, effects of interest and matched declarations are unchanged (same
-# fingerprints); only their descriptions now say that $J$ is drawn per seed.
+# fingerprints); only their descriptions now say that $J$ is drawn per seed. The $d/n$ sweep of F3 (below) had the
+# same flaw (one $J$ per $(d, k)$) and draws $J$ per seed too, from the same run on.
 
 # %%
 f2 = E.f2_study(P, rng)

@@ -562,7 +562,7 @@ def at_own_m_star(req: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dn_sweep_fair(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """F3 without sentinel: d / n over ``dn_ratios`` at fixed n (sphere data, Gaussian J), two series:
+    """F3 without sentinel: d / n over ``dn_ratios`` at fixed n (sphere data, a Gaussian J per seed), two series:
     fixed k / d (k = d / dn_compression) and fixed k (``dn_fixed_k``, capped at d). Each point: the
     factorized network at width dn_width against the dense network of equal per-step multiply-adds
     (width dn_width k / d), ``seeds`` seeds each, to eps within ``budget_steps``; per seed the
@@ -574,8 +574,7 @@ def dn_sweep_fair(P: Params, rng: np.random.Generator) -> dict[str, Any]:
         d = max(2, int(round(r * P.n)))
         X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
         for series, k in (("fixed_k_over_d", max(2, d // P.dn_compression)), ("fixed_k", min(P.dn_fixed_k, d))):
-            J = projection("gaussian", k, d, np.random.default_rng([base, d, k]))
-            Z = project(X, J)
+            Z = project_per_seed(X, k, P.seeds, base + d)  # one J per seed, as in F2 (base + d: its own per d)
             mw = max(1, (P.dn_width * k) // d)
             f = run_to_eps(Z, y, P.dn_width, P.lr, P.eps, P.budget_steps, P.seeds, base, d)
             g = run_to_eps(X, y, mw, P.lr, P.eps, P.budget_steps, P.seeds, base + 1)
