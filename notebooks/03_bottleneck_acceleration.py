@@ -92,7 +92,7 @@ dict(P)
 # Each bottleneck rate runs `tune_seeds` tuning seeds (seed + 1000 + i, never used for a verdict) for `tune_steps`
 # steps, every (rate, seed) pair of a width in one batched (vmapped) call; the NTK's rates are judged on its
 # closed-form expected loss under discrete GD (an expectation over initialization). A rate counts when it is stable on
-# every tuning seed (finite, the last loss within 2x of the run's minimum or below $10^{-4}$ of the base loss, and
+# every tuning seed (finite, the last loss within 2x of the run's minimum or below 10 % of the base loss, and
 # below the first; a transient rise it recovers from is allowed). **The rule, the same for every model:** the
 # stability edge is the largest rate stable on every tuning seed; among the stable rates at least **one grid step
 # below the edge** (a declared stability margin of $r$, the same for every arm) choose the fastest (median steps to
@@ -113,11 +113,18 @@ dict(P)
 # **Changed again after the first full run of this rule (gates unchanged).** (1) The rule first stepped one grid step
 # below the *fastest* stable rate; where speed is not monotone in the rate (d = 2: fastest 0.24, yet 0.453 stable) that
 # put a model two steps under its edge, so the margin is now measured from the largest stable rate. (2) The stability
-# criterion read runs that had trained out as unstable: d = 128 was "stable" on only 2 of 3 tuning seeds at three
-# fast rates (median 94, 54 and 41 steps to 10 %), where float32 round-off below about $10^{-6}$ of the base loss makes
-# the last loss wander by more than 2x of its minimum; a last loss below $10^{-4}$ of the base loss now counts as
-# stable. That first run read early speed −0.14 [−0.18, −0.10] at d = 128 (chosen 0.24) and final training loss
-# −0.80 [−1.16, −0.43] at d = 2.
+# criterion was one-sided: d = 128 was "stable" on only 2 of 3 tuning seeds at 0.855, 1.61 and 3.04. A first guess
+# (float32 noise at a trained-out loss; a last loss below $10^{-4}$ of the base loss counted as stable) was wrong and
+# changed nothing. A referee found the cause: tuning seed 1002 falls to 0.0048 (0.0010) of the base loss near step
+# 256, bumps to 0.0121 (0.0025) at step 300, where the criterion reads it (last/min 2.5 > 2), and then falls to
+# $7\cdot10^{-5}$ ($5\cdot10^{-7}$) by step 1200; all five verdict seeds are stable there and beat the NTK. Only a
+# model whose kernel grows in training bumps like this; the NTK never does. A last loss below 10 % of the base loss
+# now counts as stable (a bump at low loss is not a blow-up; a run back above 10 % still fails). The first run of the
+# rule read early speed −0.14 [−0.18, −0.10] at d = 128 (chosen 0.24) and final training loss −0.80 [−1.16, −0.43]
+# at d = 2. Still open (the referee's point, not changed here): the one-step margin costs the NTK, whose edge is
+# exact, the full factor 1.89 in steps and buys it no safety, while it buys the bottlenecks real reliability (at
+# their 3-seed edges 2 of 5 verdict seeds diverge at d = 8 and d = 32); with the NTK at its edge, late speed at
+# d = 2 fails and early speed passes only by a hair. F2 fails under every protocol the referee tried.
 #
 # **The headline.** Then each width runs its `seeds` verdict seeds at the shared rate `lr` and at its tuned rate, in
 # one batched call. The NTK ($d=\infty$) is exact in closed form: its expected training loss over initialization by

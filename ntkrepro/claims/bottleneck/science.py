@@ -505,10 +505,11 @@ def stable_run(curve: np.ndarray, base: float) -> bool:
     return bool(c[-1] <= max(2 * np.min(c), STABLE_FLOOR * base) and c[-1] < c[0])
 
 
-# below this fraction of the base loss a run has trained out: float32 round-off makes its last loss wander
-# by more than 2x of its minimum there, which is not a blow-up (set after the first run of the re-posed rule,
-# where d=128 read 2 of 3 tuning seeds "unstable" at fast rates on that noise; recorded in the notebook)
-STABLE_FLOOR = 1e-4
+# below this fraction of the base loss a late rise is a bump the run recovers from, not a blow-up: a model whose
+# kernel grows in training (the bottleneck) bumps at low loss and recovers (a referee found d=128's tuning seed 1002
+# at 0.0048 -> 0.0121 of the base loss at step 300, then 7e-5 by step 1200, while the NTK never bumps); 1e-4, the
+# first value (a float32-noise reading, wrong), left that one-sided test in place
+STABLE_FLOOR = 0.1
 
 
 def _rank(curves: np.ndarray, base: float) -> tuple:
