@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from ntkrepro.provenance import REPO_ROOT
+from ntkrepro.runner import KERNEL_NAME
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RESERVED = {"all", "maps", "claims", "smoke", "full", "test", "tests"}  # CLI words, figures/ folders, pytest
@@ -28,7 +29,7 @@ RESERVED = {"all", "maps", "claims", "smoke", "full", "test", "tests"}  # CLI wo
 NOTEBOOK_METADATA = {
     "jupytext": {"cell_metadata_filter": "tags,-all", "formats": "ipynb,py:percent",
                  "notebook_metadata_filter": "kernelspec,jupytext"},
-    "kernelspec": {"display_name": "Python 3 (ntkrepro)", "language": "python", "name": "ntkrepro"},
+    "kernelspec": {"display_name": f"Python 3 ({KERNEL_NAME})", "language": "python", "name": KERNEL_NAME},
     "language_info": {"name": "python"},
 }
 
