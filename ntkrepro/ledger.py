@@ -37,6 +37,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from ntkrepro.io import to_jsonable
+from ntkrepro.metrics import parse as parse_metrics
 from ntkrepro.spec import FINDING_VERDICTS, CheckSpec, ChoiceSpec, Claim, is_finite_number as _finite
 
 IMPLEMENTATION_ERROR = "implementation error"
@@ -168,6 +169,8 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
     than ``min_seeds`` seeds are ``inconclusive`` (see the module docstring)."""
     description, reason = spec.description, ""
     infinite = None
+    if claim is not None:  # the claim's typed record (a MetricsError names a missing or renamed metric)
+        metrics = parse_metrics(claim.metrics_type, metrics)
     try:
         raw = spec.value(metrics, params)
         if isinstance(raw, (float, int)) and not isinstance(raw, bool) and math.isinf(raw):
@@ -230,6 +233,7 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
 
 def evaluate(claim: Claim, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per check that runs in ``params['profile']``."""
+    metrics = parse_metrics(claim.metrics_type, metrics)
     return [evaluate_check(s, metrics, params, claim) for s in claim.check_specs(params["profile"])]
 
 
@@ -270,6 +274,7 @@ def evaluate_choice(choice: ChoiceSpec, metrics: Mapping[str, Any], params: Mapp
 
 
 def evaluate_choices(claim: Claim, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    metrics = parse_metrics(claim.metrics_type, metrics)
     return [evaluate_choice(ch, metrics, params) for ch in claim.choices]
 
 
@@ -381,8 +386,9 @@ def failed_implementation_checks(results: Mapping[str, Any]) -> list[str]:
 
 def conclude(claim: Claim, metrics: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """``{verdict, findings, checks, choices}`` of a run's metrics: what results.json records."""
-    rows = evaluate(claim, metrics, params)
-    chosen = evaluate_choices(claim, metrics, params)
+    typed = parse_metrics(claim.metrics_type, metrics)
+    rows = evaluate(claim, typed, params)
+    chosen = evaluate_choices(claim, typed, params)
     found = findings(claim, rows, chosen)
     return {"verdict": claim_verdict(rows, found), "findings": found, "checks": rows, "choices": chosen}
 

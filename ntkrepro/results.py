@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from ntkrepro import ledger
 from ntkrepro.io import read_json, to_jsonable, write_json
+from ntkrepro.metrics import to_json as to_json_metrics
 from ntkrepro.provenance import provenance
 from ntkrepro.registry import get_claim
 from ntkrepro.spec import Claim
@@ -67,11 +68,11 @@ class Run:
                              f"(declared: {self.claim.figure_stems})")
         return savefig(fig, self.output_dir, stem, self.provenance(), self.params)
 
-    def conclude(self, metrics: Mapping[str, Any]) -> dict[str, Any]:
-        """Record the metrics, evaluate the declared checks, write ``results.json`` and show the
+    def conclude(self, metrics: Any) -> dict[str, Any]:
+        """Record the metrics (the claim's typed record, or a mapping), evaluate the declared checks, write ``results.json`` and show the
         findings table, the checks table and the reading generated from the numbers (the last
         cell of every claim notebook). Returns the results."""
-        self.metrics = dict(metrics)
+        self.metrics = dict(to_json_metrics(metrics))
         res = self.results()
         write_json(self.output_dir / "results.json", res)
         self.results_ = res

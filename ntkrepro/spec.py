@@ -297,6 +297,9 @@ class Claim:
     sweep_map: Mapping[str, Any] | None = None
     choices: tuple[ChoiceSpec, ...] = ()  # the values chosen by a search, with their grids
     seeds_param: str = ""  # default seeds parameter of the claim's interval checks
+    # the claim's typed metrics record (ntkrepro.metrics.Metrics subclass, in the claim's metrics.py): checks,
+    # choices and the results contract read it; None: the checks read the metrics mapping
+    metrics_type: type | None = None
 
     def __post_init__(self) -> None:
         ids = [f.id for f in self.findings]
