@@ -52,8 +52,8 @@ def test_check_passes_and_fails(reference, claim_id, check):
     record = read_json(CLAIMS[claim_id].default_output_dir("full") / "results.json")
     if check not in {r["name"] for r in record["checks"]} or check in changed_gates(CLAIMS[claim_id], record):
         pytest.skip("the committed record predates this check's declaration: it is tested when the record is re-made")
-    good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), params)
-    bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), params)
+    good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), params, CLAIMS[claim_id])
+    bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), params, CLAIMS[claim_id])
     assert good["outcome"] == "pass", f"{check} does not pass under passes_with: {good['value']}"
     assert bad["outcome"] == "fail", f"{check} does not fail under fails_with: {bad['value']}"
 
