@@ -95,6 +95,7 @@ def create(claim_id: str, root: Path = REPO_ROOT) -> list[Path]:
     files = {
         folder / "__init__.py": INIT,
         folder / "claim.py": CLAIM_PY,
+        folder / "metrics.py": METRICS_PY,
         folder / "science.py": SCIENCE_PY,
         folder / "figures.py": FIGURES_PY,
         folder / f"test_{claim_id}.py": TEST_PY,
@@ -115,7 +116,8 @@ def create(claim_id: str, root: Path = REPO_ROOT) -> list[Path]:
 # --------------------------------------------------------------------------------------------------
 # templates (__ID__, __NUMBER__, __NN__, __TITLE__ are replaced)
 
-INIT = '''"""Claim folder: `claim.py` (declaration), `science.py`, `figures.py`, `test___ID__.py`."""
+INIT = '''"""Claim folder: `claim.py` (declaration), `metrics.py` (the typed metrics record), `science.py`,
+`figures.py`, `test___ID__.py`."""
 from ntkrepro.claims.__ID__.claim import CLAIM
 
 __all__ = ["CLAIM"]
@@ -131,6 +133,7 @@ no jax and no science at module level (reading the registry must stay light).
 """
 from __future__ import annotations
 
+from ntkrepro.claims.__ID__.metrics import RunMetrics
 from ntkrepro.params import Params, ParamSet, int_list, integer, require
 from ntkrepro.spec import CheckSpec, Claim, FigureSpec, Finding, Paper, below, close
 
@@ -170,11 +173,11 @@ CHECKS = (
     CheckSpec("closed_form_diagonal", "implementation",
               "max |k(x, x) - |x|^2 / 2| of the closed form (t = 0 gives E[relu(z)^2] = |x|^2 / 2 for "
               "z ~ N(0, |x|^2)): a code check of the closed form, not evidence for the finding",
-              close(0.0, ROUND_OFF), lambda m, P: m["closed_form_diag_err"],
+              close(0.0, ROUND_OFF), lambda m, P: m.closed_form_diag_err,
               passes_with={"closed_form_diag_err": 0.0}, fails_with={"closed_form_diag_err": 1e-3}),
     CheckSpec("mc_matches_closed_form", "finding",
               f"max over pairs of |Monte Carlo - closed form| / standard error at the largest m (gate {Z_GATE:g})",
-              below(Z_GATE), lambda m, P: m["max_z"],
+              below(Z_GATE), lambda m, P: m.max_z,
               passes_with={"max_z": 1.0}, fails_with={"max_z": 10.0}, finding="F1"),
 )
 
@@ -195,10 +198,41 @@ CLAIM = Claim(
     params=PARAMS,
     findings=FINDINGS,
     checks=CHECKS,
+    metrics_type=RunMetrics,
     key_metric=("max z at the largest m", "max_z"),
     reconstructed=("A skeleton written by `python -m ntkrepro new`: the example (the arc-cosine kernel against "
                    "Monte Carlo) stands in for the claim; no paper number is claimed."),
 )
+'''
+
+METRICS_PY = '''"""Typed metrics of claim __ID__ (see ntkrepro/metrics.py): the science builds a :class:`RunMetrics`,
+the checks in claim.py read its attributes, and results.json's ``metrics`` is its serialisation (a field's
+name is its JSON key). Imports no jax and no science. Rename or add fields here first: a metric that the
+science no longer produces, or a key that the record does not declare, fails in ``make unit``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ntkrepro.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class ByM(Metrics):
+    """Monte Carlo against the closed form at one number m of random features, over the pairs of points."""
+
+    mean_abs_err: float  # mean |K_mc - K|
+    max_abs_err: float  # max |K_mc - K|
+    max_z: float  # max |K_mc - K| / se
+
+
+@dataclass(frozen=True)
+class RunMetrics(Metrics):
+    """A run's metrics."""
+
+    closed_form_diag_err: float  # max_x |k(x, x) - |x|^2 / 2| of the closed form
+    max_z: float  # ``by_m[largest m].max_z``
+    error_slope: float  # log-log slope of mean |K_mc - K| against m (theory: -1/2)
+    by_m: dict[str, ByM]  # keyed by m
 '''
 
 SCIENCE_PY = '''"""Science of claim __ID__ (pure functions, numpy): the arc-cosine closed form of the ReLU
@@ -209,6 +243,7 @@ from typing import Any
 
 import numpy as np
 
+from ntkrepro.claims.__ID__.metrics import ByM, RunMetrics
 from ntkrepro.params import Params
 
 
@@ -258,16 +293,16 @@ def error_slope(res: dict[str, Any]) -> float:
     return float(np.polyfit(np.log(ms), np.log(errs), 1)[0])
 
 
-def collect(res: dict[str, Any], P: Params) -> dict[str, Any]:
-    """The run's metrics (what the checks read; JSON types only)."""
+def collect(res: dict[str, Any], P: Params) -> RunMetrics:
+    """The run's typed metrics record (what the checks read; results.json is its serialisation)."""
     X, K = res["_X"], res["_K"]
     largest = res["by_m"][str(P.m_list[-1])]
-    return {
-        "closed_form_diag_err": float(np.abs(np.diag(K) - np.sum(X**2, axis=1) / 2).max()),
-        "max_z": largest["max_z"],
-        "error_slope": error_slope(res),
-        "by_m": {m: {k: v for k, v in r.items() if not k.startswith("_")} for m, r in res["by_m"].items()},
-    }
+    return RunMetrics(
+        closed_form_diag_err=float(np.abs(np.diag(K) - np.sum(X**2, axis=1) / 2).max()),
+        max_z=largest["max_z"],
+        error_slope=error_slope(res),
+        by_m={m: ByM(r["mean_abs_err"], r["max_abs_err"], r["max_z"]) for m, r in res["by_m"].items()},
+    )
 '''
 
 FIGURES_PY = '''"""Figures of claim __ID__ (one function per figure)."""

@@ -16,7 +16,7 @@ from ntkrepro import cli
 from ntkrepro.io import write_json
 from ntkrepro.runner import OutputBusy, output_lock, run_claim
 
-CLAIM = "factorized_ntk"  # the fastest smoke profile
+from tiny import CLAIM, FIXED as TINY  # the fastest claim; TINY: its parameters for a run of seconds
 
 
 def _leftovers(parent):
@@ -49,7 +49,7 @@ def test_sigterm_mid_run_leaves_nothing_and_next_run_works(tmp_path):
     assert not (out / "results.json").exists()
     assert not out.exists() or not list(out.glob("*.png"))
     assert _leftovers(tmp_path) == []
-    res = run_claim(CLAIM, "smoke", output_dir=out, progress_bar=False, html=False)
+    res = run_claim(CLAIM, "smoke", overrides=TINY, output_dir=out, progress_bar=False, html=False)
     assert (out / "results.json").exists() and res.results["claim"] == CLAIM
     assert _leftovers(tmp_path) == []
 

@@ -47,7 +47,7 @@ def generated(root, capsys, monkeypatch):
 def test_writes_the_claim_folder_and_the_next_notebook_pair(generated):
     root, claim = generated
     names = sorted(p.name for p in (root / "ntkrepro" / "claims" / CID).iterdir() if p.is_file())
-    assert names == sorted(["__init__.py", "claim.py", "science.py", "figures.py", f"test_{CID}.py"])
+    assert names == sorted(["__init__.py", "claim.py", "metrics.py", "science.py", "figures.py", f"test_{CID}.py"])
     assert claim.id == CID and claim.number == 6 and claim.notebook == f"06_{CID}.ipynb"
     assert (root / "notebooks" / f"06_{CID}.py").exists() and (root / "notebooks" / f"06_{CID}.ipynb").exists()
     assert len(claim.findings) == 1 and len(claim.figures) == 1
@@ -62,10 +62,14 @@ def test_its_checks_pass_and_fail_and_its_smoke_run_reproduces(generated):
     F = importlib.import_module(f"ntkrepro.claims.{CID}.figures")
     P = claim.params.resolve({"profile": "smoke"}, claim.default_output_dir)
     res = E.study(P, np.random.default_rng(P.seed))
-    metrics = E.collect(res, P)
+    typed = E.collect(res, P)
+    assert isinstance(typed, claim.metrics_type)
+    metrics = typed.to_json()
     for spec in claim.checks:  # as tests/test_ledger.py does with a committed record
-        assert evaluate_check(spec, apply_overrides(metrics, spec.passes_with), P)["outcome"] == "pass", spec.name
-        assert evaluate_check(spec, apply_overrides(metrics, spec.fails_with), P)["outcome"] == "fail", spec.name
+        good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), P, claim)
+        bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), P, claim)
+        assert good["outcome"] == "pass", spec.name
+        assert bad["outcome"] == "fail", spec.name
     led = conclude(claim, metrics, P)
     assert led["verdict"] == "1 of 1 findings reproduced", led
     assert [f["verdict"] for f in led["findings"]] == ["reproduced"]
