@@ -243,8 +243,7 @@ run.save(F.negative_controls(neg), "negative_controls")
 # fixed in advance (`LOSS_RTOL`, `INVARIANT_TOL` in `ntkrepro/claims/etf/claim.py`: convergence of float64 gradient descent in `steps` steps).
 
 # %%
-metrics = {**E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident),
-           "open_case_search": search}
+metrics = E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident, search)
 run.conclude(metrics);
 
 # %% [markdown]

@@ -17,10 +17,11 @@ import numpy as np
 from scipy import optimize as sopt
 from scipy.special import gammaln
 
+from ntkrepro.claims.etf.metrics import EtfMetrics
 from ntkrepro.dual import cosines, kappa, kappa_np, norms, quadratic_kernel, relu_kernel
 from ntkrepro.optimize import gradient_descent, gradient_descent_restarts, polish
 from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.io import drop_private, to_jsonable
 
 TWO_PI = 2 * np.pi
 
@@ -481,21 +482,26 @@ def negative_controls(P: Params, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float, float],
-            err: dict, neg: dict, signs: dict, ident: dict) -> dict[str, Any]:
-    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    return {
+            err: dict, neg: dict, signs: dict, ident: dict, search: dict) -> EtfMetrics:
+    """The run's typed metrics (results.json's ``metrics``), validated where they are built: ``kern`` from
+    :func:`kernel_check`, ``cen`` :func:`centred`, ``til`` :func:`tilted`, ``fin`` :func:`finite_n`, ``mc`` =
+    (Monte Carlo loss, its standard error, the closed form) at the first finite-N optimum, ``err``
+    :func:`approximation_error`, ``neg`` :func:`negative_controls`, ``signs`` :func:`sign_patterns`, ``ident``
+    :func:`expected_loss_identity`, ``search`` :func:`open_case_search` (private ``_`` arrays dropped)."""
+    return EtfMetrics.from_json(to_jsonable({
         **{k: kern[k] for k in ("kernel_max_abs_err_nt", "kernel_mc_max_abs_z")},
         "kernel": drop_private(kern),
         "centred": cen["table"],
         "centred_gram_max_dev": max(r["gram_offdiag_max_dev"] for r in cen["table"].values()),
         "tilted": til["table"], "tilted_alpha_c": [til["alpha"], til["c"]], "c_sweep": til["c_sweep"],
-        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": til["readings"], "sign_patterns": signs, "expected_loss_identity": ident,
+        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": til["readings"], "sign_patterns": signs,
+        "expected_loss_identity": ident,
         "finite_n": fin["table"],
         "mc_loss": mc[0], "mc_se": mc[1], "closed_form_loss": mc[2],
         "approximation_error": err,
         "negative_controls": drop_private(neg),
-    }
-
+        "open_case_search": search,
+    }))
 
 
 # ----- issue 27: the readings of the non-centred conjecture and a hard search of the open cases --------
