@@ -143,8 +143,9 @@ run.save(F.tilted(til), "tilted_etf")
 # we do not have.
 
 # %%
+readings = E.readings_sweep(P.M_list, P.d, P.c_sweep)
 {M: {c: {k: round(v, 6) for k, v in r.items()} for c, r in by_c.items() if c in ("0", "0.3", "0.6", "0.9")}
- for M, by_c in til["readings"].items() if M in ("3", "8")}
+ for M, by_c in readings.items() if M in ("3", "8")}
 
 # %% [markdown]
 # ### A hard search of the open cases
@@ -177,7 +178,7 @@ search = E.open_case_search(rng, search_M_list=P.search_M_list, d=P.d, mu_norm=P
                             search_starts=P.search_starts, search_steps=P.search_steps, search_rtol=P.search_rtol,
                             search_lbfgs_starts=P.search_lbfgs_starts, search_v_scale=P.search_v_scale,
                             search_b_scale=P.search_b_scale)
-run.save(F.open_search(search, til["readings"]), "open_search")
+run.save(F.open_search(search, readings), "open_search")
 {case: {k: r[k] for k in ("M", "reached_conjectured", "best_loss_ratio")} for case, r in search.items()}
 
 # %% [markdown]
@@ -252,7 +253,7 @@ run.save(F.negative_controls(neg), "negative_controls")
 # fixed in advance (`LOSS_RTOL`, `INVARIANT_TOL` in `ntkrepro/claims/etf/claim.py`: convergence of float64 gradient descent in `steps` steps).
 
 # %%
-metrics = E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident, search)
+metrics = E.collect(kern, cen, til, readings, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident, search)
 run.conclude(metrics);
 
 # %% [markdown]

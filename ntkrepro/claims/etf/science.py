@@ -281,8 +281,8 @@ def tilted(rng: np.random.Generator, *, M_list: list[int], d: int, mu_norm: floa
     (best of ``n_restarts`` starts, ``steps`` steps of lr / M, finished by L-BFGS) on L_sim against the 1-D
     tilted-frame search v_j = r* (t* mu_hat + sqrt(1 - t*^2) e_j), per M <= d, with max deviations of every
     cosine and norm (``table``); the same at the largest M <= d for every c in ``tilted_c_list`` (alpha = 1, by
-    scale covariance; ``c_gd``); t*(c), rho*(c) over ``c_sweep`` (``c_sweep``); :func:`readings_sweep`
-    (``readings``); and ``alpha``, ``c``."""
+    scale covariance; ``c_gd``); t*(c), rho*(c) over ``c_sweep`` (``c_sweep``); and ``alpha``, ``c``. The two
+    readings over c (no random draw) are :func:`readings_sweep`."""
     alpha, c = target_scalars(mu_norm, sigma_w)
     out = {}
     for M in [m for m in M_list if m <= d]:
@@ -300,7 +300,7 @@ def tilted(rng: np.random.Generator, *, M_list: list[int], d: int, mu_norm: floa
                            "axis_angle_rad": inv["axis_angle_rad"]}
     M_sweep = min(m for m in M_list if m >= 3) if any(m >= 3 for m in M_list) else 3
     sweep = [tilted_etf(M_sweep, 1.0, cc) for cc in c_sweep]
-    return {"table": out, "c_gd": c_gd, "readings": readings_sweep(M_list, d, c_sweep),
+    return {"table": out, "c_gd": c_gd,
             "c_sweep": {"M": M_sweep, "c": list(c_sweep), "t_star": [s["t_star"] for s in sweep],
                         "rho_star": [s["rho_star"] for s in sweep]},
             "alpha": alpha, "c": c}
@@ -503,10 +503,11 @@ def negative_controls(rng: np.random.Generator, *, sigma_w: float, n_restarts: i
 # ----- metrics ------------------------------------------------------------------------------
 
 
-def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float, float],
+def collect(kern: dict, cen: dict, til: dict, readings: dict, fin: dict, mc: tuple[float, float, float],
             err: dict, neg: dict, signs: dict, ident: dict, search: dict) -> EtfMetrics:
     """The run's typed metrics (results.json's ``metrics``), validated where they are built: ``kern`` from
-    :func:`kernel_check`, ``cen`` :func:`centred`, ``til`` :func:`tilted`, ``fin`` :func:`finite_n`, ``mc`` =
+    :func:`kernel_check`, ``cen`` :func:`centred`, ``til`` :func:`tilted`, ``readings`` :func:`readings_sweep`,
+    ``fin`` :func:`finite_n`, ``mc`` =
     (Monte Carlo loss, its standard error, the closed form) at the first finite-N optimum, ``err``
     :func:`approximation_error`, ``neg`` :func:`negative_controls`, ``signs`` :func:`sign_patterns`, ``ident``
     :func:`expected_loss_identity`, ``search`` :func:`open_case_search` (private ``_`` arrays dropped)."""
@@ -516,7 +517,7 @@ def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float,
         "centred": cen["table"],
         "centred_gram_max_dev": max(r["gram_offdiag_max_dev"] for r in cen["table"].values()),
         "tilted": til["table"], "tilted_alpha_c": [til["alpha"], til["c"]], "c_sweep": til["c_sweep"],
-        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": til["readings"], "sign_patterns": signs,
+        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": readings, "sign_patterns": signs,
         "expected_loss_identity": ident,
         "finite_n": fin["table"],
         "mc_loss": mc[0], "mc_se": mc[1], "closed_form_loss": mc[2],
