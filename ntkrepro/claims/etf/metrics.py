@@ -63,7 +63,7 @@ class TiltedRow(Metrics):
     """E3, one M <= d at the target's (alpha, c): the 1-D search's t*, rho* = t*^2 - (1 - t*^2)/(M-1), r*, L*
     (``t_star``, ``rho_star``, ``r_star``, ``L_star``); GD finished by L-BFGS (``gd_loss``) and its frame's max
     deviations (every entry, not a mean): |cos_jl - rho*| (``gram_max_dev``), |cos(v_j, mu) - t*|
-    (``t_max_dev``), |v_j| - r*| / r* (``norm_max_dev``), the angle between sum_j v_j and mu (``axis_angle_rad``);
+    (``t_max_dev``), ||v_j| - r*| / r* (``norm_max_dev``), the angle between sum_j v_j and mu (``axis_angle_rad``);
     its means (``gd_rho``, ``gd_norm``, ``gd_t``) and norm spread; the two readings' losses at this (M, alpha, c)
     (``simplex_etf_loss``, ``tight_frame_loss``, ``optimum_loss``, as in :class:`Readings`)."""
 
