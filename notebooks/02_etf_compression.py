@@ -94,7 +94,7 @@ dict(P, alpha=alpha, c=c)
 # which is exactly the $M=2$ optimum.
 
 # %%
-kern = E.kernel_check(P, n_mc=P.mc_samples)
+kern = E.kernel_check(P.d, P.seed, n_mc=P.mc_samples)
 {k: kern[k] for k in ("kernel_max_abs_err_nt", "kernel_mc_max_abs_z")}
 
 # %% [markdown]
@@ -108,8 +108,9 @@ kern = E.kernel_check(P, n_mc=P.mc_samples)
 # measured. The conjecture would be **falsified** by any start that ends below $L^*$.
 
 # %%
-cen = E.centred(P, rng)
-run.save(F.centred(cen, P), "centred_etf")
+cen = E.centred(rng, M_list=P.M_list, d=P.d, sigma_w=P.sigma_w, n_restarts=P.n_restarts, steps=P.steps, lr=P.lr,
+               train_b=P.train_b)
+run.save(F.centred(cen, P.sigma_w), "centred_etf")
 {M: {k: row[k] for k in ("gd_loss", "etf_loss", "gram_offdiag_max_dev", "etf_hit_rate", "free_b_etf_hit_rate") if k in row}
  for M, row in cen["table"].items()}
 
@@ -124,7 +125,8 @@ run.save(F.centred(cen, P), "centred_etf")
 # parallel to $\hat\mu$ (angle below $10^{-6}$).
 
 # %%
-til = E.tilted(P, rng)
+til = E.tilted(rng, M_list=P.M_list, d=P.d, mu_norm=P.mu_norm, sigma_w=P.sigma_w, n_restarts=P.n_restarts,
+               steps=P.steps, lr=P.lr, tilted_c_list=P.tilted_c_list, c_sweep=P.c_sweep)
 run.save(F.tilted(til), "tilted_etf")
 {M: {k: row[k] for k in ("t_star", "gd_t", "gram_max_dev", "norm_max_dev", "axis_angle_rad")}
  for M, row in til["table"].items()}, til["c_gd"]
@@ -141,8 +143,9 @@ run.save(F.tilted(til), "tilted_etf")
 # we do not have.
 
 # %%
+readings = E.readings_sweep(P.M_list, P.d, P.c_sweep)
 {M: {c: {k: round(v, 6) for k, v in r.items()} for c, r in by_c.items() if c in ("0", "0.3", "0.6", "0.9")}
- for M, by_c in til["readings"].items() if M in ("3", "8")}
+ for M, by_c in readings.items() if M in ("3", "8")}
 
 # %% [markdown]
 # ### A hard search of the open cases
@@ -171,8 +174,11 @@ run.save(F.tilted(til), "tilted_etf")
 # negative output weight) that would measure the search's power to find a mixed-sign optimum.
 
 # %%
-search = E.open_case_search(P, rng)
-run.save(F.open_search(search, til["readings"]), "open_search")
+search = E.open_case_search(rng, search_M_list=P.search_M_list, d=P.d, mu_norm=P.mu_norm, sigma_w=P.sigma_w, lr=P.lr,
+                            search_starts=P.search_starts, search_steps=P.search_steps, search_rtol=P.search_rtol,
+                            search_lbfgs_starts=P.search_lbfgs_starts, search_v_scale=P.search_v_scale,
+                            search_b_scale=P.search_b_scale)
+run.save(F.open_search(search, readings), "open_search")
 {case: {k: r[k] for k in ("M", "reached_conjectured", "best_loss_ratio")} for case, r in search.items()}
 
 # %% [markdown]
@@ -187,7 +193,8 @@ run.save(F.open_search(search, til["readings"]), "open_search")
 # easier to see).
 
 # %%
-signs = E.sign_patterns(P, rng)
+signs = E.sign_patterns(rng, M_list=P.M_list, d=P.d, mu_norm=P.mu_norm, sigma_w=P.sigma_w, sign_p_per_M=P.sign_p_per_M,
+                        sign_restarts=P.sign_restarts, sign_steps=P.sign_steps, lr=P.lr)
 run.save(F.sign_patterns(signs), "sign_patterns")
 {k: max(r["gd_loss"] / r["etf_loss_M_minus_p"] - 1 for r in v.values()) for k, v in signs.items()}
 
@@ -200,7 +207,8 @@ run.save(F.sign_patterns(signs), "sign_patterns")
 # interval of its log-log slope over every draw. The loss at the first optimum is re-estimated from fresh inputs.
 
 # %%
-fin = E.finite_n(P, rng)
+fin = E.finite_n(rng, M_finite=P.M_finite, finite_d_list=P.finite_d_list, N_list=P.N_list, sigma_w=P.sigma_w,
+                 weights=P.weights, finite_draws=P.finite_draws, finite_restarts=P.finite_restarts)
 run.save(F.finite_n(fin["table"]), "finite_n")
 W, a, V_opt, L_closed = fin["_optimum"]
 mc_loss, mc_se = E.monte_carlo_loss(W, a, V_opt, P.mc_samples, P.seed + 1)
@@ -218,9 +226,11 @@ fin["table"], dict(mc_loss=mc_loss, mc_se=mc_se, closed_form=L_closed)
 # paper's own rate is unknown.
 
 # %%
-err = E.approximation_error(P, rng)
+err = E.approximation_error(rng, M_finite=P.M_finite, error_d_list=P.error_d_list, N_list=P.N_list,
+                            sigma_w=P.sigma_w, n_draws=P.n_draws, a_spread=P.a_spread)
 run.save(F.approximation_error(err), "approximation_error")
-ident = E.expected_loss_identity(P, rng)
+ident = E.expected_loss_identity(rng, M_finite=P.M_finite, identity_d_list=P.identity_d_list,
+                                 identity_N_list=P.identity_N_list, sigma_w=P.sigma_w, identity_draws=P.identity_draws)
 ident
 
 # %% [markdown]
@@ -232,7 +242,7 @@ ident
 # with the quadratic activation the optimum is an orthogonal frame (closed form $|v_j|^2=\frac{d+2}{d(M+2)}$).
 
 # %%
-neg = E.negative_controls(P, rng)
+neg = E.negative_controls(rng, sigma_w=P.sigma_w, n_restarts=P.n_restarts, steps=P.steps, lr=P.lr)
 run.save(F.negative_controls(neg), "negative_controls")
 {k: {kk: vv for kk, vv in v.items()} for k, v in neg.items() if not k.startswith("_")}
 
@@ -243,8 +253,7 @@ run.save(F.negative_controls(neg), "negative_controls")
 # fixed in advance (`LOSS_RTOL`, `INVARIANT_TOL` in `ntkrepro/claims/etf/claim.py`: convergence of float64 gradient descent in `steps` steps).
 
 # %%
-metrics = {**E.collect(kern, cen, til, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident),
-           "open_case_search": search}
+metrics = E.collect(kern, cen, til, readings, fin, (mc_loss, mc_se, L_closed), err, neg, signs, ident, search)
 run.conclude(metrics);
 
 # %% [markdown]

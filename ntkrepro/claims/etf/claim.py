@@ -9,6 +9,7 @@ from ntkrepro.spec import CheckSpec, Claim, FigureSpec, Finding, Paper, above, b
 import numpy as np
 from scipy.stats import t as student_t
 
+from ntkrepro.claims.etf.metrics import EtfMetrics
 from ntkrepro.numerics import loglog_slope, tolerance
 
 # Gates shared by several checks (declared before any run).
@@ -123,35 +124,32 @@ FINDINGS = (
 )
 
 
-def _loss_err(m, P):
-    return max(abs(r["gd_loss"] - r["etf_loss"]) / r["etf_loss"] for r in m["centred"].values())
+def _loss_err(m: EtfMetrics, P):
+    return max(abs(r.gd_loss - r.etf_loss) / r.etf_loss for r in m.centred.values())
 
 
-def _below_rel(m, P):
-    return min((min(r["gd_loss_min_all"], r.get("free_b_gd_loss_min", np.inf)) - r["etf_loss"]) / r["etf_loss"]
-               for r in m["centred"].values())
+def _below_rel(m: EtfMetrics, P):
+    """min over M of (lowest loss of every start, b = +1 and, with train_b, free sign - L*) / L*. A free-sign loss
+    that is null (diverged) leaves the check unevaluated, as before typing."""
+    return min((min(r.gd_loss_min_all, r.free_b_gd_loss_min if P["train_b"] else np.inf) - r.etf_loss) / r.etf_loss
+               for r in m.centred.values())
 
 
 def _frame_err(r):
     """One tilted-frame row: max(loss error / LOSS_RTOL, max |cos_jl - rho*|, max |cos(v_j, mu) - t*|,
     max ||v_j| - r*|/r* (each / INVARIANT_TOL)): every cosine and norm, not their means."""
-    return max(abs(r["gd_loss"] - r["L_star"]) / r["L_star"] / LOSS_RTOL, r["gram_max_dev"] / INVARIANT_TOL,
-               r["t_max_dev"] / INVARIANT_TOL, r["norm_max_dev"] / INVARIANT_TOL)
+    return max(abs(r.gd_loss - r.L_star) / r.L_star / LOSS_RTOL, r.gram_max_dev / INVARIANT_TOL,
+               r.t_max_dev / INVARIANT_TOL, r.norm_max_dev / INVARIANT_TOL)
 
 
-def _tilted_err(m, P):
+def _tilted_err(m: EtfMetrics, P):
     """Worst over M of :func:`_frame_err`."""
-    return max(_frame_err(r) for r in m["tilted"].values())
+    return max(_frame_err(r) for r in m.tilted.values())
 
 
-def _tilted_c_err(m, P):
+def _tilted_c_err(m: EtfMetrics, P):
     """The same over every c of ``tilted_c_list`` (largest M <= d), the axis angle included (/ AXIS_TOL)."""
-    return max(max(_frame_err(r), r["axis_angle_rad"] / AXIS_TOL) for r in m["tilted_c_sweep_gd"].values())
-
-
-def _sign_rel(m):
-    return [(r["gd_loss"] - r["etf_loss_M_minus_p"]) / r["etf_loss_M_minus_p"]
-            for cell in m["sign_patterns"].values() for r in cell.values()]
+    return max(max(_frame_err(r), r.axis_angle_rad / AXIS_TOL) for r in m.tilted_c_sweep_gd.values())
 
 
 def _slope_upper(x, y, level=SLOPE_LEVEL):
@@ -165,28 +163,25 @@ def _slope_upper(x, y, level=SLOPE_LEVEL):
     return slope + float(student_t.ppf(0.5 + level / 2, n - 2)) * se
 
 
-def _finite_trend(m, P, key):
-    """Worst d: upper end of the interval of the slope of log(key) against log N over every draw."""
+def _finite_trend(m: EtfMetrics, P, key):
+    """Worst d: upper end of the interval of the slope of log(key) against log N over every draw (``key``: a
+    field of :class:`FiniteNRow` with a ``<key>_draws`` list)."""
     by_d: dict[int, list] = {}
-    for r in m["finite_n"].values():
-        by_d.setdefault(r["d"], []).extend((np.log(r["N"]), np.log(v)) for v in r[key + "_draws"])
+    for r in m.finite_n.values():
+        by_d.setdefault(r.d, []).extend((np.log(r.N), np.log(v)) for v in getattr(r, key + "_draws"))
     return max(_slope_upper([p[0] for p in v], [p[1] for p in v]) for v in by_d.values())
 
 
-def _family(m, w):
-    return [r for r in m["approximation_error"].values() if r["weights"] == w]
-
-
-def _identity_z_over_t(m, P):
+def _identity_z_over_t(m: EtfMetrics, P):
     """max |z| over the identity cells divided by the Student-t critical value (n - 1 dof, family-wise
     two-sided level ALPHA_FAMILY, Bonferroni over the cells)."""
-    cells = list(m["expected_loss_identity"].values())
-    z = max(abs(r["mean"] - r["predicted"]) / (r["sd"] / np.sqrt(r["n_draws"])) for r in cells)
-    n = min(r["n_draws"] for r in cells)
+    cells = list(m.expected_loss_identity.values())
+    z = max(abs(r.mean - r.predicted) / (r.sd / np.sqrt(r.n_draws)) for r in cells)
+    n = min(r.n_draws for r in cells)
     return z / float(student_t.ppf(1 - ALPHA_FAMILY / (2 * len(cells)), n - 1))
 
 
-def _error_slope(m, P):
+def _error_slope(m: EtfMetrics, P):
     """Worst family: log-log slope against d of |mean L_exact - L_sim - (1/2 - 1/(2 pi)) sigma_w^2 E[N a_i^2] / N|
     at the largest N: the d-bias alone, with the known 1/N diagonal term (opposite in sign, it would make
     |mean| pass near zero and the slope spurious) removed; E[N a_i^2] = 1 + a_spread^2 for random a_i."""
@@ -195,52 +190,50 @@ def _error_slope(m, P):
     for w in ("gaussian", "rademacher", "random_a"):
         na2 = 1 + (P["a_spread"] ** 2 if w == "random_a" else 0.0)
         diag = (0.5 - 1 / (2 * np.pi)) * P["sigma_w"] ** 2 * na2 / n_max
-        plateau = sorted((r["d"], abs(r["mean"] - diag)) for r in _family(m, w) if r["N"] == n_max)
+        plateau = sorted((r.d, abs(r.mean - diag)) for r in m.approximation_family(w) if r.N == n_max)
         out.append(loglog_slope([p[0] for p in plateau], [p[1] for p in plateau]))
     return max(out)
 
 
-def _fluct_slope(m, P):
+def _fluct_slope(m: EtfMetrics, P):
     """Worst (family, d): log-log slope of the sd over draws of L_exact against N."""
     out = []
     for w in ("gaussian", "rademacher", "random_a"):
         for d in P["error_d_list"]:
-            rows = sorted((r["N"], r["sd"]) for r in _family(m, w) if r["d"] == d)
+            rows = sorted((r.N, r.sd) for r in m.approximation_family(w) if r.d == d)
             out.append(loglog_slope([p[0] for p in rows], [p[1] for p in rows]))
     return max(out)
 
 
-def _quadratic_orthogonal(m, P):
-    q = m["negative_controls"]["quadratic"]
-    return bool(q["gram_offdiag_max_dev"] > 0.1 and q["gram_max_abs_err_orthogonal"] < INVARIANT_TOL)
+def _quadratic_orthogonal(m: EtfMetrics, P):
+    q = m.negative_controls.quadratic
+    return bool(q.gram_offdiag_max_dev > 0.1 and q.gram_max_abs_err_orthogonal < INVARIANT_TOL)
 
 
-def _pentagon(m, P):
-    q = m["negative_controls"]["pentagon"]
-    return max(q["gram_max_abs_err"] / INVARIANT_TOL,
-               abs(q["gd_loss"] - q["closed_form_loss"]) / q["closed_form_loss"] / LOSS_RTOL)
+def _pentagon(m: EtfMetrics, P):
+    q = m.negative_controls.pentagon
+    return max(q.gram_max_abs_err / INVARIANT_TOL, abs(q.gd_loss - q.closed_form_loss) / q.closed_form_loss / LOSS_RTOL)
 
 
 SEARCH_MOST = 0.5  # "most starts": the search must reach the conjectured optimum from more than half of them
 
 
-def _literal_gap(m, P):
+def _literal_gap(m: EtfMetrics, P):
     """min over M and c > 0 of (best ETF loss - optimum loss) / optimum loss: the literal reading holds only if
     an ETF (the simplex in mu-perp or the tight tilted frame) attains the optimum at every c (gap ~ 0)."""
-    return max((min(r["tight_frame_loss"], r["simplex_etf_loss"]) - r["optimum_loss"]) / r["optimum_loss"]
-               for by_c in m["tilted_readings"].values() for c, r in by_c.items() if float(c) > 0)
+    return max((min(r.tight_frame_loss, r.simplex_etf_loss) - r.optimum_loss) / r.optimum_loss
+               for by_c in m.tilted_readings.values() for c, r in by_c.items() if float(c) > 0)
 
 
 def _search_below(case):
-    def value(m, P):
-        return min(m["open_case_search"][case]["best_loss_ratio"]) - 1
+    def value(m: EtfMetrics, P):
+        return getattr(m.open_case_search, case).best_below()
     return value
 
 
 def _search_reach(case):
-    def value(m, P):
-        r = m["open_case_search"][case]
-        return min(r["reached_conjectured"]) / r["starts"]
+    def value(m: EtfMetrics, P):
+        return getattr(m.open_case_search, case).reach_fraction()
     return value
 
 
@@ -263,15 +256,15 @@ def _search_checks(case: str, finding: str, below_name: str, reach_name: str, be
 CHECKS = (
     CheckSpec("kernel_matches_neural_tangents", "implementation",
               "max |closed form - nt.stax Dense(W_std=sqrt d)+Relu NNGP| at 7 angles, |u|=1, |v|=2",
-              close(0.0, tolerance(np.float64, 1.0, safety=1e4)), lambda m, P: m["kernel_max_abs_err_nt"],
+              close(0.0, tolerance(np.float64, 1.0, safety=1e4)), lambda m, P: m.kernel_max_abs_err_nt,
               passes_with={"kernel_max_abs_err_nt": 0.0}, fails_with={"kernel_max_abs_err_nt": 1e-6}),
     CheckSpec("kernel_matches_monte_carlo", "implementation",
               "max |MC - closed form| / standard error over the angles", below(Z_BOUND),
-              lambda m, P: m["kernel_mc_max_abs_z"],
+              lambda m, P: m.kernel_mc_max_abs_z,
               passes_with={"kernel_mc_max_abs_z": 1.0}, fails_with={"kernel_mc_max_abs_z": 6.0}),
     CheckSpec("monte_carlo_matches_closed_form_loss", "implementation",
               "|MC - closed form| / SE of the loss at the finite-N optimum (fresh Gaussian inputs)",
-              below(Z_BOUND), lambda m, P: abs(m["mc_loss"] - m["closed_form_loss"]) / m["mc_se"],
+              below(Z_BOUND), lambda m, P: abs(m.mc_loss - m.closed_form_loss) / m.mc_se,
               passes_with={"mc_loss": lambda v: v, "closed_form_loss": 0.0116, "mc_se": 1.0},
               fails_with={"mc_se": 1e-9}),
     CheckSpec("expected_loss_identity", "implementation",
@@ -293,10 +286,10 @@ CHECKS = (
               passes_with={"centred.2.gd_loss_min_all": 0.03701360604771685},
               fails_with={"centred.2.gd_loss_min_all": 0.036}, finding="F1"),
     CheckSpec("centred_gram_is_simplex", "finding", "max over M of max_jl |cos(v_j, v_l) + 1/(M-1)|",
-              below(INVARIANT_TOL), lambda m, P: m["centred_gram_max_dev"],
+              below(INVARIANT_TOL), lambda m, P: m.centred_gram_max_dev,
               passes_with={"centred_gram_max_dev": 1e-8}, fails_with={"centred_gram_max_dev": 0.01}, finding="F1"),
     CheckSpec("centred_norms_equal_r_star", "finding", "max over M of |mean |v_j| - r*| / r*",
-              below(INVARIANT_TOL), lambda m, P: max(r["norm_rel_err"] for r in m["centred"].values()),
+              below(INVARIANT_TOL), lambda m, P: max(r.norm_rel_err for r in m.centred.values()),
               passes_with={"centred.*.norm_rel_err": 1e-9}, fails_with={"centred.3.norm_rel_err": 0.01},
               finding="F1"),
     CheckSpec("negative_control_quadratic", "control",
@@ -317,14 +310,14 @@ CHECKS = (
     CheckSpec("no_sign_pattern_below_positive_etf", "finding",
               "min over M, c (0 and the tilted c) and p of (best loss with p output weights at -1 - ETF loss of M-p "
               "neurons) / ETF loss: a value below round-off would falsify the mixed-sign conjecture",
-              above(-LOSS_RTOL), lambda m, P: min(_sign_rel(m)),
+              above(-LOSS_RTOL), lambda m, P: min(m.sign_rel_gaps()),
               passes_with={"sign_patterns.*.*.gd_loss": 1.0, "sign_patterns.*.*.etf_loss_M_minus_p": 1.0},
               fails_with={"sign_patterns.*.*.gd_loss": 0.99, "sign_patterns.*.*.etf_loss_M_minus_p": 1.0},
               finding="F2"),
     CheckSpec("sign_patterns_reach_positive_etf", "control",
               "max over M, c and p of the same relative gap: the search must reach the ETF(M-p) level for the test "
               f"above to have power (beyond {SIGN_ATTAIN_RTOL:g} the search did not decide: inconclusive)",
-              below(SIGN_ATTAIN_RTOL), lambda m, P: max(_sign_rel(m)),
+              below(SIGN_ATTAIN_RTOL), lambda m, P: max(m.sign_rel_gaps()),
               passes_with={"sign_patterns.*.*.gd_loss": 1.0, "sign_patterns.*.*.etf_loss_M_minus_p": 1.0},
               fails_with={"sign_patterns.*.*.gd_loss": 1.01, "sign_patterns.*.*.etf_loss_M_minus_p": 1.0},
               finding="F2"),
@@ -337,7 +330,7 @@ CHECKS = (
               fails_with={"tilted.2.gram_max_dev": 0.03}, finding="F3"),
     CheckSpec("tilted_axis_parallel_to_mean", "finding",
               "max over M of the angle (rad) between sum_j v_j and mu", below(AXIS_TOL),
-              lambda m, P: max(r["axis_angle_rad"] for r in m["tilted"].values()),
+              lambda m, P: max(r.axis_angle_rad for r in m.tilted.values()),
               passes_with={"tilted.*.axis_angle_rad": 0.0}, fails_with={"tilted.2.axis_angle_rad": 1e-3},
               finding="F3"),
     CheckSpec("tilted_frame_at_every_c", "finding",
@@ -430,4 +423,5 @@ CLAIM = Claim(
                    "w_i = mu + sigma_w z_i/sqrt(d), the simplified objective in alpha and c) is a "
                    "reconstruction consistent with the abstract; no paper number is claimed."),
     sweep_map={"axes": {"mu_norm": [0.2, 0.6, 1.0, 1.5]}, "fixed": {}},  # how non-centred the target is
+    metrics_type=EtfMetrics,
 )

@@ -7,7 +7,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from ntkrepro.params import Params
 from ntkrepro.plotting import log_ticks
 
 
@@ -17,8 +16,8 @@ def _heatmap(ax: plt.Axes, G: np.ndarray, title: str) -> None:
     ax.set(title=title, xticks=[], yticks=[])
 
 
-def centred(cen: dict[str, Any], P: Params) -> plt.Figure:
-    """Learned cosine matrices (heatmaps) for a few M, and L*/C0 and GD against M."""
+def centred(cen: dict[str, Any], sigma_w: float) -> plt.Figure:
+    """Learned cosine matrices (heatmaps) for a few M, and L*/C0 and GD against M (C0 = sigma_w^2 / (2 pi))."""
     Ms = list(cen["_grams"])
     show = Ms if len(Ms) <= 4 else [Ms[0], Ms[1], Ms[len(Ms) // 2], Ms[-1]]
     fig, ax = plt.subplots(1, len(show) + 1, figsize=(3.2 * (len(show) + 1) + 1.5, 3.6),
@@ -27,7 +26,7 @@ def centred(cen: dict[str, Any], P: Params) -> plt.Figure:
         _heatmap(a, cen["_grams"][M], f"M={M}: cos(v_j,v_l)\n(ETF: −1/(M−1) = {-1 / (M - 1):.3f})")
     t = cen["table"]
     M = np.array([int(k) for k in t])
-    C0 = P.sigma_w**2 / (2 * np.pi)
+    C0 = sigma_w**2 / (2 * np.pi)
     ax[-1].plot(M, [t[str(m)]["etf_loss"] / C0 for m in M], "k-", label="ETF closed form L*/C0")
     ax[-1].plot(M, [t[str(m)]["gd_loss"] / C0 for m in M], "o", mfc="none", label="GD, best start")
     ax[-1].plot(M, (np.pi / 2 - 1) / M, ":", label="(π/2 − 1)/M")

@@ -17,10 +17,10 @@ import numpy as np
 from scipy import optimize as sopt
 from scipy.special import gammaln
 
+from ntkrepro.claims.etf.metrics import EtfMetrics
 from ntkrepro.dual import cosines, kappa, kappa_np, norms, quadratic_kernel, relu_kernel
 from ntkrepro.optimize import gradient_descent, gradient_descent_restarts, polish
-from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.io import drop_private, to_jsonable
 
 TWO_PI = 2 * np.pi
 
@@ -184,19 +184,22 @@ def _sim_free_b(x, alpha, c, mu_hat):
     return sim_loss(x["V"], x["b"], alpha, c, mu_hat)
 
 
-def kernel_check(P: Params, n_mc: int = 1_000_000) -> dict[str, Any]:
-    """E1: closed form against neural-tangents' NNGP (Dense(W_std=sqrt d) + Relu) and Monte Carlo
-    at several angles, |u| = 1, |v| = 2."""
+def kernel_check(d: int, seed: int, n_mc: int = 1_000_000) -> dict[str, Any]:
+    """E1: the closed form k(u, v) = E_x[relu(u.x) relu(v.x)] = |u||v| kappa(rho), x ~ N(0, I_d), at 7 angles
+    between u = e_1 (|u| = 1) and v in span(e_1, e_2) (|v| = 2), against neural-tangents' NNGP of
+    Dense(1, W_std=sqrt d) + Relu and against Monte Carlo from ``n_mc`` inputs drawn with ``seed`` (only the
+    span of u, v matters, so the inputs are (n_mc, 2)). Per-angle arrays (7,): ``angles_deg``, ``closed_form``,
+    ``nt``, ``mc``, ``mc_se``; ``kernel_max_abs_err_nt`` = max |closed - nt|, ``kernel_mc_max_abs_z`` =
+    max |mc - closed| / mc_se."""
     from neural_tangents import stax
 
-    d = P.d
     angles = np.deg2rad([0, 45, 60, 90, 109.47, 120, 180])
     u = np.eye(d)[0]
     V = np.stack([2 * (np.cos(t) * u + np.sin(t) * np.eye(d)[1]) for t in angles])
     closed = np.asarray(relu_kernel(jnp.asarray(u[None]), jnp.asarray(V)))[0]
     kfn = stax.serial(stax.Dense(1, W_std=np.sqrt(d)), stax.Relu())[2]
     nt_vals = np.asarray(kfn(u[None], V, "nngp"))[0]
-    x = np.random.default_rng(P.seed).normal(size=(n_mc, 2))  # only the span of u, v matters
+    x = np.random.default_rng(seed).normal(size=(n_mc, 2))  # only the span of u, v matters
     fu = np.maximum(x[:, 0], 0)
     prods = fu[:, None] * np.maximum(x @ V[:, :2].T, 0)
     mc, se = prods.mean(0), prods.std(0, ddof=1) / np.sqrt(n_mc)
@@ -206,17 +209,20 @@ def kernel_check(P: Params, n_mc: int = 1_000_000) -> dict[str, Any]:
             "kernel_mc_max_abs_z": float(np.abs(z).max())}
 
 
-def centred(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E2: GD on L_sim (c = 0, alpha = sigma_w) from random starts for each M; b = +1, and the
-    free-sign variant (b trained) with its hit rate."""
-    alpha = P.sigma_w
-    mu_hat = jnp.eye(P.d)[0]
+def centred(rng: np.random.Generator, *, M_list: list[int], d: int, sigma_w: float, n_restarts: int, steps: int,
+            lr: float, train_b: bool) -> dict[str, Any]:
+    """E2: gradient descent on L_sim(V, b = 1) with c = 0, alpha = sigma_w (``steps`` steps of lr / M from
+    ``n_restarts`` starts V ~ N(0, 0.01/d), shape (n_restarts, M, d)) for each M of ``M_list``, against the simplex
+    ETF (``etf_centred``); with ``train_b`` also the free-sign variant (b trained from b ~ +-1) with its hit rate.
+    Returns ``table`` (one row per M, as ``metrics.CentredRow``) and ``_grams`` (the best start's M x M cosines)."""
+    alpha = sigma_w
+    mu_hat = jnp.eye(d)[0]
     out: dict[str, Any] = {}
     grams = {}
-    for M in P.M_list:
+    for M in M_list:
         ref = etf_centred(M, alpha)
-        V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, P.n_restarts, M, P.d),
-                                              P.lr / M, P.steps, alpha, 0.0, mu_hat)
+        V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, n_restarts, M, d),
+                                              lr / M, steps, alpha, 0.0, mu_hat)
         final = np.asarray(losses[:, -1])
         best = int(np.argmin(final))
         inv = frame_invariants(np.asarray(V[best]))
@@ -227,10 +233,10 @@ def centred(P: Params, rng: np.random.Generator) -> dict[str, Any]:
                "norm_rel_err": float(abs(inv["norm_mean"] - ref["r_star"]) / ref["r_star"]),
                "norm_rel_spread": inv["norm_rel_spread"], "etf_hit_rate": float(hits.mean()),
                "loss_over_C0": ref["L_star"] / ref["C0"]}
-        if P.train_b:
-            x0 = {"V": _init(rng, P.n_restarts, M, P.d),
-                  "b": jnp.asarray(rng.choice([-1.0, 1.0], size=(P.n_restarts, M)))}
-            _, fl = gradient_descent_restarts(_sim_free_b, x0, P.lr / M, P.steps, alpha, 0.0, mu_hat)
+        if train_b:
+            x0 = {"V": _init(rng, n_restarts, M, d),
+                  "b": jnp.asarray(rng.choice([-1.0, 1.0], size=(n_restarts, M)))}
+            _, fl = gradient_descent_restarts(_sim_free_b, x0, lr / M, steps, alpha, 0.0, mu_hat)
             ff = np.asarray(fl[:, -1])
             row.update({"free_b_gd_loss_min": float(ff.min()),
                         "free_b_etf_hit_rate": float((np.abs(ff - ref["L_star"]) <= 1e-6 * ref["L_star"]).mean())})
@@ -257,41 +263,45 @@ def _frame_vs_tilted(V: np.ndarray, ref: dict[str, float]) -> dict[str, float]:
             "gd_t": float(np.mean(V[:, 0] / n)), "norm_rel_spread": float((n.max() - n.min()) / n.mean())}
 
 
-def _tilted_optimum(P: Params, rng: np.random.Generator, M: int, alpha: float, c: float,
-                    restarts: int) -> tuple[np.ndarray, float]:
-    """Best of ``restarts`` gradient-descent runs on L_sim (b = +1), finished by L-BFGS."""
-    mu_hat = jnp.eye(P.d)[0]
-    V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, restarts, M, P.d), P.lr / M, P.steps,
+def _tilted_optimum(rng: np.random.Generator, M: int, d: int, alpha: float, c: float, restarts: int, lr: float,
+                    steps: int) -> tuple[np.ndarray, float]:
+    """Best of ``restarts`` gradient-descent runs (``steps`` steps of lr / M) on L_sim (b = +1), finished by
+    L-BFGS: (V (M, d), its loss)."""
+    mu_hat = jnp.eye(d)[0]
+    V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, restarts, M, d), lr / M, steps,
                                           alpha, c, mu_hat)
     best = int(np.argmin(np.asarray(losses[:, -1])))
     Vp, loss = polish(_sim_fixed_b, V[best], alpha, c, mu_hat)
     return np.asarray(Vp), loss
 
 
-def tilted(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E3: non-centred target (mu_norm > 0): gradient descent (best start, finished by L-BFGS) on
-    L_sim against the 1-D tilted-frame search, per M <= d, with max deviations of every cosine and
-    norm; the same at the largest M <= d for every c in ``tilted_c_list`` (alpha = 1, by scale
-    covariance); t*(c), rho*(c) over ``c_sweep``."""
-    alpha, c = target_scalars(P.mu_norm, P.sigma_w)
+def tilted(rng: np.random.Generator, *, M_list: list[int], d: int, mu_norm: float, sigma_w: float, n_restarts: int,
+           steps: int, lr: float, tilted_c_list: list[float], c_sweep: list[float]) -> dict[str, Any]:
+    """E3: non-centred target (mu_norm > 0; alpha, c = ``target_scalars(mu_norm, sigma_w)``): gradient descent
+    (best of ``n_restarts`` starts, ``steps`` steps of lr / M, finished by L-BFGS) on L_sim against the 1-D
+    tilted-frame search v_j = r* (t* mu_hat + sqrt(1 - t*^2) e_j), per M <= d, with max deviations of every
+    cosine and norm (``table``); the same at the largest M <= d for every c in ``tilted_c_list`` (alpha = 1, by
+    scale covariance; ``c_gd``); t*(c), rho*(c) over ``c_sweep`` (``c_sweep``); and ``alpha``, ``c``. The two
+    readings over c (no random draw) are :func:`readings_sweep`."""
+    alpha, c = target_scalars(mu_norm, sigma_w)
     out = {}
-    for M in [m for m in P.M_list if m <= P.d]:
+    for M in [m for m in M_list if m <= d]:
         ref = tilted_etf(M, alpha, c)
-        V, loss = _tilted_optimum(P, rng, M, alpha, c, P.n_restarts)
+        V, loss = _tilted_optimum(rng, M, d, alpha, c, n_restarts, lr, steps)
         out[str(M)] = {**ref, "gd_loss": loss, **_frame_vs_tilted(V, ref), **(readings(M, alpha, c) if M >= 2 else {})}
-    M_top = max(m for m in P.M_list if m <= P.d)
+    M_top = max(m for m in M_list if m <= d)
     c_gd = {}
-    for cc in P.tilted_c_list:
+    for cc in tilted_c_list:
         ref = tilted_etf(M_top, 1.0, cc)
-        V, loss = _tilted_optimum(P, rng, M_top, 1.0, cc, P.n_restarts)
+        V, loss = _tilted_optimum(rng, M_top, d, 1.0, cc, n_restarts, lr, steps)
         inv = _frame_vs_tilted(V, ref)
         c_gd[f"{cc:g}"] = {"M": M_top, "gd_loss": loss, "L_star": ref["L_star"], "gram_max_dev": inv["gram_max_dev"],
                            "t_max_dev": inv["t_max_dev"], "norm_max_dev": inv["norm_max_dev"],
                            "axis_angle_rad": inv["axis_angle_rad"]}
-    M_sweep = min(m for m in P.M_list if m >= 3) if any(m >= 3 for m in P.M_list) else 3
-    sweep = [tilted_etf(M_sweep, 1.0, cc) for cc in P.c_sweep]
-    return {"table": out, "c_gd": c_gd, "readings": readings_sweep(P),
-            "c_sweep": {"M": M_sweep, "c": list(P.c_sweep), "t_star": [s["t_star"] for s in sweep],
+    M_sweep = min(m for m in M_list if m >= 3) if any(m >= 3 for m in M_list) else 3
+    sweep = [tilted_etf(M_sweep, 1.0, cc) for cc in c_sweep]
+    return {"table": out, "c_gd": c_gd,
+            "c_sweep": {"M": M_sweep, "c": list(c_sweep), "t_star": [s["t_star"] for s in sweep],
                         "rho_star": [s["rho_star"] for s in sweep]},
             "alpha": alpha, "c": c}
 
@@ -306,22 +316,24 @@ def _sign_runs(V0: jnp.ndarray, b: jnp.ndarray, lr: jnp.ndarray, steps: int, alp
     return jax.vmap(one)(V0, b)
 
 
-def sign_patterns(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+def sign_patterns(rng: np.random.Generator, *, M_list: list[int], d: int, mu_norm: float, sigma_w: float,
+                  sign_p_per_M: int, sign_restarts: int, sign_steps: int, lr: float) -> dict[str, Any]:
     """E3b, the mixed-sign conjecture: for each M and p in ``sign_pattern_ps(M, sign_p_per_M)``,
     p output weights fixed at -1 and M - p at +1; at c = 0 and at the tilted c, gradient descent
     from ``sign_restarts`` starts, the best finished by L-BFGS. The conjecture says the negative neurons
     switch off, so the best loss equals the ETF loss of M - p neurons (the simplex ETF at c = 0,
-    the tilted frame at c > 0)."""
-    alpha, c_tilted = target_scalars(P.mu_norm, P.sigma_w)
-    mu_hat = jnp.eye(P.d)[0]
+    the tilted frame at c > 0). Gradient descent: ``sign_steps`` steps of lr / M. Keys "M=<M>,c=<c>", then p;
+    rows as ``metrics.SignPatternRow``."""
+    alpha, c_tilted = target_scalars(mu_norm, sigma_w)
+    mu_hat = jnp.eye(d)[0]
     out: dict[str, Any] = {}
-    for c, a in ((0.0, P.sigma_w), (c_tilted, alpha)):
-        for M in P.M_list:
-            ps = sign_pattern_ps(M, P.sign_p_per_M)
-            R = P.sign_restarts
+    for c, a in ((0.0, sigma_w), (c_tilted, alpha)):
+        for M in M_list:
+            ps = sign_pattern_ps(M, sign_p_per_M)
+            R = sign_restarts
             b = np.array([[1.0] * (M - p) + [-1.0] * p for p in ps])
-            V, final = _sign_runs(_init(rng, R * len(ps), M, P.d), jnp.asarray(np.repeat(b, R, axis=0)),
-                                  P.lr / M, P.sign_steps, a, c, mu_hat)
+            V, final = _sign_runs(_init(rng, R * len(ps), M, d), jnp.asarray(np.repeat(b, R, axis=0)),
+                                  lr / M, sign_steps, a, c, mu_hat)
             final = np.asarray(final).reshape(len(ps), R)
             cell = {}
             for i, p in enumerate(ps):
@@ -332,25 +344,28 @@ def sign_patterns(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     return out
 
 
-def finite_n(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E4: the exact finite-N loss (centred target, b = +1, M = M_finite) for each N, d and
-    ``finite_draws`` target draws, minimized by L-BFGS from ``finite_restarts`` small random starts:
-    the optimum approaches the ETF as N grows. Per cell: mean and sd over the draws. Also returns
-    the first optimum for the Monte Carlo check."""
-    M = P.M_finite
-    ref = etf_centred(M, P.sigma_w)
+def finite_n(rng: np.random.Generator, *, M_finite: int, finite_d_list: list[int], N_list: list[int],
+             sigma_w: float, weights: str, finite_draws: int, finite_restarts: int) -> dict[str, Any]:
+    """E4: the exact finite-N loss a'K_WW a - 2 1'K_VW a + 1'K_VV 1 (centred target of family ``weights``, b = +1,
+    M = M_finite) for each N of ``N_list``, d of ``finite_d_list`` and ``finite_draws`` target draws, minimized by
+    L-BFGS from ``finite_restarts`` small random starts: the optimum approaches the ETF as N grows. Per cell
+    (``table``, rows as ``metrics.FiniteNRow``): mean and sd over the draws, against the mean-field optimum at
+    this d, L_MF,d = sigma_w^2/(2 pi) - (sigma_w beta_d)^2 M^2 / C_M. ``_optimum``: the first optimum
+    (W (N, d), a (N,), V (M, d), its loss) for the Monte Carlo check."""
+    M = M_finite
+    ref = etf_centred(M, sigma_w)
     out: dict[str, Any] = {}
     keep = None
-    for d in P.finite_d_list:
-        b = P.sigma_w * beta_d(d)
-        L_mf, r_mf = P.sigma_w**2 / TWO_PI - b**2 * M**2 / ref["C_M"], b * M / ref["C_M"]
-        for N in P.N_list:
+    for d in finite_d_list:
+        b = sigma_w * beta_d(d)
+        L_mf, r_mf = sigma_w**2 / TWO_PI - b**2 * M**2 / ref["C_M"], b * M / ref["C_M"]
+        for N in N_list:
             rows = []
-            for _ in range(P.finite_draws):
-                W, a, _ = sample_target(N, d, 0.0, P.sigma_w, P.weights, rng)
+            for _ in range(finite_draws):
+                W, a, _ = sample_target(N, d, 0.0, sigma_w, weights, rng)
                 const = target_energy(W, a)
                 Wj, aj = jnp.asarray(W), jnp.asarray(a)
-                runs = [polish(_exact_fixed_b, V0, Wj, aj, const) for V0 in _init(rng, P.finite_restarts, M, d)]
+                runs = [polish(_exact_fixed_b, V0, Wj, aj, const) for V0 in _init(rng, finite_restarts, M, d)]
                 V, loss = min(runs, key=lambda r: r[1])
                 rows.append({**frame_invariants(np.asarray(V)), "loss_min": loss})
                 if keep is None:
@@ -393,45 +408,50 @@ def _exact_at(V: np.ndarray, W: np.ndarray, a: np.ndarray) -> float:
     return float(exact_loss(jnp.asarray(V), jnp.ones(len(V)), jnp.asarray(W), jnp.asarray(a), target_energy(W, a)))
 
 
-def approximation_error(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+def approximation_error(rng: np.random.Generator, *, M_finite: int, error_d_list: list[int], N_list: list[int],
+                        sigma_w: float, n_draws: int, a_spread: float) -> dict[str, Any]:
     """E6: L_exact(V*) - L_sim(V*) at the d -> infinity ETF optimum, against N and d, for three
     sub-Gaussian target families (Gaussian, Rademacher, Gaussian with random output weights a_i of
     relative spread ``a_spread``). Per cell: mean and sd over ``n_draws`` draws, and the sd of
     L_exact - L_MF,d (the fluctuation, expected to fall as N^(-1/2)); for Gaussian weights also the
-    closed-form mean L_MF,d(V) + (1/2 - 1/(2 pi)) sigma_w^2 / N."""
-    M = P.M_finite
-    ref = etf_centred(M, P.sigma_w)
+    closed-form mean L_MF,d(V) + (1/2 - 1/(2 pi)) sigma_w^2 / N. V is the ETF of M = ``M_finite`` neurons (M, d);
+    cells for every d of ``error_d_list`` and N of ``N_list``, keyed "<family>,d=<d>,N=<N>" (rows as
+    ``metrics.ApproximationErrorRow``)."""
+    M = M_finite
+    ref = etf_centred(M, sigma_w)
     out: dict[str, Any] = {}
     for weights in TARGET_FAMILIES:
-        for d in P.error_d_list:
+        for d in error_d_list:
             V = etf_frame(M, d, ref["r_star"], rng)
-            L_mf = _mf_d_loss(V, d, P.sigma_w)
-            for N in P.N_list:
-                errs = np.array([_exact_at(V, *sample_target(N, d, 0.0, P.sigma_w, weights, rng, P.a_spread)[:2])
-                                 for _ in range(P.n_draws)])
+            L_mf = _mf_d_loss(V, d, sigma_w)
+            for N in N_list:
+                errs = np.array([_exact_at(V, *sample_target(N, d, 0.0, sigma_w, weights, rng, a_spread)[:2])
+                                 for _ in range(n_draws)])
                 row = {"weights": weights, "d": d, "N": N, "mean": float(errs.mean() - ref["L_star"]),
                        "sd": float(errs.std(ddof=1)),
                        "rms_vs_mf_d": float(np.sqrt(np.mean((errs - L_mf) ** 2)))}
                 if weights == "gaussian":
-                    row["predicted_mean"] = L_mf + (0.5 - 1 / TWO_PI) * P.sigma_w**2 / N - ref["L_star"]
+                    row["predicted_mean"] = L_mf + (0.5 - 1 / TWO_PI) * sigma_w**2 / N - ref["L_star"]
                 out[f"{weights},d={d},N={N}"] = row
     return out
 
 
-def expected_loss_identity(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+def expected_loss_identity(rng: np.random.Generator, *, M_finite: int, identity_d_list: list[int],
+                           identity_N_list: list[int], sigma_w: float, identity_draws: int) -> dict[str, Any]:
     """E6b: E L_exact(V) = L_MF,d(V) + (1/2 - 1/(2 pi)) sigma_w^2 / N (Gaussian weights, a_i = 1/N) at
     a fixed ETF frame, from ``identity_draws`` target draws in each (d, N) of the grid ``identity_d_list`` x ``identity_N_list``:
-    mean, sd and the closed form (gated by a Student-t statistic declared in claim.py)."""
-    M = P.M_finite
-    ref = etf_centred(M, P.sigma_w)
+    mean, sd and the closed form (gated by a Student-t statistic declared in claim.py). V: the ETF of
+    M = ``M_finite`` neurons (M, d). Keys "d=<d>,N=<N>" (rows as ``metrics.IdentityCell``)."""
+    M = M_finite
+    ref = etf_centred(M, sigma_w)
     out = {}
-    for d, N in ((d, N) for d in P.identity_d_list for N in P.identity_N_list):
+    for d, N in ((d, N) for d in identity_d_list for N in identity_N_list):
         V = etf_frame(M, d, ref["r_star"], rng)
-        L = np.array([_exact_at(V, *sample_target(N, d, 0.0, P.sigma_w, "gaussian", rng)[:2])
-                      for _ in range(P.identity_draws)])
+        L = np.array([_exact_at(V, *sample_target(N, d, 0.0, sigma_w, "gaussian", rng)[:2])
+                      for _ in range(identity_draws)])
         out[f"d={d},N={N}"] = {"d": d, "N": N, "n_draws": len(L), "mean": float(L.mean()),
                                "sd": float(L.std(ddof=1)),
-                               "predicted": _mf_d_loss(V, d, P.sigma_w) + (0.5 - 1 / TWO_PI) * P.sigma_w**2 / N}
+                               "predicted": _mf_d_loss(V, d, sigma_w) + (0.5 - 1 / TWO_PI) * sigma_w**2 / N}
     return out
 
 
@@ -444,30 +464,33 @@ def _match_pentagon(V: np.ndarray) -> float:
     return float(max(np.abs(np.sort(np.delete(G[j], j)) - want).max() for j in range(len(G))))
 
 
-def negative_controls(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E7: (i) M > d + 1 (d = 2, M = 5): no simplex ETF exists; the optimum must be the regular
-    pentagon, with the pentagon's closed-form loss, above the infeasible ETF formula's.
-    (ii) The quadratic activation: the optimum is an orthogonal frame, not the simplex ETF."""
+def negative_controls(rng: np.random.Generator, *, sigma_w: float, n_restarts: int, steps: int,
+                      lr: float) -> dict[str, Any]:
+    """E7: (i) M > d + 1 (d = 2, M = 5; c = 0, alpha = sigma_w): no simplex ETF exists; the optimum (best of
+    ``n_restarts`` GD starts, ``steps`` steps of lr / 5, finished by L-BFGS) must be the regular pentagon, with
+    the pentagon's closed-form loss, above the infeasible ETF formula's. (ii) The quadratic activation (d = 10,
+    M = 3, ``steps`` steps of 0.02): the optimum is an orthogonal frame, not the simplex ETF. Rows as
+    ``metrics.NegativeControls``; ``_grams``: the two optima's cosine matrices."""
     mu_hat = jnp.eye(2)[0]
-    V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, P.n_restarts, 5, 2), P.lr / 5,
-                                          P.steps, P.sigma_w, 0.0, mu_hat)
+    V, losses = gradient_descent_restarts(_sim_fixed_b, _init(rng, n_restarts, 5, 2), lr / 5,
+                                          steps, sigma_w, 0.0, mu_hat)
     best = int(np.argmin(np.asarray(losses[:, -1])))
-    Vp, lp = polish(_sim_fixed_b, V[best], P.sigma_w, 0.0, mu_hat)
+    Vp, lp = polish(_sim_fixed_b, V[best], sigma_w, 0.0, mu_hat)
     Vp = np.asarray(Vp)
     inv_m = frame_invariants(Vp)
-    pent = pentagon(P.sigma_w)
+    pent = pentagon(sigma_w)
     dq, Mq = 10, 3
-    Vq, lq = gradient_descent_restarts(quad_loss, _init(rng, P.n_restarts, Mq, dq), 0.02, P.steps, dq)
+    Vq, lq = gradient_descent_restarts(quad_loss, _init(rng, n_restarts, Mq, dq), 0.02, steps, dq)
     bq = int(np.argmin(np.asarray(lq[:, -1])))
     inv_q = frame_invariants(np.asarray(Vq[bq]))
     ref_q = quadratic_orthogonal(Mq, dq)
     Gq = np.asarray(Vq[bq]) @ np.asarray(Vq[bq]).T
     return {
         "m_gt_d_plus_1": {"d": 2, "M": 5, "gram_offdiag_max_dev": inv_m["gram_offdiag_max_dev"],
-                          "gd_loss": lp, "etf_formula_loss": etf_centred(5, P.sigma_w)["L_star"],
+                          "gd_loss": lp, "etf_formula_loss": etf_centred(5, sigma_w)["L_star"],
                           "cosines": sorted(set(np.round(np.asarray(cosines(jnp.asarray(Vp), jnp.asarray(Vp)))[np.triu_indices(5, 1)], 3)))},
         "pentagon": {"gram_max_abs_err": _match_pentagon(Vp), "gd_loss": lp, "closed_form_loss": pent["L_star"],
-                     "infeasible_etf_loss": etf_centred(5, P.sigma_w)["L_star"],
+                     "infeasible_etf_loss": etf_centred(5, sigma_w)["L_star"],
                      "norm_max_dev": float(np.abs(np.linalg.norm(Vp, axis=1) - pent["r_star"]).max() / pent["r_star"])},
         "quadratic": {"d": dq, "M": Mq, "gram_offdiag_max_dev": inv_q["gram_offdiag_max_dev"],
                       "gd_loss": float(lq[bq, -1]), "orthogonal_L_star": ref_q["L_star"],
@@ -480,22 +503,28 @@ def negative_controls(P: Params, rng: np.random.Generator) -> dict[str, Any]:
 # ----- metrics ------------------------------------------------------------------------------
 
 
-def collect(kern: dict, cen: dict, til: dict, fin: dict, mc: tuple[float, float, float],
-            err: dict, neg: dict, signs: dict, ident: dict) -> dict[str, Any]:
-    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    return {
+def collect(kern: dict, cen: dict, til: dict, readings: dict, fin: dict, mc: tuple[float, float, float],
+            err: dict, neg: dict, signs: dict, ident: dict, search: dict) -> EtfMetrics:
+    """The run's typed metrics (results.json's ``metrics``), validated where they are built: ``kern`` from
+    :func:`kernel_check`, ``cen`` :func:`centred`, ``til`` :func:`tilted`, ``readings`` :func:`readings_sweep`,
+    ``fin`` :func:`finite_n`, ``mc`` =
+    (Monte Carlo loss, its standard error, the closed form) at the first finite-N optimum, ``err``
+    :func:`approximation_error`, ``neg`` :func:`negative_controls`, ``signs`` :func:`sign_patterns`, ``ident``
+    :func:`expected_loss_identity`, ``search`` :func:`open_case_search` (private ``_`` arrays dropped)."""
+    return EtfMetrics.from_json(to_jsonable({
         **{k: kern[k] for k in ("kernel_max_abs_err_nt", "kernel_mc_max_abs_z")},
         "kernel": drop_private(kern),
         "centred": cen["table"],
         "centred_gram_max_dev": max(r["gram_offdiag_max_dev"] for r in cen["table"].values()),
         "tilted": til["table"], "tilted_alpha_c": [til["alpha"], til["c"]], "c_sweep": til["c_sweep"],
-        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": til["readings"], "sign_patterns": signs, "expected_loss_identity": ident,
+        "tilted_c_sweep_gd": til["c_gd"], "tilted_readings": readings, "sign_patterns": signs,
+        "expected_loss_identity": ident,
         "finite_n": fin["table"],
         "mc_loss": mc[0], "mc_se": mc[1], "closed_form_loss": mc[2],
         "approximation_error": err,
         "negative_controls": drop_private(neg),
-    }
-
+        "open_case_search": search,
+    }))
 
 
 # ----- issue 27: the readings of the non-centred conjecture and a hard search of the open cases --------
@@ -515,9 +544,10 @@ def readings(M: int, alpha: float, c: float) -> dict[str, float]:
             "optimum_loss": tilted_etf(M, alpha, c)["L_star"]}
 
 
-def readings_sweep(P: Params) -> dict[str, Any]:
-    """:func:`readings` for every M (2 <= M <= d) of M_list and every c of c_sweep (alpha = 1)."""
-    return {str(M): {f"{c:g}": readings(M, 1.0, c) for c in P.c_sweep} for M in P.M_list if 2 <= M <= P.d}
+def readings_sweep(M_list: list[int], d: int, c_sweep: list[float]) -> dict[str, Any]:
+    """:func:`readings` for every M (2 <= M <= d) of ``M_list`` and every c of ``c_sweep`` (alpha = 1), keyed M,
+    then f"{c:g}"."""
+    return {str(M): {f"{c:g}": readings(M, 1.0, c) for c in c_sweep} for M in M_list if 2 <= M <= d}
 
 
 @partial(jax.jit, static_argnames=("steps",))
@@ -533,8 +563,10 @@ def _search_runs(V0, b0, lr, steps, alpha, c, mu_hat, free_b):
     return jax.vmap(one)(V0, b0)
 
 
-def open_case_search(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """A hard search of the conjecture's open cases on L_sim (d = P.d), per M of search_M_list:
+def open_case_search(rng: np.random.Generator, *, search_M_list: list[int], d: int, mu_norm: float, sigma_w: float,
+                     lr: float, search_starts: int, search_steps: int, search_rtol: float, search_lbfgs_starts: int,
+                     search_v_scale: float, search_b_scale: float) -> dict[str, Any]:
+    """A hard search of the conjecture's open cases on L_sim (V: (M, d)), per M of search_M_list:
     - ``free_sign``: centred target, output weights b trained with either sign; the conjectured optimum
       is the simplex ETF with every b_j > 0 (loss L*(M)). Two families of starts:
       *mixed* (``search_lbfgs_starts`` per M; the premise reads this family): V_ij ~ N(0,
@@ -553,45 +585,46 @@ def open_case_search(P: Params, rng: np.random.Generator) -> dict[str, Any]:
       conjectured optimum is the tilted frame of the 1-D search.
     A start *reaches* the conjecture when its final loss is within ``search_rtol`` (relative) of the
     conjectured loss; ``best_loss_ratio`` = best loss found / conjectured loss (below 1 - LOSS_RTOL
-    would falsify the conjecture); ``starts`` is the size of the family the premise reads."""
-    alpha_t, c_t = target_scalars(P.mu_norm, P.sigma_w)
-    mu_hat = jnp.eye(P.d)[0]
-    n = P.search_starts
+    would falsify the conjecture); ``starts`` is the size of the family the premise reads. Rows as
+    ``metrics.FreeSignSearch`` and ``metrics.NonCentredSearch``."""
+    alpha_t, c_t = target_scalars(mu_norm, sigma_w)
+    mu_hat = jnp.eye(d)[0]
+    n = search_starts
     out: dict[str, Any] = {}
-    for case, (alpha, c, free) in {"free_sign": (P.sigma_w, 0.0, True), "non_centred": (alpha_t, c_t, False)}.items():
-        rows = {"M": [], "starts": P.search_lbfgs_starts if free else n, "reached_conjectured": [],
-                "best_loss_ratio": [], "median_loss_ratio": [], "rtol": P.search_rtol, "alpha": alpha, "c": c,
+    for case, (alpha, c, free) in {"free_sign": (sigma_w, 0.0, True), "non_centred": (alpha_t, c_t, False)}.items():
+        rows = {"M": [], "starts": search_lbfgs_starts if free else n, "reached_conjectured": [],
+                "best_loss_ratio": [], "median_loss_ratio": [], "rtol": search_rtol, "alpha": alpha, "c": c,
                 "b_trained": free}
         if free:
             rows["start_families"] = {
-                "mixed": {"starts": P.search_lbfgs_starts, "V_scale": f"{P.search_v_scale:g} / sqrt(d)",
-                          "b_scale": P.search_b_scale, "optimizer": "L-BFGS on (V, b)",
+                "mixed": {"starts": search_lbfgs_starts, "V_scale": f"{search_v_scale:g} / sqrt(d)",
+                          "b_scale": search_b_scale, "optimizer": "L-BFGS on (V, b)",
                           "counts_for": "reached_conjectured (the premise)"},
-                "spread": {"starts": n, "V_scale": float(np.sqrt(0.01 / P.d)), "b_scale": 1.0,
-                           "optimizer": f"GD, {P.search_steps} steps of lr / M", "counts_for": "reached_spread"}}
-        for M in P.search_M_list:
+                "spread": {"starts": n, "V_scale": float(np.sqrt(0.01 / d)), "b_scale": 1.0,
+                           "optimizer": f"GD, {search_steps} steps of lr / M", "counts_for": "reached_spread"}}
+        for M in search_M_list:
             conj = tilted_etf(M, alpha, c)["L_star"] if c > 0 else etf_centred(M, alpha)["L_star"]
-            x, final = _search_runs(_init(rng, n, M, P.d), jnp.asarray(rng.normal(size=(n, M))) if free
-                                    else jnp.ones((n, M)), P.lr / M, P.search_steps, alpha, c, mu_hat, free)
+            x, final = _search_runs(_init(rng, n, M, d), jnp.asarray(rng.normal(size=(n, M))) if free
+                                    else jnp.ones((n, M)), lr / M, search_steps, alpha, c, mu_hat, free)
             final = np.where(np.isfinite(np.asarray(final)), np.asarray(final), np.inf)  # a start that blew up
             best = int(np.argmin(final))
             if free:
                 _, polished = _polish_free(x["V"][best], x["b"][best], alpha, c, mu_hat)
-                V0 = rng.normal(scale=P.search_v_scale / np.sqrt(P.d), size=(P.search_lbfgs_starts, M, P.d))
-                b0 = rng.normal(scale=P.search_b_scale, size=(P.search_lbfgs_starts, M))
+                V0 = rng.normal(scale=search_v_scale / np.sqrt(d), size=(search_lbfgs_starts, M, d))
+                b0 = rng.normal(scale=search_b_scale, size=(search_lbfgs_starts, M))
                 mixed = np.array([_polish_free(jnp.asarray(v), jnp.asarray(b), alpha, c, mu_hat)[1]
                                   for v, b in zip(V0, b0)])
                 mixed = np.where(np.isfinite(mixed), mixed, np.inf)
                 counted = mixed
                 found = min(polished, final.min(), mixed.min())
-                rows.setdefault("reached_spread", []).append(int(np.sum((final - conj) / conj <= P.search_rtol)))
+                rows.setdefault("reached_spread", []).append(int(np.sum((final - conj) / conj <= search_rtol)))
                 rows.setdefault("mixed_sign_starts", []).append(int(np.sum((b0 > 0).any(1) & (b0 < 0).any(1))))
             else:
                 _, polished = polish(sim_loss, x["V"][best], jnp.ones(M), alpha, c, mu_hat)
                 counted = final
                 found = min(polished, final.min())
             rows["M"].append(M)
-            rows["reached_conjectured"].append(int(np.sum((counted - conj) / conj <= P.search_rtol)))
+            rows["reached_conjectured"].append(int(np.sum((counted - conj) / conj <= search_rtol)))
             rows["best_loss_ratio"].append(float(found / conj))
             rows["median_loss_ratio"].append(float(np.median(counted) / conj))
             rows.setdefault("non_finite", []).append(int(np.sum(~np.isfinite(counted))))

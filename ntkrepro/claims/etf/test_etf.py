@@ -180,3 +180,42 @@ def test_tilted_loss_at_matches_sim_loss_of_the_frame():
     best = min(float(S.sim_loss(jnp.asarray(r * np.hstack([np.full((M, 1), t), np.sqrt(1 - t**2) * E_])),
                                 jnp.ones(M), 1.0, c, jnp.eye(d)[0])) for r in np.linspace(0.01, 1.0, 2000))
     assert abs(best - S.tilted_loss_at(M, 1.0, c, t)) < 1e-6
+
+
+def _committed_smoke_metrics():
+    import json
+
+    from ntkrepro.provenance import REPO_ROOT
+
+    return json.loads((REPO_ROOT / "figures" / "etf" / "smoke" / "results.json").read_text())["metrics"]
+
+
+def test_metrics_record_without_the_free_sign_variant_parses():
+    """train_b = false produces no free-sign fields: the record parses, round-trips, and the checks that read the
+    centred rows still evaluate."""
+    import copy
+
+    from ntkrepro.claims.etf.claim import CLAIM
+    from ntkrepro.claims.etf.metrics import EtfMetrics
+    from ntkrepro.ledger import evaluate_check
+
+    m = copy.deepcopy(_committed_smoke_metrics())
+    for row in m["centred"].values():
+        del row["free_b_gd_loss_min"], row["free_b_etf_hit_rate"]
+    typed = EtfMetrics.from_json(m)
+    assert typed.centred["2"].free_b_gd_loss_min is None and typed.to_json() == m
+    params = {**CLAIM.params.profiles["smoke"], "profile": "smoke", "train_b": False}
+    spec = next(s for s in CLAIM.checks if s.name == "no_restart_below_etf")
+    assert evaluate_check(spec, m, params, CLAIM)["outcome"] == "pass"
+
+
+def test_metrics_record_names_a_renamed_metric():
+    import copy
+
+    from ntkrepro.claims.etf.metrics import EtfMetrics
+    from ntkrepro.metrics import MetricsError
+
+    m = copy.deepcopy(_committed_smoke_metrics())
+    m["tilted"]["2"]["gram_dev"] = m["tilted"]["2"].pop("gram_max_dev")
+    with pytest.raises(MetricsError, match=r"metrics\.tilted\.2"):
+        EtfMetrics.from_json(m)
