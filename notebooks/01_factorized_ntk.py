@@ -232,8 +232,8 @@ run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
 # ## Checks and verdict
 
 # %%
-metrics = {**E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, P),
-           **E.fair_metrics(f2, fair_dn, P)}
+metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, f2, fair_dn,
+                    data=P.data, projection=P.projection, d=P.d)
 run.conclude(metrics);
 
 # %% [markdown]

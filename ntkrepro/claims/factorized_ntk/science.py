@@ -22,11 +22,12 @@ from ntkrepro.dual import kappa_prime_np
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent, gradient_descent_restarts
 from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.io import drop_private, to_jsonable
 from ntkrepro.stats import one_sample, welch
 
 
 from ntkrepro.claims.factorized_ntk.claim import LIN_TOL_LOG10  # noqa: E402  (the declared gate)
+from ntkrepro.claims.factorized_ntk.metrics import FactorizedNTKMetrics  # noqa: E402
 
 
 # ----- kernels --------------------------------------------------------------------------------
@@ -333,13 +334,21 @@ def fwht_check(d: int, rng: np.random.Generator) -> float:
 
 # ----- metrics and checks ---------------------------------------------------------------------
 def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict, c2e: dict,
-            dns: dict, fwht_err: float, P: Params) -> dict[str, Any]:
-    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    sel = lam[f"{P.data}/{P.projection}"]["by_k"]
+            dns: dict, fwht_err: float, f2: dict, fair_dn: dict, *, data: str, projection: str,
+            d: int) -> FactorizedNTKMetrics:
+    """The claim's metrics record (results.json's ``metrics``; private ``_`` arrays dropped), from the
+    sections' results: ``kern`` (:func:`kernel_check`), ``lam`` (:func:`lambda0_study`), ``err_dense`` /
+    ``err_fact`` (:func:`ntk_error_vs_m`), ``tr`` (:func:`training`), ``cst`` (:func:`cost`), ``c2e``
+    (:func:`cost_to_eps`), ``dns`` (:func:`dn_legacy`), ``fwht_err`` (:func:`fwht_check`), ``f2``
+    (:func:`f2_study`) and ``fair_dn`` (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the
+    lambda_0 rows reported as ``lambda0_ratio`` / ``bound_cost_ratio``; ``d`` is the input dimension
+    (rho_p(k) = (k/d) (lambda_0 / lambda_0^J)^p). Validated against :class:`FactorizedNTKMetrics` here,
+    where it is built."""
+    sel = lam[f"{data}/{projection}"]["by_k"]
     ms = [int(m) for m in err_dense]
     ratios = {k: v["mean"] for k, v in sel.items()}
     small = tr["small_width"]
-    return {
+    out = {
         "lambda0_dense": kern["lambda0_dense"], "lambda_max_dense": kern["lambda_max_dense"],
         "kernel_max_abs_err_nt": kern["kernel_max_abs_err_nt"],
         "kernel_max_abs_err_nt_offdiag": kern["kernel_max_abs_err_nt_offdiag"],
@@ -348,7 +357,7 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "lambda0_ratio": {k: {"mean": v["mean"], "std": v["std"]} for k, v in sel.items()},
         "bound_cost_ratio": {k: v["rho"] for k, v in sel.items()},
         "bound_cost_ratio_min": min(v["rho"] for v in sel.values()),
-        "exponent_sensitivity": {str(p): min((int(k) / P.d) / r**p for k, r in ratios.items()) for p in (1, 2, 3, 4)},
+        "exponent_sensitivity": {str(p): min((int(k) / d) / r**p for k, r in ratios.items()) for p in (1, 2, 3, 4)},
         "lambda0_study": lam,
         "ntk_error_vs_m": err_dense, "ntk_error_slope": loglog_slope(ms, list(err_dense.values())),
         "ntk_error_vs_m_factorized": err_fact,
@@ -366,7 +375,9 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "cost": cst,
         "cost_to_eps": c2e,
         "dn_sweep": dns,
+        **fair_metrics(f2, fair_dn, data),
     }
+    return FactorizedNTKMetrics.from_json(to_jsonable(out))
 
 
 # ----- issue 27: the factorized network against dense networks of equal compute ---------------
@@ -674,16 +685,17 @@ def dn_legacy(P: Params, fair: Mapping[str, Any], rng: np.random.Generator) -> d
     return out
 
 
-def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], P: Params) -> dict[str, Any]:
-    """The issue-27 metrics (private run records dropped)."""
-    other = "lowrank" if P.data == "sphere" else "sphere"
+def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], data: str) -> dict[str, Any]:
+    """The issue-27 metrics (private run records dropped) of :func:`f2_study` on the selected ``data``
+    (the other data set under ``*_<other>``) and :func:`dn_sweep_fair`, with F3's growth and peak."""
+    other = "lowrank" if data == "sphere" else "sphere"
     strip = lambda req: {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in req.items()}  # noqa: E731
     return {
-        "required_width": strip(f2[P.data]["required_width"]),
+        "required_width": strip(f2[data]["required_width"]),
         f"required_width_{other}": strip(f2[other]["required_width"]),
-        "at_required_width": f2[P.data]["at_required_width"],
+        "at_required_width": f2[data]["at_required_width"],
         f"at_required_width_{other}": f2[other]["at_required_width"],
-        "equal_compute": f2[P.data]["equal_compute"],
+        "equal_compute": f2[data]["equal_compute"],
         "dn_sweep_fair": fair_dn,
         "dn_growth": {s: dn_growth(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
         "dn_peak": {s: dn_peak(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
