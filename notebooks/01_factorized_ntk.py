@@ -85,7 +85,8 @@ dict(P)
 # finite-width NTK $H(W)=(XX^\top)\circ(MM^\top)/m$ against `nt.empirical_ntk_fn`.
 
 # %%
-tr = E.training(P, rng)
+tr = E.training(P.data, P.n, P.d, P.intrinsic_dim, P.projection, P.k_list, P.m, P.lr, P.steps, P.control_width,
+                P.rate_control_width, P.seed, rng)
 kern = E.kernel_check(tr["_X"], rng)
 {k: v for k, v in kern.items() if not k.startswith("_")}
 
@@ -113,7 +114,7 @@ run.save(F.training(tr, P), "training")
 # $\rho(k)=(k/d)(\lambda_0/\lambda_0^J)^4$: below 1, the factorized network is cheaper *at equal guarantee*.
 
 # %%
-lam = E.lambda0_study(P, rng)
+lam = E.lambda0_study(P.n, P.d, P.intrinsic_dim, P.k_list, P.n_draws, P.seed, rng)
 run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
 {name: {k: round(v["rho"], 3) for k, v in s["by_k"].items()} for name, s in lam.items()}
 
@@ -125,10 +126,10 @@ run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
 
 # %%
 X = tr["_X"]
-err_dense = E.ntk_error_vs_m(X, kern["_H"], P, rng)
+err_dense = E.ntk_error_vs_m(X, kern["_H"], P.m_list, P.n_draws, rng)
 k_mid = P.k_list[len(P.k_list) // 2]
 Z = E.project(X, E.projection(P.projection, k_mid, P.d, rng))
-err_fact = E.ntk_error_vs_m(Z, E.h_inf(Z), P, rng)
+err_fact = E.ntk_error_vs_m(Z, E.h_inf(Z), P.m_list, P.n_draws, rng)
 run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 
 # %% [markdown]
@@ -139,7 +140,7 @@ run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 # Wall-clock numbers differ between machines and runs; the exact counts do not.
 
 # %%
-cst = E.cost(P, rng)
+cst = E.cost(P.bench_batch, P.bench_d, P.bench_m, P.k_list, rng)
 fwht_err = E.fwht_check(P.bench_d, rng)
 run.save(F.cost(cst, P), "cost")
 cst
@@ -183,7 +184,8 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 # same flaw (one $J$ per $(d, k)$) and draws $J$ per seed too, from the same run on.
 
 # %%
-f2 = E.f2_study(P, rng)
+f2 = E.f2_study(P.data, P.n, P.d, P.intrinsic_dim, P.req_k_list, P.width_grid, P.m, P.lr, P.eps, P.budget_steps,
+                P.seeds, P.width_min_ok, P.seed, rng)
 run.save(F.required_width(f2, P), "required_width")
 {data: {k: (v["m_star"], v["cost_to_eps"]) for k, v in r["required_width"].items()} for data, r in f2.items()}
 
@@ -223,8 +225,9 @@ run.save(F.equal_compute(ec, P.eps), "equal_compute")
 # reached $\varepsilon$ to $d=n$; `dn_peak` says where the benefit peaks.
 
 # %%
-fair_dn = E.dn_sweep_fair(P, rng)
-dns = E.dn_legacy(P, fair_dn, rng)
+fair_dn = E.dn_sweep_fair(P.n, P.dn_ratios, P.dn_compression, P.dn_fixed_k, P.dn_width, P.lr, P.eps,
+                          P.budget_steps, P.seeds, P.seed, rng)
+dns = E.dn_legacy(P.n, fair_dn, P.n_draws, P.seed, rng)
 run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
 {s: {r: v.get("cost_ratio") for r, v in rows.items()} for s, rows in fair_dn.items()}
 
