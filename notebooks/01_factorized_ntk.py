@@ -85,9 +85,8 @@ dict(P)
 # finite-width NTK $H(W)=(XX^\top)\circ(MM^\top)/m$ against `nt.empirical_ntk_fn`.
 
 # %%
-tr = E.training(P.data, P.n, P.d, P.intrinsic_dim, P.projection, P.k_list, P.m, P.lr, P.steps, P.control_width,
-                P.rate_control_width, P.seed, rng)
-kern = E.kernel_check(tr["_X"], rng)
+X = E.make_data(P.data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))  # the training data (section 2)
+kern = E.kernel_check(X)
 {k: v for k, v in kern.items() if not k.startswith("_")}
 
 # %% [markdown]
@@ -99,10 +98,15 @@ kern = E.kernel_check(tr["_X"], rng)
 # listed and left out of the checks), and how far the weights move. The **small-width control** (grey) is the dense
 # network at `control_width`: with the premise of a wide network removed, the linearization must break down. The late
 # rate compares the measured slope of $\log L$ per step with $2\log(1-\eta\lambda_{min}(H(0)))$, the decay of the
-# slowest linearized mode. $k=1$ is an implementation check ($\lambda_0^J=0$ by construction).
+# slowest linearized mode. $k=1$ is an implementation check ($\lambda_0^J=0$ by construction). The finite-width
+# cross-check of section 1 ($H(W)$ against `nt.empirical_ntk_fn` at $m=256$) draws its $W$ after these runs.
 
 # %%
+tr = E.training(P.data, P.n, P.d, P.intrinsic_dim, P.projection, P.k_list, P.m, P.lr, P.steps, P.control_width,
+                P.rate_control_width, P.seed, rng)
+emp_err = E.empirical_ntk_check(X, 256, rng)
 run.save(F.training(tr, P), "training")
+print(f"max |H(W) - nt.empirical_ntk_fn| at m=256: {emp_err:.2e}")
 {name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in {**tr["runs"], "k=1": tr["negative_control"]}.items()}
 
 # %% [markdown]
@@ -125,7 +129,6 @@ run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
 # for the factorized one (on $Z=JX$, against $H^\infty(Z)$).
 
 # %%
-X = tr["_X"]
 err_dense = E.ntk_error_vs_m(X, kern["_H"], P.m_list, P.n_draws, rng)
 k_mid = P.k_list[len(P.k_list) // 2]
 Z = E.project(X, E.projection(P.projection, k_mid, P.d, rng))
@@ -184,7 +187,7 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 # same flaw (one $J$ per $(d, k)$) and draws $J$ per seed too, from the same run on.
 
 # %%
-f2 = E.f2_study(P.data, P.n, P.d, P.intrinsic_dim, P.req_k_list, P.width_grid, P.m, P.lr, P.eps, P.budget_steps,
+f2 = E.f2_study(P.data, P.n, P.d, P.intrinsic_dim, P.req_k_list, P.width_grid, P.lr, P.eps, P.budget_steps,
                 P.seeds, P.width_min_ok, P.seed, rng)
 run.save(F.required_width(f2, P), "required_width")
 {data: {k: (v["m_star"], v["cost_to_eps"]) for k, v in r["required_width"].items()} for data, r in f2.items()}
@@ -209,7 +212,8 @@ run.save(F.required_width(f2, P), "required_width")
 # widen the gap, not close it.
 
 # %%
-ec = f2[P.data]["equal_compute"]
+sel = f2[P.data]  # the selected data's inputs of section 7: the same X, J_s per seed, labels and seed base
+ec = E.equal_compute(sel["_Z"], sel["_y"], P.m, P.d, P.lr, P.eps, P.budget_steps, P.seeds, sel["_base"])
 run.save(F.equal_compute(ec, P.eps), "equal_compute")
 {k: {kk: v.get(kk) for kk in ("dense_width", "dense_steps_to_eps", "factorized_steps_to_eps", "cost_ratio",
                               "ci_low", "ci_high")} for k, v in ec.items()}
@@ -235,7 +239,7 @@ run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
 # ## Checks and verdict
 
 # %%
-metrics = E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, f2, fair_dn,
+metrics = E.collect(kern, emp_err, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, f2, ec, fair_dn,
                     data=P.data, projection=P.projection, d=P.d)
 run.conclude(metrics);
 

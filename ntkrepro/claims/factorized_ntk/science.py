@@ -126,24 +126,31 @@ def make_data(kind: str, n: int, d: int, intrinsic_dim: int, rng: np.random.Gene
 
 
 # ----- experiments ----------------------------------------------------------------------------
-def kernel_check(X: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-    """E1: lambda_0 of the dense network; H^inf against neural-tangents; the closed-form empirical
-    NTK against neural-tangents' empirical_ntk_fn (structured derivatives) at a small width."""
-    import neural_tangents as nt
-
+def kernel_check(X: np.ndarray) -> dict[str, Any]:
+    """E1: H^inf(X) (n, n) of the rows of X (n, d), its least and largest eigenvalues (lambda_0 of the
+    dense network), and max |H^inf - (NTK - NNGP) of neural-tangents' stax| over all entries and off the
+    diagonal. No random draws. Returns ``{"lambda0_dense", "lambda_max_dense", "kernel_max_abs_err_nt",
+    "kernel_max_abs_err_nt_offdiag", "_H"}``."""
     H = h_inf(X)
     diff = np.abs(H - h_inf_neural_tangents(X))
-    W = rng.normal(size=(256, X.shape[1]))
-    a = rng.choice([-1.0, 1.0], size=256)
+    return {"lambda0_dense": lambda_min(H), "lambda_max_dense": float(np.linalg.eigvalsh(H)[-1]),
+            "kernel_max_abs_err_nt": float(diff.max()),
+            "kernel_max_abs_err_nt_offdiag": float((diff - np.diag(np.diag(diff))).max()),
+            "_H": H}
+
+
+def empirical_ntk_check(X: np.ndarray, m: int, rng: np.random.Generator) -> float:
+    """max |H(W) closed form - neural-tangents' empirical_ntk_fn (structured derivatives)| for the rows of
+    X (n, d) at width m, W (m, d) ~ N(0, 1) and a (m,) = +-1 drawn from ``rng`` (in that order)."""
+    import neural_tangents as nt
+
+    W = rng.normal(size=(m, X.shape[1]))
+    a = rng.choice([-1.0, 1.0], size=m)
     f = lambda W_, x: du_net(W_, jnp.asarray(a), x)[:, None]  # noqa: E731
     ntk_fn = nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0,
                                  implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
     emp_nt = np.asarray(ntk_fn(jnp.asarray(X), None, jnp.asarray(W)))
-    return {"lambda0_dense": lambda_min(H), "lambda_max_dense": float(np.linalg.eigvalsh(H)[-1]),
-            "kernel_max_abs_err_nt": float(diff.max()),
-            "kernel_max_abs_err_nt_offdiag": float((diff - np.diag(np.diag(diff))).max()),
-            "empirical_ntk_max_abs_err_nt": float(np.abs(empirical_ntk(W, X) - emp_nt).max()),
-            "_H": H}
+    return float(np.abs(empirical_ntk(W, X) - emp_nt).max())
 
 
 def jl_expected_ratio(n: int, d: int, k: int, lam0: float, draws: int, rng: np.random.Generator) -> float:
@@ -348,14 +355,15 @@ def fwht_check(d: int, rng: np.random.Generator) -> float:
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
-def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict, c2e: dict,
-            dns: dict, fwht_err: float, f2: dict, fair_dn: dict, *, data: str, projection: str,
+def collect(kern: dict, emp_err: float, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
+            c2e: dict, dns: dict, fwht_err: float, f2: dict, ec: dict, fair_dn: dict, *, data: str, projection: str,
             d: int) -> FactorizedNTKMetrics:
     """The claim's metrics record (results.json's ``metrics``; private ``_`` arrays dropped), from the
-    sections' results: ``kern`` (:func:`kernel_check`), ``lam`` (:func:`lambda0_study`), ``err_dense`` /
+    sections' results: ``kern`` (:func:`kernel_check`), ``emp_err`` (:func:`empirical_ntk_check`), ``lam`` (:func:`lambda0_study`), ``err_dense`` /
     ``err_fact`` (:func:`ntk_error_vs_m`), ``tr`` (:func:`training`), ``cst`` (:func:`cost`), ``c2e``
     (:func:`cost_to_eps`), ``dns`` (:func:`dn_legacy`), ``fwht_err`` (:func:`fwht_check`), ``f2``
-    (:func:`f2_study`) and ``fair_dn`` (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the
+    (:func:`f2_study`), ``ec`` (:func:`equal_compute` on the selected data) and ``fair_dn``
+    (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the
     lambda_0 rows reported as ``lambda0_ratio`` / ``bound_cost_ratio``; ``d`` is the input dimension
     (rho_p(k) = (k/d) (lambda_0 / lambda_0^J)^p). Validated against :class:`FactorizedNTKMetrics` here,
     where it is built."""
@@ -367,7 +375,7 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "lambda0_dense": kern["lambda0_dense"], "lambda_max_dense": kern["lambda_max_dense"],
         "kernel_max_abs_err_nt": kern["kernel_max_abs_err_nt"],
         "kernel_max_abs_err_nt_offdiag": kern["kernel_max_abs_err_nt_offdiag"],
-        "empirical_ntk_max_abs_err_nt": kern["empirical_ntk_max_abs_err_nt"],
+        "empirical_ntk_max_abs_err_nt": emp_err,
         "fwht_max_abs_err": fwht_err,
         "lambda0_ratio": {k: {"mean": v["mean"], "std": v["std"]} for k, v in sel.items()},
         "bound_cost_ratio": {k: v["rho"] for k, v in sel.items()},
@@ -390,7 +398,7 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "cost": cst,
         "cost_to_eps": c2e,
         "dn_sweep": dns,
-        **fair_metrics(f2, fair_dn, data),
+        **fair_metrics(f2, ec, fair_dn, data),
     }
     return FactorizedNTKMetrics.from_json(to_jsonable(out))
 
@@ -663,17 +671,16 @@ def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
             "keeps_falling_past_d_eq_n": bool(past and 1.0 in pts and min(past) < pts[1.0])}
 
 
-def f2_study(data: str, n: int, d: int, intrinsic_dim: int, k_list: list[int], width_grid: list[int], m: int,
-             lr: float, eps: float, budget: int, seeds: int, min_ok: int, seed: int,
-             rng: np.random.Generator) -> dict[str, Any]:
+def f2_study(data: str, n: int, d: int, intrinsic_dim: int, k_list: list[int], width_grid: list[int], lr: float,
+             eps: float, budget: int, seeds: int, min_ok: int, seed: int, rng: np.random.Generator) -> dict[str, Any]:
     """Items 1-2 of issue 27 on the selected ``data`` and on the other data set (n points in d
     dimensions from ``seed``, low-rank of ``intrinsic_dim``; labels from seed + 1): the required-width
     curve (:func:`required_width`: dense and each k <= d of ``k_list``, ``seeds`` seeds to eps L(0) within
     ``budget`` steps at step size lr, m* where >= ``min_ok`` qualify), the cost at each network's own m*
-    (:func:`at_own_m_star`), and (selected data only) the equal-compute comparison at width m
-    (:func:`equal_compute`). Returns ``{data: {"required_width", "at_required_width"[, "equal_compute"]}}``
-    (private ``_run`` records inside required_width rows, for the figures). Every seed draws its own Gaussian J
-    per k (:func:`seed_projections`; a referee's finding: one J per k shared by all seeds made the
+    (:func:`at_own_m_star`). Returns ``{data: {"required_width", "at_required_width"}}`` (private ``_run``
+    records inside required_width rows); the selected data's entry also keeps the inputs of the
+    equal-compute comparison (``_Z``: {"dense": X, "<k>": Z (seeds, n, k)}, ``_y``, ``_base``: pass them
+    to :func:`equal_compute`). Every seed draws its own Gaussian J per k (:func:`seed_projections`; a referee's finding: one J per k shared by all seeds made the
     intervals conditional on that draw), the same J_s at every width and in both comparisons. The
     selected data (which decide F2) search the whole ``width_grid``; the other data set (reported
     apart) searches every other width of it (the full profile: the 2x-spaced sub-grid of the
@@ -690,7 +697,7 @@ def f2_study(data: str, n: int, d: int, intrinsic_dim: int, k_list: list[int], w
         req = required_width(Z, y, widths, d, lr, eps, budget, seeds, min_ok, base)
         out[which] = {"required_width": req, "at_required_width": at_own_m_star(req)}
         if which == data:
-            out[which]["equal_compute"] = equal_compute(Z, y, m, d, lr, eps, budget, seeds, base)
+            out[which].update(_Z=Z, _y=y, _base=base)
     return out
 
 
@@ -713,9 +720,10 @@ def dn_legacy(n: int, fair: Mapping[str, Any], n_draws: int, seed: int, rng: np.
     return out
 
 
-def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], data: str) -> dict[str, Any]:
+def fair_metrics(f2: Mapping[str, Any], ec: Mapping[str, Any], fair_dn: Mapping[str, Any], data: str) -> dict[str, Any]:
     """The issue-27 metrics (private run records dropped) of :func:`f2_study` on the selected ``data``
-    (the other data set under ``*_<other>``) and :func:`dn_sweep_fair`, with F3's growth and peak."""
+    (the other data set under ``*_<other>``), the equal-compute rows ``ec`` and :func:`dn_sweep_fair`,
+    with F3's growth and peak."""
     other = "lowrank" if data == "sphere" else "sphere"
     strip = lambda req: {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in req.items()}  # noqa: E731
     return {
@@ -723,7 +731,7 @@ def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], data: str) -
         f"required_width_{other}": strip(f2[other]["required_width"]),
         "at_required_width": f2[data]["at_required_width"],
         f"at_required_width_{other}": f2[other]["at_required_width"],
-        "equal_compute": f2[data]["equal_compute"],
+        "equal_compute": ec,
         "dn_sweep_fair": fair_dn,
         "dn_growth": {s: dn_growth(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
         "dn_peak": {s: dn_peak(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
