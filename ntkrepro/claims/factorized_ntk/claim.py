@@ -236,7 +236,8 @@ CHECKS = (
     CheckSpec("late_rate_control_small_width", "control",
               f"the dense network at rate_control_width (the premise, a wide network, removed): |measured late slope "
               f"/ 2 log(1 - eta lambda_min(H(0))) - 1| must exceed the finding's gate {RATE_TOL:g}, so that the "
-              "late-rate check can fail at these sizes", above(RATE_TOL), lambda m, P: m.rate_control.late_rate.deviation,
+              "late-rate check can fail at these sizes", above(RATE_TOL),
+              lambda m, P: m.rate_control.late_rate.deviation,
               passes_with={"rate_control.late_rate.measured": -0.03, "rate_control.late_rate.predicted": -0.05},
               fails_with={"rate_control.late_rate.measured": -0.05, "rate_control.late_rate.predicted": -0.05},
               finding="F1"),

@@ -358,15 +358,14 @@ def fwht_check(d: int, rng: np.random.Generator) -> float:
 def collect(kern: dict, emp_err: float, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
             c2e: dict, dns: dict, fwht_err: float, f2: dict, ec: dict, fair_dn: dict, *, data: str, projection: str,
             d: int) -> FactorizedNTKMetrics:
-    """The claim's metrics record (results.json's ``metrics``; private ``_`` arrays dropped), from the
-    sections' results: ``kern`` (:func:`kernel_check`), ``emp_err`` (:func:`empirical_ntk_check`), ``lam`` (:func:`lambda0_study`), ``err_dense`` /
-    ``err_fact`` (:func:`ntk_error_vs_m`), ``tr`` (:func:`training`), ``cst`` (:func:`cost`), ``c2e``
-    (:func:`cost_to_eps`), ``dns`` (:func:`dn_legacy`), ``fwht_err`` (:func:`fwht_check`), ``f2``
-    (:func:`f2_study`), ``ec`` (:func:`equal_compute` on the selected data) and ``fair_dn``
-    (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the
-    lambda_0 rows reported as ``lambda0_ratio`` / ``bound_cost_ratio``; ``d`` is the input dimension
-    (rho_p(k) = (k/d) (lambda_0 / lambda_0^J)^p). Validated against :class:`FactorizedNTKMetrics` here,
-    where it is built."""
+    """The claim's metrics record (results.json's ``metrics``; private ``_`` arrays dropped), from the sections'
+    results: ``kern`` (:func:`kernel_check`), ``emp_err`` (:func:`empirical_ntk_check`), ``lam``
+    (:func:`lambda0_study`), ``err_dense`` / ``err_fact`` (:func:`ntk_error_vs_m`), ``tr`` (:func:`training`),
+    ``cst`` (:func:`cost`), ``c2e`` (:func:`cost_to_eps`), ``dns`` (:func:`dn_legacy`), ``fwht_err``
+    (:func:`fwht_check`), ``f2`` (:func:`f2_study`), ``ec`` (:func:`equal_compute` on the selected data) and
+    ``fair_dn`` (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the lambda_0 rows reported as
+    ``lambda0_ratio`` / ``bound_cost_ratio``; ``d`` is the input dimension (rho_p(k) = (k/d) (lambda_0 /
+    lambda_0^J)^p). Validated against :class:`FactorizedNTKMetrics` here, where it is built."""
     sel = lam[f"{data}/{projection}"]["by_k"]
     ms = [int(m) for m in err_dense]
     ratios = {k: v["mean"] for k, v in sel.items()}
@@ -673,18 +672,18 @@ def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
 
 def f2_study(data: str, n: int, d: int, intrinsic_dim: int, k_list: list[int], width_grid: list[int], lr: float,
              eps: float, budget: int, seeds: int, min_ok: int, seed: int, rng: np.random.Generator) -> dict[str, Any]:
-    """Items 1-2 of issue 27 on the selected ``data`` and on the other data set (n points in d
-    dimensions from ``seed``, low-rank of ``intrinsic_dim``; labels from seed + 1): the required-width
-    curve (:func:`required_width`: dense and each k <= d of ``k_list``, ``seeds`` seeds to eps L(0) within
-    ``budget`` steps at step size lr, m* where >= ``min_ok`` qualify), the cost at each network's own m*
-    (:func:`at_own_m_star`). Returns ``{data: {"required_width", "at_required_width"}}`` (private ``_run``
-    records inside required_width rows); the selected data's entry also keeps the inputs of the
-    equal-compute comparison (``_Z``: {"dense": X, "<k>": Z (seeds, n, k)}, ``_y``, ``_base``: pass them
-    to :func:`equal_compute`). Every seed draws its own Gaussian J per k (:func:`seed_projections`; a referee's finding: one J per k shared by all seeds made the
-    intervals conditional on that draw), the same J_s at every width and in both comparisons. The
-    selected data (which decide F2) search the whole ``width_grid``; the other data set (reported
-    apart) searches every other width of it (the full profile: the 2x-spaced sub-grid of the
-    sqrt(2)-spaced grid, to keep the run within its time budget)."""
+    """Items 1-2 of issue 27 on the selected ``data`` and on the other data set (n points in d dimensions from
+    ``seed``, low-rank of ``intrinsic_dim``; labels from seed + 1): the required-width curve
+    (:func:`required_width`: dense and each k <= d of ``k_list``, ``seeds`` seeds to eps L(0) within ``budget``
+    steps at step size lr, m* where >= ``min_ok`` qualify), the cost at each network's own m*
+    (:func:`at_own_m_star`). Returns ``{data: {"required_width", "at_required_width"}}`` (private ``_run`` records
+    inside required_width rows); the selected data's entry also keeps the inputs of the equal-compute comparison
+    (``_Z``: {"dense": X, "<k>": Z (seeds, n, k)}, ``_y``, ``_base``: pass them to :func:`equal_compute`). Every
+    seed draws its own Gaussian J per k (:func:`seed_projections`; a referee's finding: one J per k shared by all
+    seeds made the intervals conditional on that draw), the same J_s at every width and in both comparisons. The
+    selected data (which decide F2) search the whole ``width_grid``; the other data set (reported apart) searches
+    every other width of it (the full profile: the 2x-spaced sub-grid of the sqrt(2)-spaced grid, to keep the run
+    within its time budget)."""
     base = int(rng.integers(2**31))
     y = sign_labels(n, np.random.default_rng(seed + 1))
     out: dict[str, Any] = {}
