@@ -105,7 +105,7 @@ kern = E.kernel_check(X)
 tr = E.training(P.data, P.n, P.d, P.intrinsic_dim, P.projection, P.k_list, P.m, P.lr, P.steps, P.control_width,
                 P.rate_control_width, P.seed, rng)
 emp_err = E.empirical_ntk_check(X, 256, rng)
-run.save(F.training(tr, P), "training")
+run.save(F.training(tr, P.k_list, P.m), "training")
 print(f"max |H(W) - nt.empirical_ntk_fn| at m=256: {emp_err:.2e}")
 {name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in {**tr["runs"], "k=1": tr["negative_control"]}.items()}
 
@@ -119,7 +119,7 @@ print(f"max |H(W) - nt.empirical_ntk_fn| at m=256: {emp_err:.2e}")
 
 # %%
 lam = E.lambda0_study(P.n, P.d, P.intrinsic_dim, P.k_list, P.n_draws, P.seed, rng)
-run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
+run.save(F.lambda0_vs_k(lam, P.k_list, P.n, P.d), "lambda0_vs_k")
 {name: {k: round(v["rho"], 3) for k, v in s["by_k"].items()} for name, s in lam.items()}
 
 # %% [markdown]
@@ -145,7 +145,7 @@ run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 # %%
 cst = E.cost(P.bench_batch, P.bench_d, P.bench_m, P.k_list, rng)
 fwht_err = E.fwht_check(P.bench_d, rng)
-run.save(F.cost(cst, P), "cost")
+run.save(F.cost(cst, P.bench_batch, P.bench_d, P.bench_m), "cost")
 cst
 
 # %% [markdown]
@@ -189,7 +189,7 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 # %%
 f2 = E.f2_study(P.data, P.n, P.d, P.intrinsic_dim, P.req_k_list, P.width_grid, P.lr, P.eps, P.budget_steps,
                 P.seeds, P.width_min_ok, P.seed, rng)
-run.save(F.required_width(f2, P), "required_width")
+run.save(F.required_width(f2, P.width_grid, P.width_min_ok, P.seeds), "required_width")
 {data: {k: (v["m_star"], v["cost_to_eps"]) for k, v in r["required_width"].items()} for data, r in f2.items()}
 
 # %%
