@@ -85,8 +85,8 @@ dict(P)
 # finite-width NTK $H(W)=(XX^\top)\circ(MM^\top)/m$ against `nt.empirical_ntk_fn`.
 
 # %%
-tr = E.training(P, rng)
-kern = E.kernel_check(tr["_X"], rng)
+X = E.make_data(P.data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))  # the training data (section 2)
+kern = E.kernel_check(X)
 {k: v for k, v in kern.items() if not k.startswith("_")}
 
 # %% [markdown]
@@ -98,10 +98,15 @@ kern = E.kernel_check(tr["_X"], rng)
 # listed and left out of the checks), and how far the weights move. The **small-width control** (grey) is the dense
 # network at `control_width`: with the premise of a wide network removed, the linearization must break down. The late
 # rate compares the measured slope of $\log L$ per step with $2\log(1-\eta\lambda_{min}(H(0)))$, the decay of the
-# slowest linearized mode. $k=1$ is an implementation check ($\lambda_0^J=0$ by construction).
+# slowest linearized mode. $k=1$ is an implementation check ($\lambda_0^J=0$ by construction). The finite-width
+# cross-check of section 1 ($H(W)$ against `nt.empirical_ntk_fn` at $m=256$) draws its $W$ after these runs.
 
 # %%
-run.save(F.training(tr, P), "training")
+tr = E.training(P.data, P.n, P.d, P.intrinsic_dim, P.projection, P.k_list, P.m, P.lr, P.steps, P.control_width,
+                P.rate_control_width, P.seed, rng)
+emp_err = E.empirical_ntk_check(X, 256, rng)
+run.save(F.training(tr, P.k_list, P.m), "training")
+print(f"max |H(W) - nt.empirical_ntk_fn| at m=256: {emp_err:.2e}")
 {name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in {**tr["runs"], "k=1": tr["negative_control"]}.items()}
 
 # %% [markdown]
@@ -113,8 +118,8 @@ run.save(F.training(tr, P), "training")
 # $\rho(k)=(k/d)(\lambda_0/\lambda_0^J)^4$: below 1, the factorized network is cheaper *at equal guarantee*.
 
 # %%
-lam = E.lambda0_study(P, rng)
-run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
+lam = E.lambda0_study(P.n, P.d, P.intrinsic_dim, P.k_list, P.n_draws, P.seed, rng)
+run.save(F.lambda0_vs_k(lam, P.k_list, P.n, P.d), "lambda0_vs_k")
 {name: {k: round(v["rho"], 3) for k, v in s["by_k"].items()} for name, s in lam.items()}
 
 # %% [markdown]
@@ -124,11 +129,10 @@ run.save(F.lambda0_vs_k(lam, P), "lambda0_vs_k")
 # for the factorized one (on $Z=JX$, against $H^\infty(Z)$).
 
 # %%
-X = tr["_X"]
-err_dense = E.ntk_error_vs_m(X, kern["_H"], P, rng)
+err_dense = E.ntk_error_vs_m(X, kern["_H"], P.m_list, P.n_draws, rng)
 k_mid = P.k_list[len(P.k_list) // 2]
 Z = E.project(X, E.projection(P.projection, k_mid, P.d, rng))
-err_fact = E.ntk_error_vs_m(Z, E.h_inf(Z), P, rng)
+err_fact = E.ntk_error_vs_m(Z, E.h_inf(Z), P.m_list, P.n_draws, rng)
 run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 
 # %% [markdown]
@@ -139,9 +143,9 @@ run.save(F.ntk_convergence(err_dense, err_fact, k_mid), "ntk_convergence")
 # Wall-clock numbers differ between machines and runs; the exact counts do not.
 
 # %%
-cst = E.cost(P, rng)
+cst = E.cost(P.bench_batch, P.bench_d, P.bench_m, P.k_list, rng)
 fwht_err = E.fwht_check(P.bench_d, rng)
-run.save(F.cost(cst, P), "cost")
+run.save(F.cost(cst, P.bench_batch, P.bench_d, P.bench_m), "cost")
 cst
 
 # %% [markdown]
@@ -183,8 +187,9 @@ run.save(F.cost_to_eps(c2e, tr["runs"], P.eps), "cost_to_eps")
 # same flaw (one $J$ per $(d, k)$) and draws $J$ per seed too, from the same run on.
 
 # %%
-f2 = E.f2_study(P, rng)
-run.save(F.required_width(f2, P), "required_width")
+f2 = E.f2_study(P.data, P.n, P.d, P.intrinsic_dim, P.req_k_list, P.width_grid, P.lr, P.eps, P.budget_steps,
+                P.seeds, P.width_min_ok, P.seed, rng)
+run.save(F.required_width(f2, P.width_grid, P.width_min_ok, P.seeds), "required_width")
 {data: {k: (v["m_star"], v["cost_to_eps"]) for k, v in r["required_width"].items()} for data, r in f2.items()}
 
 # %%
@@ -207,7 +212,8 @@ run.save(F.required_width(f2, P), "required_width")
 # widen the gap, not close it.
 
 # %%
-ec = f2[P.data]["equal_compute"]
+sel = f2[P.data]  # the selected data's inputs of section 7: the same X, J_s per seed, labels and seed base
+ec = E.equal_compute(sel["_Z"], sel["_y"], P.m, P.d, P.lr, P.eps, P.budget_steps, P.seeds, sel["_base"])
 run.save(F.equal_compute(ec, P.eps), "equal_compute")
 {k: {kk: v.get(kk) for kk in ("dense_width", "dense_steps_to_eps", "factorized_steps_to_eps", "cost_ratio",
                               "ci_low", "ci_high")} for k, v in ec.items()}
@@ -223,8 +229,9 @@ run.save(F.equal_compute(ec, P.eps), "equal_compute")
 # reached $\varepsilon$ to $d=n$; `dn_peak` says where the benefit peaks.
 
 # %%
-fair_dn = E.dn_sweep_fair(P, rng)
-dns = E.dn_legacy(P, fair_dn, rng)
+fair_dn = E.dn_sweep_fair(P.n, P.dn_ratios, P.dn_compression, P.dn_fixed_k, P.dn_width, P.lr, P.eps,
+                          P.budget_steps, P.seeds, P.seed, rng)
+dns = E.dn_legacy(P.n, fair_dn, P.n_draws, P.seed, rng)
 run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
 {s: {r: v.get("cost_ratio") for r, v in rows.items()} for s, rows in fair_dn.items()}
 
@@ -232,8 +239,8 @@ run.save(F.dn_sweep(dns, fair_dn, P.n), "dn_sweep")
 # ## Checks and verdict
 
 # %%
-metrics = {**E.collect(kern, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, P),
-           **E.fair_metrics(f2, fair_dn, P)}
+metrics = E.collect(kern, emp_err, lam, err_dense, err_fact, tr, cst, c2e, dns, fwht_err, f2, ec, fair_dn,
+                    data=P.data, projection=P.projection, d=P.d)
 run.conclude(metrics);
 
 # %% [markdown]

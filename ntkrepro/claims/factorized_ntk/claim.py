@@ -3,9 +3,12 @@ findings, checks with their gates, figure captions."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from ntkrepro.claims.factorized_ntk.metrics import FactorizedNTKMetrics
+from ntkrepro.metrics import Metrics
 from ntkrepro.numerics import tolerance, tolerance_sqrt
 from ntkrepro.params import Params, ParamSet, choice, int_list, integer, real, real_list, require
 from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Paper, above, below, close,
@@ -113,21 +116,6 @@ SLOPE_TOL = 0.05  # the m^(-1/2) law: slope -1/2 +- 0.05
 RATE_TOL = 0.15  # late rate: |measured / predicted - 1|
 
 
-def _in_premise(m):
-    return {k: r for k, r in m["training"].items() if r["in_premise"]}
-
-
-def _premise_violations(m, P):
-    ks = [k for k in m["training"] if k != "dense"]
-    largest = max(ks, key=int)
-    return [k for k in ("dense", largest) if not m["training"][k]["in_premise"]]
-
-
-def _late_rate_dev(m, P):
-    devs = [abs(r["late_rate"]["measured"] / r["late_rate"]["predicted"] - 1) for r in _in_premise(m).values()]
-    return max(devs) if devs else float("nan")
-
-
 SAVING_EFFECT = math.log(1.1)  # effect of interest: the factorized network at least 10 % cheaper
 GROWTH_EFFECT = math.log(1.1)  # effect of interest: the cost ratio falls by at least 10 % from small d/n to d = n
 CENSORING_BOUND = ("a seed that did not reach eps enters at its budget, a lower bound on its cost; the value is "
@@ -135,40 +123,30 @@ CENSORING_BOUND = ("a seed that did not reach eps enters at its budget, a lower 
 
 
 def _saving(row):
-    """An equal_compute / at_required_width row as the saving interval the gate reads: log(dense cost /
-    factorized cost) (positive: the factorized network is cheaper), from the ratio's interval."""
-    if row.get("cost_ratio") is None:
-        c = row.get("censored") or {}
+    """An equal_compute / at_required_width row (:class:`EqualCompute` / :class:`AtRequiredWidth`) as the
+    saving interval the gate reads: log(dense cost / factorized cost) (positive: the factorized network is
+    cheaper), from the ratio's interval."""
+    if row.cost_ratio is None:
+        c = row.censored.to_json() if isinstance(row.censored, Metrics) else (row.censored or {})
         return {"censored": True, "reached": c.get("reached", 0), "n": c.get("n", 0), "budget": c.get("budget", 0)}
-    return {"mean": -math.log(row["cost_ratio"]), "ci_low": -math.log(row["ci_high"]),
-            "ci_high": -math.log(row["ci_low"]), "n": row["n_seeds"], "method": row.get("method", "")}
+    return {"mean": -math.log(row.cost_ratio), "ci_low": -math.log(row.ci_high),
+            "ci_high": -math.log(row.ci_low), "n": row.n_seeds, "method": row.method or ""}
 
 
 def _best_k(rows):
     """The k whose uncensored cost ratio is lowest (the factorized arm's best case); None if none."""
-    ok = {k: r for k, r in rows.items() if r.get("cost_ratio") is not None}
-    return min(ok, key=lambda k: ok[k]["cost_ratio"]) if ok else None
+    ok = {k: r for k, r in rows.items() if r.cost_ratio is not None}
+    return min(ok, key=lambda k: ok[k].cost_ratio) if ok else None
 
 
 def _best_saving(key):
     def value(m, P):
-        rows = m[key]
+        rows = getattr(m, key)
         k = _best_k(rows)
         if k is None:  # every k censored: the first one's censoring
             return _saving(next(iter(rows.values())))
         return {**_saving(rows[k]), "k": int(k)}
     return value
-
-
-def _growth(series):
-    def value(m, P):
-        return m["dn_growth"][series]
-    return value
-
-
-def _rate_control(m, P):
-    r = m["rate_control"]["late_rate"]
-    return abs(r["measured"] / r["predicted"] - 1)
 
 
 def _saving_check(name: str, key: str, description: str, arms: tuple[str, ...],
@@ -184,51 +162,67 @@ def _saving_check(name: str, key: str, description: str, arms: tuple[str, ...],
                      arms=arms, matched=matched, min_seeds=5, seeds_param="seeds")
 
 
+def _growth_check(name: str, series: str, description: str, held: str) -> CheckSpec:
+    """Finding F3's growth of the benefit toward d = n for one series of the d/n sweep (``fixed_k_over_d``
+    or ``fixed_k``, the quantity ``held`` fixed): the Welch interval of dn_growth.<series> above 0 passes,
+    below GROWTH_EFFECT fails; a censored factorized seed enters at its budget (CENSORING_BOUND)."""
+    def growth(mean_diff: float, ci_low: float, ci_high: float) -> dict[str, Any]:
+        return {f"dn_growth.{series}": {"mean_diff": mean_diff, "ci_low": ci_low, "ci_high": ci_high, "n": 5}}
+    return CheckSpec(name, "finding", description, interval_above(0.0, GROWTH_EFFECT),
+                     lambda m, P: getattr(m.dn_growth, series).to_json(),
+                     passes_with=growth(0.5, 0.3, 0.7), fails_with=growth(-0.2, -0.3, -0.1), finding="F3",
+                     smoke_must_pass=False,
+                     arms=("factorized R1 at width dn_width", "dense at width dn_width k / d"),
+                     matched=("per-step multiply-adds", held, "step size", "step budget", "eps", "seeds (5 per arm)"),
+                     min_seeds=5, censoring=CENSORING_BOUND, seeds_param="seeds")
+
+
 CHECKS = (
     CheckSpec("h_inf_matches_neural_tangents", "implementation",
               "max |H^inf closed form - (NTK - NNGP) of nt.stax|; sqrt(eps) tolerance because the diagonal "
               "(cos = 1) goes through arccos (the off-diagonal error is reported as a metric)",
-              close(0.0, tolerance_sqrt(np.float64, 1.0)), lambda m, P: m["kernel_max_abs_err_nt"],
+              close(0.0, tolerance_sqrt(np.float64, 1.0)), lambda m, P: m.kernel_max_abs_err_nt,
               passes_with={"kernel_max_abs_err_nt": 1e-12}, fails_with={"kernel_max_abs_err_nt": 1e-3}),
     CheckSpec("empirical_ntk_matches_neural_tangents", "implementation",
               "max |closed-form H(W) - nt.empirical_ntk_fn(structured derivatives)| at m=256",
-              close(0.0, tolerance(np.float64, 1.0, 1e4)), lambda m, P: m["empirical_ntk_max_abs_err_nt"],
+              close(0.0, tolerance(np.float64, 1.0, 1e4)), lambda m, P: m.empirical_ntk_max_abs_err_nt,
               passes_with={"empirical_ntk_max_abs_err_nt": 0.0},
               fails_with={"empirical_ntk_max_abs_err_nt": 1e-6}),
     CheckSpec("fwht_matches_dense_hadamard", "implementation",
               "max |SRHT by the fast Walsh-Hadamard transform - the same SRHT as a dense matrix| (float64)",
-              close(0.0, tolerance(np.float64, 1.0, 1e4)), lambda m, P: m["fwht_max_abs_err"],
+              close(0.0, tolerance(np.float64, 1.0, 1e4)), lambda m, P: m.fwht_max_abs_err,
               passes_with={"fwht_max_abs_err": 1e-15}, fails_with={"fwht_max_abs_err": 1e-3}),
     CheckSpec("negative_control_k1_fails", "implementation",
               "k = 1 maps every point to +-v, so lambda_0^J must be 0 (a code check of the projection, not "
               "evidence for the paper: it cannot come out otherwise with correct code)",
-              below(tolerance(np.float64, 1.0, 1e4)), lambda m, P: m["negative_control"]["lambda0_J"],
+              below(tolerance(np.float64, 1.0, 1e4)), lambda m, P: m.negative_control.lambda0_J,
               passes_with={"negative_control.lambda0_J": 0.0}, fails_with={"negative_control.lambda0_J": 0.05}),
     CheckSpec("ntk_error_slope", "finding",
               "log-log slope of ||H(0) - H^inf||_2 against m, dense (theory -1/2)",
-              close(-0.5, SLOPE_TOL), lambda m, P: m["ntk_error_slope"],
+              close(-0.5, SLOPE_TOL), lambda m, P: m.ntk_error_slope,
               passes_with={"ntk_error_slope": -0.5}, fails_with={"ntk_error_slope": -0.4}, finding="F1",
               smoke_must_pass=False),
     CheckSpec("ntk_error_slope_factorized", "finding",
               "the same for the factorized network on Z = JX (middle k of k_list)",
-              close(-0.5, SLOPE_TOL), lambda m, P: m["ntk_error_slope_factorized"],
+              close(-0.5, SLOPE_TOL), lambda m, P: m.ntk_error_slope_factorized,
               passes_with={"ntk_error_slope_factorized": -0.5},
               fails_with={"ntk_error_slope_factorized": -0.6}, finding="F1", smoke_must_pass=False),
     CheckSpec("premise_holds_at_dense_and_largest_k", "finding",
               "of the dense run and the largest k, those whose NTK drift ||H(T) - H(0)||_2 reaches lambda_0 / 4 "
               "(outside the guarantee's premise; every run outside it is listed in runs_outside_premise and "
-              "left out of the checks below)", no_cases(), _premise_violations,
+              "left out of the checks below)", no_cases(), lambda m, P: m.premise_violations(),
               passes_with={"training.*.in_premise": True}, fails_with={"training.dense.in_premise": False},
               finding="F1"),
     CheckSpec("linear_prediction_tracks_loss", "finding",
               f"max over runs inside the premise and the first 100 steps of |log10 L / L_lin| (pre-registered "
               f"{LIN_TOL_LOG10:g})", below(LIN_TOL_LOG10),
-              lambda m, P: max((r["max_log10_dev_from_linear"] for r in _in_premise(m).values()), default=float("nan")),
+              lambda m, P: m.max_log10_dev_in_premise(),
               passes_with={"training.*.max_log10_dev_from_linear": 0.05, "training.*.in_premise": True},
               fails_with={"training.*.max_log10_dev_from_linear": 0.2, "training.*.in_premise": True}, finding="F1"),
     CheckSpec("late_rate_matches_prediction", "finding",
               "max over runs inside the premise of |measured late slope of log L per step / 2 log(1 - eta "
-              "lambda_min(H(0))) - 1| (the slowest mode sets the guarantee's rate)", below(RATE_TOL), _late_rate_dev,
+              "lambda_min(H(0))) - 1| (the slowest mode sets the guarantee's rate)", below(RATE_TOL),
+              lambda m, P: m.late_rate_dev_in_premise(),
               passes_with={"training.*.late_rate.measured": -0.05, "training.*.late_rate.predicted": -0.05,
                            "training.*.in_premise": True},
               fails_with={"training.*.late_rate.measured": -0.03, "training.*.late_rate.predicted": -0.05,
@@ -236,13 +230,14 @@ CHECKS = (
     CheckSpec("small_width_control", "control",
               f"the dense network at control_width: max |log10 L / L_lin| over the first 100 steps must exceed "
               f"the gate {LIN_TOL_LOG10:g} (the premise, a wide network, removed: the linearization breaks)",
-              above(LIN_TOL_LOG10), lambda m, P: m["small_width_control"]["max_log10_dev_from_linear"],
+              above(LIN_TOL_LOG10), lambda m, P: m.small_width_control.max_log10_dev_from_linear,
               passes_with={"small_width_control.max_log10_dev_from_linear": 0.8},
               fails_with={"small_width_control.max_log10_dev_from_linear": 0.05}, finding="F1"),
     CheckSpec("late_rate_control_small_width", "control",
               f"the dense network at rate_control_width (the premise, a wide network, removed): |measured late slope "
               f"/ 2 log(1 - eta lambda_min(H(0))) - 1| must exceed the finding's gate {RATE_TOL:g}, so that the "
-              "late-rate check can fail at these sizes", above(RATE_TOL), _rate_control,
+              "late-rate check can fail at these sizes", above(RATE_TOL),
+              lambda m, P: m.rate_control.late_rate.deviation,
               passes_with={"rate_control.late_rate.measured": -0.03, "rate_control.late_rate.predicted": -0.05},
               fails_with={"rate_control.late_rate.measured": -0.05, "rate_control.late_rate.predicted": -0.05},
               finding="F1"),
@@ -262,26 +257,12 @@ CHECKS = (
                   arms=("factorized R1 at its m*", "dense at its m*"),
                   matched=("premise (NTK drift < own lambda_0 / 4)", "width grid", "eps", "step size", "step budget",
                            "data and labels", "seeds (5 per arm)")),
-    CheckSpec("benefit_grows_toward_d_eq_n_fixed_ratio", "finding",
-              "d/n sweep at fixed k/d (k = d / dn_compression), equal per-step multiply-adds: Welch t interval of "
-              "log cost ratio at the smallest d/n < 1 where the dense arm reached eps on every seed minus at d = n "
-              "(positive: the benefit grew as d approached n)",
-              interval_above(0.0, GROWTH_EFFECT), _growth("fixed_k_over_d"),
-              passes_with={"dn_growth.fixed_k_over_d": {"mean_diff": 0.5, "ci_low": 0.3, "ci_high": 0.7, "n": 5}},
-              fails_with={"dn_growth.fixed_k_over_d": {"mean_diff": -0.2, "ci_low": -0.3, "ci_high": -0.1, "n": 5}},
-              finding="F3", smoke_must_pass=False,
-              arms=("factorized R1 at width dn_width", "dense at width dn_width k / d"),
-              matched=("per-step multiply-adds", "k / d", "step size", "step budget", "eps", "seeds (5 per arm)"),
-              min_seeds=5, censoring=CENSORING_BOUND, seeds_param="seeds"),
-    CheckSpec("benefit_grows_toward_d_eq_n_fixed_k", "finding",
-              "the same at fixed k = dn_fixed_k (capped at d): the compression d / k grows with d",
-              interval_above(0.0, GROWTH_EFFECT), _growth("fixed_k"),
-              passes_with={"dn_growth.fixed_k": {"mean_diff": 0.5, "ci_low": 0.3, "ci_high": 0.7, "n": 5}},
-              fails_with={"dn_growth.fixed_k": {"mean_diff": -0.2, "ci_low": -0.3, "ci_high": -0.1, "n": 5}},
-              finding="F3", smoke_must_pass=False,
-              arms=("factorized R1 at width dn_width", "dense at width dn_width k / d"),
-              matched=("per-step multiply-adds", "k", "step size", "step budget", "eps", "seeds (5 per arm)"),
-              min_seeds=5, censoring=CENSORING_BOUND, seeds_param="seeds"),
+    _growth_check("benefit_grows_toward_d_eq_n_fixed_ratio", "fixed_k_over_d",
+                  "d/n sweep at fixed k/d (k = d / dn_compression), equal per-step multiply-adds: Welch t interval of "
+                  "log cost ratio at the smallest d/n < 1 where the dense arm reached eps on every seed minus at d = n "
+                  "(positive: the benefit grew as d approached n)", held="k / d"),
+    _growth_check("benefit_grows_toward_d_eq_n_fixed_k", "fixed_k",
+                  "the same at fixed k = dn_fixed_k (capped at d): the compression d / k grows with d", held="k"),
 )
 
 FIGURES = (
@@ -313,17 +294,17 @@ FIGURES = (
 
 CHOICES = (
     ChoiceSpec("f2_k_equal_compute", "factorized R1",
-               lambda m, P: [int(k) for k in m["equal_compute"]], lambda m, P: int(_best_k(m["equal_compute"])),
+               lambda m, P: [int(k) for k in m.equal_compute], lambda m, P: int(_best_k(m.equal_compute)),
                "the verdict's own seeds: the k with the lowest cost ratio (favours the factorized arm, so a fail "
                "stands and a pass needs fresh seeds); the top of the grid, k = d, is a bound (no compression)",
                ("F2",), edge_is_bound=True),
     ChoiceSpec("f2_k_required_width", "factorized R1",
-               lambda m, P: [int(k) for k in m["at_required_width"]],
-               lambda m, P: int(_best_k(m["at_required_width"])),
+               lambda m, P: [int(k) for k in m.at_required_width],
+               lambda m, P: int(_best_k(m.at_required_width)),
                "the verdict's own seeds: the k with the lowest cost ratio at own m* (favours the factorized arm); "
                "the top of the grid, k = d, is a bound (no compression)", ("F2",), edge_is_bound=True),
     ChoiceSpec("required_width_dense", "dense", lambda m, P: list(P["width_grid"]),
-               lambda m, P: m["required_width"]["dense"]["m_star"],
+               lambda m, P: m.required_width["dense"].m_star,
                "the smallest width of the declared grid meeting the premise and eps on >= width_min_ok seeds (the "
                "same seeds as the verdict; the same rule for every arm); at either edge the dense cost is not pinned",
                ("F2",), edge_is_bound=False),
@@ -347,4 +328,5 @@ CLAIM = Claim(
     sweep_map={"axes": {"d": [32, 64, 128, 256]}, "fixed": {"k_list": [4, 8, 16, 32]}},  # d/n = 1..8 at n = 32
     choices=CHOICES,
     seeds_param="seeds",
+    metrics_type=FactorizedNTKMetrics,
 )

@@ -6,14 +6,14 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ntkrepro.params import Params
 from ntkrepro.plotting import log_ticks
 
 
-def lambda0_vs_k(lam: dict[str, Any], P: Params) -> plt.Figure:
-    """lambda_0^J / lambda_0 and the bound-implied cost ratio rho(k) against k."""
+def lambda0_vs_k(lam: dict[str, Any], k_list: list[int], n: int, d: int) -> plt.Figure:
+    """lambda_0^J / lambda_0 and the bound-implied cost ratio rho(k) against k (``lam``: science.lambda0_study
+    over ``k_list``, n points in d dimensions)."""
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    k = np.array(P.k_list)
+    k = np.array(k_list)
     for i, (name, v) in enumerate(lam.items()):
         rows = [v["by_k"][str(kk)] for kk in k]
         style = "-" if name.endswith("gaussian") else "--"
@@ -22,7 +22,7 @@ def lambda0_vs_k(lam: dict[str, Any], P: Params) -> plt.Figure:
         ax[1].plot(k, [r["rho"] for r in rows], "o" + style, color=f"C{i}", label=name)
     _jl_line(ax[0], lam, k)
     ax[0].set(xscale="log", xlabel="projected dimension k", ylabel="λ0^J / λ0",
-              title=f"Least eigenvalue kept by the projection (n={P.n}, d={P.d})")
+              title=f"Least eigenvalue kept by the projection (n={n}, d={d})")
     ax[1].axhline(1, color="k", lw=1)
     ax[1].set(xscale="log", yscale="log", xlabel="projected dimension k", ylabel="ρ(k) = (k/d)(λ0/λ0^J)^4",
               title="Bound-implied cost ratio (below 1: cheaper than dense)")
@@ -54,10 +54,11 @@ def ntk_convergence(err_dense: dict[str, float], err_fact: dict[str, float], k: 
     return fig
 
 
-def training(tr: dict[str, Any], P: Params) -> plt.Figure:
-    """Loss curves with Du's bound and the linearized prediction, dense and factorized."""
+def training(tr: dict[str, Any], k_list: list[int], m: int) -> plt.Figure:
+    """Loss curves with Du's bound and the linearized prediction, dense and factorized (``tr``:
+    science.training over ``k_list`` at width m)."""
     runs = tr["runs"]
-    show = ["dense"] + [str(k) for k in P.k_list][:: max(1, len(P.k_list) // 3)]
+    show = ["dense"] + [str(k) for k in k_list][:: max(1, len(k_list) // 3)]
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
     for i, name in enumerate(show):
         r = runs[name]
@@ -72,21 +73,22 @@ def training(tr: dict[str, Any], P: Params) -> plt.Figure:
               title="Training loss (solid), Du's bound (dashed), linearized (dotted)")
     ax[0].set_ylim(max(1e-14, ax[0].get_ylim()[0]), None)
     ax[0].legend(fontsize="x-small")
-    names = ["dense"] + [str(k) for k in P.k_list]
+    names = ["dense"] + [str(k) for k in k_list]
     x = np.arange(len(names))
     ax[1].bar(x - 0.2, [runs[n]["ntk_drift"] for n in names], 0.4, label="NTK drift ‖H(T) − H(0)‖₂")
     ax[1].scatter(x - 0.2, [runs[n]["lambda0_inf"] / 4 for n in names], marker="_", s=300, color="k", zorder=3,
                   label="premise: λ₀/4")
     ax[1].bar(x + 0.2, [runs[n]["max_weight_move"] for n in names], 0.4, label="max_r ‖w_r(T) − w_r(0)‖")
-    ax[1].set_xticks(x, ["dense"] + [f"k={k}" for k in P.k_list])
-    ax[1].set(yscale="log", title=f"Laziness at width m={P.m}")
+    ax[1].set_xticks(x, ["dense"] + [f"k={k}" for k in k_list])
+    ax[1].set(yscale="log", title=f"Laziness at width m={m}")
     ax[1].legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def cost(cst: dict[str, Any], P: Params) -> plt.Figure:
-    """Multiply-add ratio and measured speedup of a jitted forward + GD step against k."""
+def cost(cst: dict[str, Any], batch: int, d: int, m: int) -> plt.Figure:
+    """Multiply-add ratio and measured speedup of a jitted forward + GD step against k (``cst``: science.cost
+    on a batch of ``batch`` inputs in d dimensions at width m)."""
     ks = [k for k in cst if k.isdigit()]
     k = np.array([int(v) for v in ks])
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -98,7 +100,7 @@ def cost(cst: dict[str, Any], P: Params) -> plt.Figure:
                 label="measured speedup, SRHT by fast WHT")
     ax.axhline(1, color="k", lw=1)
     ax.set(xscale="log", yscale="log", xlabel="projected dimension k", ylabel="dense / factorized",
-           title=f"Cost (batch {P.bench_batch}, d={P.bench_d}, m={P.bench_m})")
+           title=f"Cost (batch {batch}, d={d}, m={m})")
     log_ticks(ax, k)
     ax.legend()
     fig.tight_layout()
@@ -166,10 +168,11 @@ def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
     return fig
 
 
-def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
+def required_width(f2: dict[str, Any], width_grid: list[int], min_ok: int, seeds: int) -> plt.Figure:
     """Left: the required width m* per model and data set (open marker: censored above the grid);
     right: the cost to eps at m* relative to the dense network at its own m*, with the 90% CI over
-    seeds (each seed with its own J; x at the bottom: censored)."""
+    seeds (each seed with its own J; x at the bottom: censored). ``f2``: science.f2_study on ``width_grid``,
+    m* where >= ``min_ok`` of ``seeds`` qualify."""
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
     for i, (data, v) in enumerate(f2.items()):
         req = v["required_width"]
@@ -179,7 +182,7 @@ def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
         ax[0].plot([xx for xx, m in zip(x, ms) if m], [m for m in ms if m], "o", color=f"C{i}", label=data)
         cens = [xx for xx, m in zip(x, ms) if not m]
         if cens:
-            ax[0].plot(cens, [max(P.width_grid) * 1.4] * len(cens), "^", mfc="none", color=f"C{i}",
+            ax[0].plot(cens, [max(width_grid) * 1.4] * len(cens), "^", mfc="none", color=f"C{i}",
                        label=f"{data}: m* above the grid")
         ax[0].set_xticks(np.arange(len(names)), ["dense" if k == "dense" else f"k={k}" for k in names])
         at = v["at_required_width"]
@@ -195,7 +198,7 @@ def required_width(f2: dict[str, Any], P: Params) -> plt.Figure:
             ax[1].plot(cens, [0.05] * len(cens), "x", color=f"C{i}", ms=8, transform=ax[1].get_xaxis_transform(),
                        label=f"{data}: censored (m* above the grid)")
         ax[1].set_xticks(np.arange(len(ks)), [f"k={k}" for k in ks])
-    ax[0].set(yscale="log", ylabel="m* (smallest width: premise + eps on ≥ %d/%d seeds)" % (P.width_min_ok, P.seeds),
+    ax[0].set(yscale="log", ylabel="m* (smallest width: premise + eps on ≥ %d/%d seeds)" % (min_ok, seeds),
               title="Required width")
     ax[1].axhline(1, color="k", lw=1)
     ax[1].set(yscale="log", ylabel="cost to eps at own m*, factorized / dense",

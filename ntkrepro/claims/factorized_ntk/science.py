@@ -21,12 +21,12 @@ from ntkrepro.data import lowrank_data, sign_labels, sphere_data, unit_rows
 from ntkrepro.dual import kappa_prime_np
 from ntkrepro.numerics import loglog_slope, tolerance, tolerance_sqrt
 from ntkrepro.optimize import gradient_descent, gradient_descent_restarts
-from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.io import drop_private, to_jsonable
 from ntkrepro.stats import one_sample, welch
 
 
 from ntkrepro.claims.factorized_ntk.claim import LIN_TOL_LOG10  # noqa: E402  (the declared gate)
+from ntkrepro.claims.factorized_ntk.metrics import FactorizedNTKMetrics  # noqa: E402
 
 
 # ----- kernels --------------------------------------------------------------------------------
@@ -126,24 +126,31 @@ def make_data(kind: str, n: int, d: int, intrinsic_dim: int, rng: np.random.Gene
 
 
 # ----- experiments ----------------------------------------------------------------------------
-def kernel_check(X: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-    """E1: lambda_0 of the dense network; H^inf against neural-tangents; the closed-form empirical
-    NTK against neural-tangents' empirical_ntk_fn (structured derivatives) at a small width."""
-    import neural_tangents as nt
-
+def kernel_check(X: np.ndarray) -> dict[str, Any]:
+    """E1: H^inf(X) (n, n) of the rows of X (n, d), its least and largest eigenvalues (lambda_0 of the
+    dense network), and max |H^inf - (NTK - NNGP) of neural-tangents' stax| over all entries and off the
+    diagonal. No random draws. Returns ``{"lambda0_dense", "lambda_max_dense", "kernel_max_abs_err_nt",
+    "kernel_max_abs_err_nt_offdiag", "_H"}``."""
     H = h_inf(X)
     diff = np.abs(H - h_inf_neural_tangents(X))
-    W = rng.normal(size=(256, X.shape[1]))
-    a = rng.choice([-1.0, 1.0], size=256)
+    return {"lambda0_dense": lambda_min(H), "lambda_max_dense": float(np.linalg.eigvalsh(H)[-1]),
+            "kernel_max_abs_err_nt": float(diff.max()),
+            "kernel_max_abs_err_nt_offdiag": float((diff - np.diag(np.diag(diff))).max()),
+            "_H": H}
+
+
+def empirical_ntk_check(X: np.ndarray, m: int, rng: np.random.Generator) -> float:
+    """max |H(W) closed form - neural-tangents' empirical_ntk_fn (structured derivatives)| for the rows of
+    X (n, d) at width m, W (m, d) ~ N(0, 1) and a (m,) = +-1 drawn from ``rng`` (in that order)."""
+    import neural_tangents as nt
+
+    W = rng.normal(size=(m, X.shape[1]))
+    a = rng.choice([-1.0, 1.0], size=m)
     f = lambda W_, x: du_net(W_, jnp.asarray(a), x)[:, None]  # noqa: E731
     ntk_fn = nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0,
                                  implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
     emp_nt = np.asarray(ntk_fn(jnp.asarray(X), None, jnp.asarray(W)))
-    return {"lambda0_dense": lambda_min(H), "lambda_max_dense": float(np.linalg.eigvalsh(H)[-1]),
-            "kernel_max_abs_err_nt": float(diff.max()),
-            "kernel_max_abs_err_nt_offdiag": float((diff - np.diag(np.diag(diff))).max()),
-            "empirical_ntk_max_abs_err_nt": float(np.abs(empirical_ntk(W, X) - emp_nt).max()),
-            "_H": H}
+    return float(np.abs(empirical_ntk(W, X) - emp_nt).max())
 
 
 def jl_expected_ratio(n: int, d: int, k: int, lam0: float, draws: int, rng: np.random.Generator) -> float:
@@ -155,30 +162,38 @@ def jl_expected_ratio(n: int, d: int, k: int, lam0: float, draws: int, rng: np.r
     return float(np.mean([lambda_min(h_inf(sphere_data(n, k_eff, rng))) for _ in range(draws)]) / lam0)
 
 
-def lambda0_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """E2: lambda_0^J / lambda_0 against k (mean, sd over draws of J), for both data sets and both
-    projections, and the bound-implied cost ratio rho(k) = (k/d) (lambda_0 / lambda_0^J)^4."""
+def lambda0_study(n: int, d: int, intrinsic_dim: int, k_list: list[int], n_draws: int, seed: int,
+                  rng: np.random.Generator) -> dict[str, Any]:
+    """E2: lambda_0^J / lambda_0 against k (mean, sd over ``n_draws`` draws of J), for both data sets
+    (n points in d dimensions: sphere, and low-rank of ``intrinsic_dim``, drawn from seed + 11) and both
+    projections, and the bound-implied cost ratio rho(k) = (k/d) (lambda_0 / lambda_0^J)^4.
+
+    Returns ``{"<data>/<projection>": {"lambda0": float, "by_k": {"<k>": {"mean", "std", "rho"
+    [, "jl_expected"]}}}}`` (jl_expected: sphere data, :func:`jl_expected_ratio`)."""
     out: dict[str, Any] = {}
     for data in ("sphere", "lowrank"):
-        X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed + 11))
+        X = make_data(data, n, d, intrinsic_dim, np.random.default_rng(seed + 11))
         lam0 = lambda_min(h_inf(X))
         for kind in ("gaussian", "hadamard"):
             rows = {}
-            for k in P.k_list:
-                lam = [lambda_min(h_inf(project(X, projection(kind, k, P.d, rng)))) for _ in range(P.n_draws)]
+            for k in k_list:
+                lam = [lambda_min(h_inf(project(X, projection(kind, k, d, rng)))) for _ in range(n_draws)]
                 ratio = np.array(lam) / lam0
                 rows[str(k)] = {"mean": float(ratio.mean()), "std": float(ratio.std(ddof=1)),
-                                "rho": float(k / P.d / np.mean(ratio) ** 4)}
+                                "rho": float(k / d / np.mean(ratio) ** 4)}
                 if data == "sphere":
-                    rows[str(k)]["jl_expected"] = jl_expected_ratio(P.n, P.d, k, lam0, P.n_draws, rng)
+                    rows[str(k)]["jl_expected"] = jl_expected_ratio(n, d, k, lam0, n_draws, rng)
             out[f"{data}/{kind}"] = {"lambda0": lam0, "by_k": rows}
     return out
 
 
-def ntk_error_vs_m(X: np.ndarray, H: np.ndarray, P: Params, rng: np.random.Generator) -> dict[str, float]:
-    """E3: ||H(0) - H^inf||_2 against the width m (mean over draws of W); theory: m^(-1/2)."""
+def ntk_error_vs_m(X: np.ndarray, H: np.ndarray, m_list: list[int], n_draws: int,
+                   rng: np.random.Generator) -> dict[str, float]:
+    """E3: ||H(W) - H||_2 against the width m, W (m, dim) with N(0, 1) entries (mean over ``n_draws``
+    draws of W), for the rows of X (n, dim) and H = H^inf(X) (n, n); theory: m^(-1/2).
+    Returns ``{"<m>": error}``."""
     return {str(m): float(np.mean([np.linalg.norm(empirical_ntk(rng.normal(size=(m, X.shape[1])), X) - H, 2)
-                                   for _ in range(P.n_draws)])) for m in P.m_list}
+                                   for _ in range(n_draws)])) for m in m_list}
 
 
 def late_slope(loss: np.ndarray, fraction: float = 0.4, floor: float = 1e-9) -> float:
@@ -223,21 +238,28 @@ def train(X: np.ndarray, y: np.ndarray, m: int, lr: float, steps: int,
             "_loss": loss, "_bound": bound, "_linear": lin}
 
 
-def training(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """Dense against factorized (one J per k) on the selected data; the small-width control (the
-    dense network at ``control_width``, where the linearization must break down); and k = 1, an
-    implementation check (every z = +-Jx/|Jx| is +-1: lambda_0^J = 0)."""
-    X = make_data(P.data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
-    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
-    out = {"dense": train(X, y, P.m, P.lr, P.steps, rng)}
+def training(data: str, n: int, d: int, intrinsic_dim: int, kind: str, k_list: list[int], m: int, lr: float,
+             steps: int, control_width: int, rate_control_width: int, seed: int,
+             rng: np.random.Generator) -> dict[str, Any]:
+    """Dense against factorized (one J per k of ``k_list``, a ``kind`` map, Z = JX / |JX| (n, k)) on
+    ``data`` (X (n, d), drawn from ``seed``; labels y = +-1 from seed + 1), each trained at width m by
+    :func:`train`; the small-width control (the dense network at ``control_width``, where the
+    linearization must break down) and the late-rate control (at ``rate_control_width``); and k = 1,
+    an implementation check (every z = +-Jx/|Jx| is +-1: lambda_0^J = 0).
+
+    Returns ``{"runs": {"dense" | "<k>": train(...)}, "small_width", "rate_control",
+    "negative_control" (with lambda0_J), "_X", "_y", "_Z" ({"dense": X, "<k>": Z})}``."""
+    X = make_data(data, n, d, intrinsic_dim, np.random.default_rng(seed))
+    y = sign_labels(n, np.random.default_rng(seed + 1))
+    out = {"dense": train(X, y, m, lr, steps, rng)}
     Z = {"dense": X}
-    for k in P.k_list:
-        Z[str(k)] = project(X, projection(P.projection, k, P.d, rng))
-        out[str(k)] = train(Z[str(k)], y, P.m, P.lr, P.steps, rng)
-    small = train(X, y, P.control_width, P.lr, P.steps, rng)
-    rate_small = train(X, y, P.rate_control_width, P.lr, P.steps, rng)
-    Z1 = project(X, projection("gaussian", 1, P.d, rng))
-    neg = train(Z1, y, P.m, P.lr, P.steps, rng)
+    for k in k_list:
+        Z[str(k)] = project(X, projection(kind, k, d, rng))
+        out[str(k)] = train(Z[str(k)], y, m, lr, steps, rng)
+    small = train(X, y, control_width, lr, steps, rng)
+    rate_small = train(X, y, rate_control_width, lr, steps, rng)
+    Z1 = project(X, projection("gaussian", 1, d, rng))
+    neg = train(Z1, y, m, lr, steps, rng)
     neg["lambda0_J"] = lambda_min(h_inf(Z1))
     return {"runs": out, "small_width": small, "rate_control": rate_small, "negative_control": neg, "_X": X, "_y": y, "_Z": Z}
 
@@ -292,11 +314,12 @@ def _time(fn: Callable, *args: Any, repeats: int = 7) -> float:
     return float(np.median(times))
 
 
-def cost(P: Params, rng: np.random.Generator) -> dict[str, Any]:
+def cost(b: int, d: int, m: int, k_list: list[int], rng: np.random.Generator) -> dict[str, Any]:
     """E5: exact trainable-parameter and multiply-add counts (first layer, per example) and the
-    measured speedup of a jitted forward + GD step (float32, median of 7) against the dense net.
-    Wall-clock numbers vary from machine to machine and run to run."""
-    b, d, m = P.bench_batch, P.bench_d, P.bench_m
+    measured speedup of a jitted forward + GD step (float32, median of 7) against the dense net, on a
+    batch of b random inputs in d dimensions at width m, for each k <= d of ``k_list`` (Gaussian J, and
+    the SRHT by the fast transform against the same map as a matrix). Wall-clock numbers vary from
+    machine to machine and run to run. Rows: see :class:`~ntkrepro.claims.factorized_ntk.metrics.CostRow`."""
     X = jnp.asarray(rng.normal(size=(b, d)), jnp.float32)
     y = jnp.asarray(rng.choice([-1.0, 1.0], size=b), jnp.float32)
     a = jnp.asarray(rng.choice([-1.0, 1.0], size=m), jnp.float32)
@@ -305,14 +328,14 @@ def cost(P: Params, rng: np.random.Generator) -> dict[str, Any]:
     run = jax.jit(fwd_step)
     t_dense = _time(run, None, jnp.asarray(rng.normal(size=(m, d)), jnp.float32))
     out: dict[str, Any] = {"dense": {"params": m * d, "macs": m * d, "measured_s": t_dense}}
-    for k in [k for k in P.k_list if k <= d]:
+    for k in [k for k in k_list if k <= d]:
         J = jnp.asarray(projection("gaussian", k, d, rng), jnp.float32)
         t_k = _time(run, J, jnp.asarray(rng.normal(size=(m, k)), jnp.float32))
         out[str(k)] = {"params": m * k, "macs": k * d + m * k, "mac_ratio": m * d / (k * d + m * k),
                        "measured_s": t_k, "measured_speedup": t_dense / t_k}
     # the SRHT applied by the fast transform (O(d log d) per example) against the same map as a matrix
     fast = jax.jit(lambda W, rows, signs: step(W, srht_apply(X, rows, signs)))
-    for k in [k for k in P.k_list if k <= d]:
+    for k in [k for k in k_list if k <= d]:
         rows, signs = srht_parts(k, d, rng)
         W = jnp.asarray(rng.normal(size=(m, k)), jnp.float32)
         J = jnp.asarray(np.sqrt(d / k) * (hadamard(d) / np.sqrt(d))[rows] * signs[None, :], jnp.float32)
@@ -332,23 +355,31 @@ def fwht_check(d: int, rng: np.random.Generator) -> float:
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
-def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict, c2e: dict,
-            dns: dict, fwht_err: float, P: Params) -> dict[str, Any]:
-    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
-    sel = lam[f"{P.data}/{P.projection}"]["by_k"]
+def collect(kern: dict, emp_err: float, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cst: dict,
+            c2e: dict, dns: dict, fwht_err: float, f2: dict, ec: dict, fair_dn: dict, *, data: str, projection: str,
+            d: int) -> FactorizedNTKMetrics:
+    """The claim's metrics record (results.json's ``metrics``; private ``_`` arrays dropped), from the sections'
+    results: ``kern`` (:func:`kernel_check`), ``emp_err`` (:func:`empirical_ntk_check`), ``lam``
+    (:func:`lambda0_study`), ``err_dense`` / ``err_fact`` (:func:`ntk_error_vs_m`), ``tr`` (:func:`training`),
+    ``cst`` (:func:`cost`), ``c2e`` (:func:`cost_to_eps`), ``dns`` (:func:`dn_legacy`), ``fwht_err``
+    (:func:`fwht_check`), ``f2`` (:func:`f2_study`), ``ec`` (:func:`equal_compute` on the selected data) and
+    ``fair_dn`` (:func:`dn_sweep_fair`). ``data`` and ``projection`` select the lambda_0 rows reported as
+    ``lambda0_ratio`` / ``bound_cost_ratio``; ``d`` is the input dimension (rho_p(k) = (k/d) (lambda_0 /
+    lambda_0^J)^p). Validated against :class:`FactorizedNTKMetrics` here, where it is built."""
+    sel = lam[f"{data}/{projection}"]["by_k"]
     ms = [int(m) for m in err_dense]
     ratios = {k: v["mean"] for k, v in sel.items()}
     small = tr["small_width"]
-    return {
+    out = {
         "lambda0_dense": kern["lambda0_dense"], "lambda_max_dense": kern["lambda_max_dense"],
         "kernel_max_abs_err_nt": kern["kernel_max_abs_err_nt"],
         "kernel_max_abs_err_nt_offdiag": kern["kernel_max_abs_err_nt_offdiag"],
-        "empirical_ntk_max_abs_err_nt": kern["empirical_ntk_max_abs_err_nt"],
+        "empirical_ntk_max_abs_err_nt": emp_err,
         "fwht_max_abs_err": fwht_err,
         "lambda0_ratio": {k: {"mean": v["mean"], "std": v["std"]} for k, v in sel.items()},
         "bound_cost_ratio": {k: v["rho"] for k, v in sel.items()},
         "bound_cost_ratio_min": min(v["rho"] for v in sel.values()),
-        "exponent_sensitivity": {str(p): min((int(k) / P.d) / r**p for k, r in ratios.items()) for p in (1, 2, 3, 4)},
+        "exponent_sensitivity": {str(p): min((int(k) / d) / r**p for k, r in ratios.items()) for p in (1, 2, 3, 4)},
         "lambda0_study": lam,
         "ntk_error_vs_m": err_dense, "ntk_error_slope": loglog_slope(ms, list(err_dense.values())),
         "ntk_error_vs_m_factorized": err_fact,
@@ -366,7 +397,9 @@ def collect(kern: dict, lam: dict, err_dense: dict, err_fact: dict, tr: dict, cs
         "cost": cst,
         "cost_to_eps": c2e,
         "dn_sweep": dns,
+        **fair_metrics(f2, ec, fair_dn, data),
     }
+    return FactorizedNTKMetrics.from_json(to_jsonable(out))
 
 
 # ----- issue 27: the factorized network against dense networks of equal compute ---------------
@@ -561,30 +594,35 @@ def at_own_m_star(req: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def dn_sweep_fair(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """F3 without sentinel: d / n over ``dn_ratios`` at fixed n (sphere data, a Gaussian J per seed), two series:
-    fixed k / d (k = d / dn_compression) and fixed k (``dn_fixed_k``, capped at d). Each point: the
-    factorized network at width dn_width against the dense network of equal per-step multiply-adds
-    (width dn_width k / d), ``seeds`` seeds each, to eps within ``budget_steps``; per seed the
-    log cost ratio (censored seeds flagged, their cost a lower bound)."""
-    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+def dn_sweep_fair(n: int, dn_ratios: list[float], dn_compression: int, dn_fixed_k: int, width: int, lr: float,
+                  eps: float, budget: int, seeds: int, seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    """F3 without sentinel: d / n over ``dn_ratios`` at fixed n (sphere data X (n, d) from seed + 7, labels
+    from seed + 1, a Gaussian J per seed), two series: fixed k / d (k = d / dn_compression) and fixed k
+    (``dn_fixed_k``, capped at d). Each point: the factorized network at ``width`` against the dense
+    network of equal per-step multiply-adds (width ``width`` k / d), ``seeds`` seeds each, to eps L(0)
+    within ``budget`` steps; per seed the cost in multiply-adds (censored seeds flagged, their cost a
+    lower bound), and the cost ratio with its interval (:func:`log_ratio_interval`).
+
+    Returns ``{"fixed_k_over_d" | "fixed_k": {"<d/n>": row}}``, rows as
+    :class:`~ntkrepro.claims.factorized_ntk.metrics.DnPoint`."""
+    y = sign_labels(n, np.random.default_rng(seed + 1))
     out: dict[str, Any] = {"fixed_k_over_d": {}, "fixed_k": {}}
     base = int(rng.integers(2**31))
-    for r in P.dn_ratios:
-        d = max(2, int(round(r * P.n)))
-        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
-        for series, k in (("fixed_k_over_d", max(2, d // P.dn_compression)), ("fixed_k", min(P.dn_fixed_k, d))):
-            Z = project_per_seed(X, k, P.seeds, base + d)  # one J per seed, as in F2 (base + d: its own per d)
-            mw = max(1, (P.dn_width * k) // d)
-            f = run_to_eps(Z, y, P.dn_width, P.lr, P.eps, P.budget_steps, P.seeds, base, d)
-            g = run_to_eps(X, y, mw, P.lr, P.eps, P.budget_steps, P.seeds, base + 1)
+    for r in dn_ratios:
+        d = max(2, int(round(r * n)))
+        X = sphere_data(n, d, np.random.default_rng(seed + 7))
+        for series, k in (("fixed_k_over_d", max(2, d // dn_compression)), ("fixed_k", min(dn_fixed_k, d))):
+            Z = project_per_seed(X, k, seeds, base + d)  # one J per seed, as in F2 (base + d: its own per d)
+            mw = max(1, (width * k) // d)
+            f = run_to_eps(Z, y, width, lr, eps, budget, seeds, base, d)
+            g = run_to_eps(X, y, mw, lr, eps, budget, seeds, base + 1)
             iv = log_ratio_interval(f, g)
             out[series][f"{r:g}"] = {
-                "d": d, "k": k, "dense_width": mw, "factorized_width": P.dn_width,
+                "d": d, "k": k, "dense_width": mw, "factorized_width": width,
                 "factorized_macs": f["macs"], "dense_macs": g["macs"],
                 "factorized_reached": f["reached"], "dense_reached": g["reached"],
                 "dense_in_premise": int(sum(g["in_premise"])), "factorized_in_premise": int(sum(f["in_premise"])),
-                "budget": P.budget_steps,
+                "budget": budget,
                 **({"cost_ratio": None, "censored": iv} if iv.get("censored") else
                    {k_: iv[k_] for k_ in ("cost_ratio", "ci_low", "ci_high", "n_seeds")})}
     return out
@@ -632,58 +670,67 @@ def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
             "keeps_falling_past_d_eq_n": bool(past and 1.0 in pts and min(past) < pts[1.0])}
 
 
-def f2_study(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """Items 1-2 of issue 27 on the selected data (``P.data``) and on the other data set: the
-    required-width curve (dense and each k of req_k_list), the cost at each network's own m*, and
-    (selected data only) the equal-compute comparison at width m. Every seed draws its own Gaussian J
-    per k (:func:`seed_projections`; a referee's finding: one J per k shared by all seeds made the
-    intervals conditional on that draw), the same J_s at every width and in both comparisons. The
-    selected data (which decide F2) search the whole ``width_grid``; the other data set (reported
-    apart) searches every other width of it (the full profile: the 2x-spaced sub-grid of the
-    sqrt(2)-spaced grid, to keep the run within its time budget)."""
+def f2_study(data: str, n: int, d: int, intrinsic_dim: int, k_list: list[int], width_grid: list[int], lr: float,
+             eps: float, budget: int, seeds: int, min_ok: int, seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Items 1-2 of issue 27 on the selected ``data`` and on the other data set (n points in d dimensions from
+    ``seed``, low-rank of ``intrinsic_dim``; labels from seed + 1): the required-width curve
+    (:func:`required_width`: dense and each k <= d of ``k_list``, ``seeds`` seeds to eps L(0) within ``budget``
+    steps at step size lr, m* where >= ``min_ok`` qualify), the cost at each network's own m*
+    (:func:`at_own_m_star`). Returns ``{data: {"required_width", "at_required_width"}}`` (private ``_run`` records
+    inside required_width rows); the selected data's entry also keeps the inputs of the equal-compute comparison
+    (``_Z``: {"dense": X, "<k>": Z (seeds, n, k)}, ``_y``, ``_base``: pass them to :func:`equal_compute`). Every
+    seed draws its own Gaussian J per k (:func:`seed_projections`; a referee's finding: one J per k shared by all
+    seeds made the intervals conditional on that draw), the same J_s at every width and in both comparisons. The
+    selected data (which decide F2) search the whole ``width_grid``; the other data set (reported apart) searches
+    every other width of it (the full profile: the 2x-spaced sub-grid of the sqrt(2)-spaced grid, to keep the run
+    within its time budget)."""
     base = int(rng.integers(2**31))
-    y = sign_labels(P.n, np.random.default_rng(P.seed + 1))
+    y = sign_labels(n, np.random.default_rng(seed + 1))
     out: dict[str, Any] = {}
-    for data in (P.data, "lowrank" if P.data == "sphere" else "sphere"):
-        X = make_data(data, P.n, P.d, P.intrinsic_dim, np.random.default_rng(P.seed))
+    for which in (data, "lowrank" if data == "sphere" else "sphere"):
+        X = make_data(which, n, d, intrinsic_dim, np.random.default_rng(seed))
         Z = {"dense": X}
-        for k in [k for k in P.req_k_list if k <= P.d]:
-            Z[str(k)] = project_per_seed(X, k, P.seeds, base)
-        widths = list(P.width_grid) if data == P.data else list(P.width_grid)[::2]
-        req = required_width(Z, y, widths, P.d, P.lr, P.eps, P.budget_steps, P.seeds, P.width_min_ok, base)
-        out[data] = {"required_width": req, "at_required_width": at_own_m_star(req)}
-        if data == P.data:
-            out[data]["equal_compute"] = equal_compute(Z, y, P.m, P.d, P.lr, P.eps, P.budget_steps, P.seeds, base)
+        for k in [k for k in k_list if k <= d]:
+            Z[str(k)] = project_per_seed(X, k, seeds, base)
+        widths = list(width_grid) if which == data else list(width_grid)[::2]
+        req = required_width(Z, y, widths, d, lr, eps, budget, seeds, min_ok, base)
+        out[which] = {"required_width": req, "at_required_width": at_own_m_star(req)}
+        if which == data:
+            out[which].update(_Z=Z, _y=y, _base=base)
     return out
 
 
-def dn_legacy(P: Params, fair: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """The dn_sweep metric names of the first version, now read from the fixed-k/d series at equal per-step
-    multiply-adds (``cost_to_eps_ratio``: geometric mean over seeds, None when censored), with
-    lambda_0^J / lambda_0 (mean over n_draws draws of J) and the bound-implied rho_4."""
+def dn_legacy(n: int, fair: Mapping[str, Any], n_draws: int, seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    """The dn_sweep metric names of the first version, now read from the fixed-k/d series of ``fair``
+    (:func:`dn_sweep_fair`) at equal per-step multiply-adds (``cost_to_eps_ratio``: geometric mean over
+    seeds, None when censored), with lambda_0^J / lambda_0 (mean over ``n_draws`` Gaussian J, on the sweep's
+    sphere data X (n, d) from seed + 7) and the bound-implied rho_4 = (k/d) / (lambda_0^J / lambda_0)^4.
+    Rows as :class:`~ntkrepro.claims.factorized_ntk.metrics.DnSweepPoint` (key: d/n)."""
     out = {}
     for r, row in fair["fixed_k_over_d"].items():
         d, k = row["d"], row["k"]
-        X = sphere_data(P.n, d, np.random.default_rng(P.seed + 7))
+        X = sphere_data(n, d, np.random.default_rng(seed + 7))
         lam0 = lambda_min(h_inf(X))
         ratio = float(np.mean([lambda_min(h_inf(project(X, projection("gaussian", k, d, rng)))) / lam0
-                               for _ in range(P.n_draws)]))
+                               for _ in range(n_draws)]))
         out[r] = {"d": d, "k": k, "lambda0_ratio": ratio, "rho4": (k / d) / ratio**4,
                   "cost_to_eps_ratio": row.get("cost_ratio"), "reached": bool(all(row["factorized_reached"])),
                   "dense_reached": bool(all(row["dense_reached"])), "comparison": "equal per-step multiply-adds"}
     return out
 
 
-def fair_metrics(f2: Mapping[str, Any], fair_dn: Mapping[str, Any], P: Params) -> dict[str, Any]:
-    """The issue-27 metrics (private run records dropped)."""
-    other = "lowrank" if P.data == "sphere" else "sphere"
+def fair_metrics(f2: Mapping[str, Any], ec: Mapping[str, Any], fair_dn: Mapping[str, Any], data: str) -> dict[str, Any]:
+    """The issue-27 metrics (private run records dropped) of :func:`f2_study` on the selected ``data``
+    (the other data set under ``*_<other>``), the equal-compute rows ``ec`` and :func:`dn_sweep_fair`,
+    with F3's growth and peak."""
+    other = "lowrank" if data == "sphere" else "sphere"
     strip = lambda req: {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in req.items()}  # noqa: E731
     return {
-        "required_width": strip(f2[P.data]["required_width"]),
+        "required_width": strip(f2[data]["required_width"]),
         f"required_width_{other}": strip(f2[other]["required_width"]),
-        "at_required_width": f2[P.data]["at_required_width"],
+        "at_required_width": f2[data]["at_required_width"],
         f"at_required_width_{other}": f2[other]["at_required_width"],
-        "equal_compute": f2[P.data]["equal_compute"],
+        "equal_compute": ec,
         "dn_sweep_fair": fair_dn,
         "dn_growth": {s: dn_growth(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},
         "dn_peak": {s: dn_peak(fair_dn[s]) for s in ("fixed_k_over_d", "fixed_k")},

@@ -126,6 +126,32 @@ def test_log_ratio_interval_and_dn_growth():
     assert E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})["censored"] is True
 
 
+def test_every_form_of_a_censorable_value_parses_into_the_metrics_type():
+    """dn_growth's three forms (interval; censored with why; censored with the bound interval) and
+    at_own_m_star's three (uncensored; m* censored above the grid; a seed at m* short of eps) parse into
+    their typed rows and serialise back to the same JSON, keys in the same order."""
+    from ntkrepro.claims.factorized_ntk.metrics import AtRequiredWidth, Growth
+    from ntkrepro.io import to_jsonable
+
+    pt = lambda f, ok=True: {"factorized_macs": f, "dense_macs": [1.0] * 5, "factorized_reached": [ok] * 5,  # noqa: E731
+                             "dense_reached": [True] * 5, "budget": 10}
+    grow = [E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8]), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])}),
+            E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])}),
+            E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})]
+    run = lambda macs, reached: {"m": 64, "macs": macs, "reached": reached, "n": 3, "budget": 10}  # noqa: E731
+    req = {"dense": {"m_star": 64, "_run": run([1.0, 1.1, 0.9], [True] * 3)},
+           "16": {"m_star": 128, "_run": run([2.0, 2.1, 1.9], [True] * 3)},
+           "32": {"m_star": None},
+           "64": {"m_star": 64, "_run": run([2.0, 2.1, 1.9], [True, False, True])}}
+    at = E.at_own_m_star(req)
+    assert at["32"]["censored"] == {"m_star_dense": 64, "m_star_factorized": None}
+    assert at["64"]["censored"]["censored"] is True
+    for tp, rows in ((Growth, grow), (AtRequiredWidth, list(at.values()))):
+        for row in rows:
+            js = to_jsonable(row)
+            assert list(tp.from_json(js).to_json().items()) == list(js.items())
+
+
 def test_each_seed_draws_its_own_j():
     """J_s depends only on (base, seed, k): two seeds differ, the same seed gives the same J whatever the
     number of seeds or the order of the calls, and another k (or base) gives another draw."""
