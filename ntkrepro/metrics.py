@@ -39,7 +39,7 @@ class MetricsError(ValueError):
 
 def optional(**kw: Any) -> Any:
     """A field that a profile or flag may not produce: absent in JSON <-> ``None`` here (omitted again
-    by :meth:`Metrics.to_json`)."""
+    by :meth:`Metrics.to_json`; one parsed from an explicit ``null`` is written back as ``null``)."""
     return dataclasses.field(default=None, metadata={_OPTIONAL: True}, **kw)
 
 
@@ -54,9 +54,10 @@ class Metrics:
     def to_json(self) -> dict[str, Any]:
         """The JSON mapping (field names as keys; absent optional fields omitted)."""
         out: dict[str, Any] = {}
+        nulls = getattr(self, "_json_nulls", frozenset())
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if v is None and f.metadata.get(_OPTIONAL):
+            if v is None and f.metadata.get(_OPTIONAL) and f.name not in nulls:
                 continue
             out[f.name] = _dump(v)
         return out
@@ -102,7 +103,11 @@ def _parse(tp: Any, x: Any, path: str) -> Any:
                     continue
                 raise MetricsError(f"{path}.{name}: missing (a field of {tp.__name__})")
             kw[name] = _parse(hints[name], x[name], f"{path}.{name}")
-        return tp(**kw)
+        obj = tp(**kw)
+        nulls = frozenset(n for n, f in fields.items() if f.metadata.get(_OPTIONAL) and n in x and x[n] is None)
+        if nulls:  # an optional field present as null is written back as null, not dropped
+            object.__setattr__(obj, "_json_nulls", nulls)
+        return obj
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Union or origin is types.UnionType:  # X | None
         if x is None:

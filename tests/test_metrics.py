@@ -53,6 +53,13 @@ def test_parse_names_the_path(bad, where):
         Root.from_json(bad)
 
 
+def test_an_optional_null_is_kept_and_an_absent_one_stays_absent():
+    present = {"loss": 1.0, "steps": 1, "note": None}
+    assert Row.from_json(present).to_json() == present
+    assert Row.from_json({"loss": 1.0, "steps": 1}).to_json() == {"loss": 1.0, "steps": 1}
+    assert Row(1.0, 1).to_json() == {"loss": 1.0, "steps": 1}
+
+
 def test_a_typed_record_refuses_string_keys():
     with pytest.raises(TypeError, match=r"read \.loss"):
         Row.from_json({"loss": 1.0, "steps": 1})["loss"]
