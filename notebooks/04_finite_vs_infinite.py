@@ -154,11 +154,7 @@ nvn1 = E.nngp_vs_ntk(P, "mnist1d") if P.dataset != "mnist1d" else None  # the sa
 # %%
 cnn = E.cnn_half(P) if P.run_cnn else None
 tuned = E.cnn_tuned(P) if P.run_cnn else None
-if tuned is not None:
-    cnn.update({"tuned_net": tuned["tuned_net"], "tuned_kernel": tuned["tuned_kernel"],
-                "interval_method": tuned["interval_method"], "tuned_gap": tuned["gap"],
-                "tuned_split": {k: tuned[k] for k in ("n_train", "n_val", "n_test", "architecture")}})
-    {k: tuned[k] for k in ("tuned_net", "tuned_kernel", "gap")}
+{k: tuned[k] for k in ("tuned_net", "tuned_kernel", "gap")} if tuned is not None else None
 
 # %% [markdown]
 # ## 2. Width sweep: single, ensembled and centred finite networks (F1, F3)
@@ -286,15 +282,8 @@ zca_acc, zre, zre_conv
 # run) follows the ledger's rules; the claim's verdict counts the findings.
 
 # %%
-metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P,
-                    extra={"nngp_vs_ntk": nvn, **({"nngp_vs_ntk_mnist1d": nvn1} if nvn1 is not None else {}),
-                           "empirical_ntk_slope": emp["slope"],
-                           "delta_ntk_vs_width": dvw["table"], "delta_ntk_width_slope": dvw["slope"],
-                           "l2_to_init": dvw["l2_to_init"],
-                           "parameterization": {k: v for k, v in par.items()},
-                           **({"cnn": cnn} if cnn is not None else {}),
-                           "empirical_ntk_relative_error": emp["relative_error"],
-                           **({"zca_reposed": zre, "zca_reposed_conv": zre_conv} if zre is not None else {})})
+metrics = E.collect(kern, finite, brk, drt, prec, nvn, nvn1, emp, dvw, par, P, zca_acc=zca_acc, cnn=cnn, tuned=tuned,
+                    zre=zre, zre_conv=zre_conv)  # the claim's typed record (claims/finite_vs_infinite/metrics.py)
 run.save(F.intervals(C.interval_rows(metrics)), "intervals")
 run.conclude(metrics);
 

@@ -20,7 +20,8 @@ from ntkrepro.kernels import (condition_ratio, conv_vec_kernel_fn, fcn, fcn_kern
 from ntkrepro.ntk import nt_fcn_ntk
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
 from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
+from ntkrepro.io import drop_private, to_jsonable
 from ntkrepro.compat import float32_scope
 from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
 from ntkrepro.stats import paired_bootstrap
@@ -511,9 +512,27 @@ def l2_shrinkage_prediction(lr_max: float, P: Params) -> dict[str, float]:
     return {f"l2={wd:g}": float(1 - (1 - lr * wd) ** (2 * P.break_steps)) for wd in P.weight_decays}
 
 
-def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc: dict | None,
-            P: Params, extra: dict | None = None) -> dict[str, Any]:
-    """Assemble the results.json metrics (private ``_`` arrays dropped)."""
+def cnn_with_tuned(cnn: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
+    """The ``cnn`` part of the metrics: :func:`cnn_half`'s lazy reference with :func:`cnn_tuned`'s comparison
+    (``tuned_net``, ``tuned_kernel``, ``interval_method``, its ``gap`` as ``tuned_gap`` and its split sizes and
+    architecture as ``tuned_split``)."""
+    return {**cnn, "tuned_net": tuned["tuned_net"], "tuned_kernel": tuned["tuned_kernel"],
+            "interval_method": tuned["interval_method"], "tuned_gap": tuned["gap"],
+            "tuned_split": {k: tuned[k] for k in ("n_train", "n_val", "n_test", "architecture")}}
+
+
+def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, nvn: dict, nvn1: dict | None,
+            emp: dict, dvw: dict, par: dict, P: Params, zca_acc: dict | None = None, cnn: dict | None = None,
+            tuned: dict | None = None, zre: dict | None = None, zre_conv: dict | None = None
+            ) -> FiniteVsInfiniteMetrics:
+    """The run's typed metrics record from each section's result: ``kern`` (:func:`kernel_baselines`),
+    ``finite`` (:func:`width_sweep`), ``brk`` (:func:`breaking`), ``drt`` (:func:`diag_reg_vs_time`), ``prec``
+    (:func:`precision`), ``nvn`` / ``nvn1`` (:func:`nngp_vs_ntk` on the claim's data set / MNIST-1D, None when
+    that is the claim's), ``emp`` (:func:`empirical_ntk_convergence`), ``dvw`` (:func:`delta_ntk_vs_width`),
+    ``par`` (:func:`parameterization`); those a flag may skip (None): ``zca_acc`` (:func:`zca`), ``cnn`` /
+    ``tuned`` (:func:`cnn_half` / :func:`cnn_tuned`), ``zre`` / ``zre_conv`` (:func:`zca_reposed`). Private
+    ``_`` arrays (kept for the figures) are dropped; the mapping is validated against the claim's type where
+    it is built."""
     metrics: dict[str, Any] = {
         "kernel": drop_private(kern), "finite": finite,
         **summarize(kern, finite, P),
@@ -524,8 +543,18 @@ def collect(kern: dict, finite: dict, brk: dict, drt: dict, prec: dict, zca_acc:
     if zca_acc is not None:
         metrics["zca"] = zca_acc
     metrics["l2_shrinkage_prediction"] = l2_shrinkage_prediction(kern["lr_max"], P)
-    metrics.update(extra or {})
-    return metrics
+    metrics["nngp_vs_ntk"] = nvn
+    if nvn1 is not None:
+        metrics["nngp_vs_ntk_mnist1d"] = nvn1
+    metrics.update({"empirical_ntk_slope": emp["slope"], "delta_ntk_vs_width": dvw["table"],
+                    "delta_ntk_width_slope": dvw["slope"], "l2_to_init": dvw["l2_to_init"],
+                    "parameterization": dict(par)})
+    if cnn is not None:
+        metrics["cnn"] = cnn_with_tuned(cnn, tuned) if tuned is not None else cnn
+    metrics["empirical_ntk_relative_error"] = emp["relative_error"]
+    if zre is not None:
+        metrics.update({"zca_reposed": zre, "zca_reposed_conv": zre_conv})
+    return FiniteVsInfiniteMetrics.from_json(to_jsonable(metrics))
 
 
 def cnn_tuned(P: Params) -> dict[str, Any]:
