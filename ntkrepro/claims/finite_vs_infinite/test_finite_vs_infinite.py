@@ -22,8 +22,7 @@ def test_lowp_solve_matches_numpy_in_float64_and_breaks_in_float16_when_ill_cond
 
 
 def test_l2_shrinkage_prediction_formula():
-    P = Params(lr_factor=0.5, weight_decays=[1e-4], break_steps=100)
-    got = E.l2_shrinkage_prediction(2.0, P)["l2=0.0001"]
+    got = E.l2_shrinkage_prediction(0.5 * 2.0, [1e-4], 100)["l2=0.0001"]
     s = (1 - 1.0 * 1e-4) ** 100
     assert got == pytest.approx(1 - s**2, rel=1e-12)
 
@@ -46,7 +45,7 @@ def test_cnn_layers_kernel_is_positive_definite_and_the_net_runs_in_float64():
     from ntkrepro.train import init_seeds
 
     P = resolve_params("finite_vs_infinite", {"profile": "smoke"})
-    init, apply, kfn = E.cnn_layers(8, P)
+    init, apply, kfn = E.cnn_layers(8, P.W_std, P.b_std)
     x = np.random.default_rng(1).normal(size=(6, 40, 1))
     assert np.all(np.linalg.eigvalsh(np.asarray(kfn(x, None, "nngp"))) > 0)
     p0 = init_seeds(init, jax.random.PRNGKey(0), 2, x.shape, dtype=jnp.float64)
@@ -120,7 +119,7 @@ def test_cnn_traces_in_float32_inside_float32_scope():
     from ntkrepro.compat import float32_scope
     from ntkrepro.train import init_seeds
 
-    init, apply, _ = E.cnn_layers(4, Params(W_std=1.4, b_std=0.1))
+    init, apply, _ = E.cnn_layers(4, 1.4, 0.1)
     x64 = np.random.default_rng(0).normal(size=(3, 40, 1))
     p64 = init_seeds(init, jax.random.PRNGKey(0), 1, x64.shape, dtype=jnp.float64)
     ref = jax.vmap(lambda p: apply(p, jnp.asarray(x64)))(p64)
@@ -232,7 +231,9 @@ def test_cnn_tuned_runs_on_a_tiny_grid_and_records_its_choices():
     P = resolve_params("finite_vs_infinite", {"profile": "smoke", "cnn_tuned_n_train": 40, "cnn_tuned_n_val": 20,
                                               "cnn_tuned_n_test": 30, "cnn_tuned_steps": 4,
                                               "cnn_tuned_eval_every": 2, "cnn_tuned_batch": 20})
-    r = E.cnn_tuned(P)
+    r = E.cnn_tuned(P.W_std, P.b_std, P.cnn_tuned_n_train, P.cnn_tuned_n_val, P.cnn_tuned_n_test, P.cnn_tuned_width,
+                    P.cnn_tuned_seeds, P.cnn_tuned_steps, P.cnn_tuned_batch, P.cnn_tuned_eval_every, P.cnn_lrs,
+                    P.cnn_l2s, P.cnn_diag_regs, P.seed)
     assert r["tuned_net"]["chosen"]["lr"] in P.cnn_lrs and r["tuned_net"]["chosen"]["l2"] in P.cnn_l2s
     assert r["tuned_kernel"]["chosen"]["diag_reg"] in P.cnn_diag_regs
     assert r["gap"]["ci_low"] <= r["gap"]["mean_diff"] <= r["gap"]["ci_high"] and r["gap"]["n"] == P.cnn_tuned_seeds
@@ -273,13 +274,15 @@ def test_collect_rebuilds_a_committed_record(record):
     tuned = None if cnn is None else {"tuned_net": cnn["tuned_net"], "tuned_kernel": cnn["tuned_kernel"],
                                       "interval_method": cnn["interval_method"], "gap": cnn["tuned_gap"],
                                       **cnn["tuned_split"]}
+    shrink = E.l2_shrinkage_prediction(m["kernel"]["lr"], P.weight_decays, P.break_steps)
+    assert shrink == m["l2_shrinkage_prediction"]
     got = E.collect(
-        {**m["kernel"], "_ntk_t_mean": np.zeros(3)}, m["finite"],
-        {k: {**v, "_loss_curve": np.zeros(3)} for k, v in m["breaking"].items()}, m["diag_reg_vs_time"],
+        {**m["kernel"], "_ntk_t_mean": np.zeros(3)}, m["finite"], P.widths,
+        {k: {**v, "_loss_curve": np.zeros(3)} for k, v in m["breaking"].items()}, shrink, m["diag_reg_vs_time"],
         m["precision"], m["nngp_vs_ntk"], m.get("nngp_vs_ntk_mnist1d"),
         {"slope": m["empirical_ntk_slope"], "relative_error": m["empirical_ntk_relative_error"]},
         {"table": m["delta_ntk_vs_width"], "slope": m["delta_ntk_width_slope"], "l2_to_init": m["l2_to_init"]},
-        m["parameterization"], P, zca_acc=m.get("zca"),
+        m["parameterization"], zca_acc=m.get("zca"),
         cnn=None if cnn is None else {k: v for k, v in cnn.items() if k not in tuned_keys}, tuned=tuned,
         zre=m.get("zca_reposed"), zre_conv=m.get("zca_reposed_conv"))
     assert isinstance(got, FiniteVsInfiniteMetrics)
