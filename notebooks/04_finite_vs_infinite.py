@@ -94,6 +94,7 @@ from ntkrepro.notebook import start
 
 P, run = start("finite_vs_infinite", globals())  # validates every knob before any compute
 split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
+net = E.FCN(depth=P.depth, W_std=P.W_std, b_std=P.b_std)  # the FCN (NTK parameterization) every section uses
 dict(P)
 
 # %% [markdown]
@@ -107,7 +108,7 @@ dict(P)
 # initializations that an infinitely wide, *uncentered* network keeps.
 
 # %%
-kern = E.kernel_baselines(split, P)
+kern = E.kernel_baselines(split, net, lr_factor=P.lr_factor, steps=P.steps)
 {k: v for k, v in kern.items() if not k.startswith("_")}
 
 # %% [markdown]
@@ -124,8 +125,9 @@ kern = E.kernel_baselines(split, P)
 # predictors, which could never fail on a tie; issue 29 asked for an effect of interest and tuned ridges in both arms.
 
 # %%
-nvn = E.nngp_vs_ntk(P)
-nvn1 = E.nngp_vs_ntk(P, "mnist1d") if P.dataset != "mnist1d" else None  # the same on a second data set
+f2 = dict(n_train=P.n_train, n_test=P.n_test, n_resplits=P.n_resplits, diag_regs=P.f2_diag_regs, seed=P.seed)
+nvn = E.nngp_vs_ntk(net, P.dataset, **f2)
+nvn1 = E.nngp_vs_ntk(net, "mnist1d", **f2) if P.dataset != "mnist1d" else None  # the same on a second data set
 {name: {k: v[k] for k in ("dataset", "n_splits", "mean_diff", "ci_low", "ci_high", "wins", "ties")}
  for name, v in (("nngp_vs_ntk", nvn), ("nngp_vs_ntk_mnist1d", nvn1)) if v is not None}
 
@@ -152,13 +154,13 @@ nvn1 = E.nngp_vs_ntk(P, "mnist1d") if P.dataset != "mnist1d" else None  # the sa
 # seeds *and* test points (test-set sampling error included); a tie is inconclusive, with its power (`mde`).
 
 # %%
-cnn = E.cnn_half(P) if P.run_cnn else None
-tuned = E.cnn_tuned(P) if P.run_cnn else None
-if tuned is not None:
-    cnn.update({"tuned_net": tuned["tuned_net"], "tuned_kernel": tuned["tuned_kernel"],
-                "interval_method": tuned["interval_method"], "tuned_gap": tuned["gap"],
-                "tuned_split": {k: tuned[k] for k in ("n_train", "n_val", "n_test", "architecture")}})
-    {k: tuned[k] for k in ("tuned_net", "tuned_kernel", "gap")}
+cnn = E.cnn_half(net, fcn_width=P.break_width, cnn_width=P.cnn_width, n_train=P.cnn_n_train, n_test=P.cnn_n_test,
+                 n_seeds=P.cnn_seeds, steps=P.cnn_steps, seed=P.seed) if P.run_cnn else None
+tuned = E.cnn_tuned(P.W_std, P.b_std, n_train=P.cnn_tuned_n_train, n_val=P.cnn_tuned_n_val, n_test=P.cnn_tuned_n_test,
+                    width=P.cnn_tuned_width, n_seeds=P.cnn_tuned_seeds, steps=P.cnn_tuned_steps, batch=P.cnn_tuned_batch,
+                    eval_every=P.cnn_tuned_eval_every, lrs=P.cnn_lrs, l2s=P.cnn_l2s, diag_regs=P.cnn_diag_regs,
+                    seed=P.seed) if P.run_cnn else None
+{k: tuned[k] for k in ("tuned_net", "tuned_kernel", "gap")} if tuned is not None else None
 
 # %% [markdown]
 # ## 2. Width sweep: single, ensembled and centred finite networks (F1, F3)
@@ -170,9 +172,10 @@ if tuned is not None:
 # and their argmax agreement with the NTK predictor approaches 1; an ensemble recovers most of the gap.
 
 # %%
-finite = E.width_sweep(split, P, kern["lr"], kern["_ntk_t_mean"])
+finite = E.width_sweep(split, net, P.widths, P.n_seeds, P.steps, kern["lr"], kern["_ntk_t_mean"], seed=P.seed)
 run.save(F.width_sweep(kern, finite, P), "width_sweep")
-emp = E.empirical_ntk_convergence(split, P)  # the empirical NTK at init against the analytic one, per width
+# the empirical NTK at init against the analytic one, per width
+emp = E.empirical_ntk_convergence(split, net, P.widths, P.n_seeds, P.n_ntk, seed=P.seed)
 emp
 
 # %% [markdown]
@@ -205,9 +208,12 @@ emp
 # seeds, and the L2 arm against a linearized network trained with the same L2.)
 
 # %%
-brk = E.breaking(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"])
-dvw = E.delta_ntk_vs_width(split, P, kern["lr_max"], kern["_ntk_train"], kern["_ntk_test_train"], brk)
-shrink = E.l2_shrinkage_prediction(kern["lr_max"], P)
+setup = E.BreakSetup(net, width=P.break_width, seeds=P.break_seeds, steps=P.break_steps, n_ntk=P.n_ntk, seed=P.seed)
+rates = dict(lr_factors=P.lr_factors_break, weight_decays=P.weight_decays, lr_factor=P.lr_factor, lr_max=kern["lr_max"],
+             ntk_tr=kern["_ntk_train"], ntk_te=kern["_ntk_test_train"])
+brk = E.breaking(split, setup, **rates)
+dvw = E.delta_ntk_vs_width(split, setup, P.break_widths, **rates, brk=brk)
+shrink = E.l2_shrinkage_prediction(kern["lr"], P.weight_decays, P.break_steps)
 run.save(F.breaking(brk, P, dvw, shrink), "breaking")
 {name: {k: v[k] for k in ("delta_ntk", "agreement", "accuracy")} for name, v in brk.items()}, shrink, dvw
 
@@ -226,7 +232,7 @@ run.save(F.breaking(brk, P, dvw, shrink), "breaking")
 # and F5 (rates to 5x) were extended after a full run put their choices at the edge (issue 29 asks for exactly that).
 
 # %%
-par = E.parameterization(split, P)
+par = E.parameterization(split, net, P.break_width, P.param_lr_factors, P.param_seeds, P.steps, seed=P.seed)
 {k: par[k] for k in ("ntk_accuracy", "standard_accuracy", "mean_diff", "ci_low", "ci_high")}
 
 # %% [markdown]
@@ -239,7 +245,7 @@ par = E.parameterization(split, P)
 # comparison with the time map off by $\times10$ and $\times0.1$ must disagree more (else the check cannot tell).
 
 # %%
-drt = E.diag_reg_vs_time(split, P)
+drt = E.diag_reg_vs_time(split, net, P.diag_regs)
 run.save(F.diag_reg_vs_time(drt), "diag_reg_vs_time")
 
 # %% [markdown]
@@ -254,7 +260,7 @@ run.save(F.diag_reg_vs_time(drt), "diag_reg_vs_time")
 # float16. Their ratio calibrates the rule; unless it is close to 1, the float32 $n^*$ is a heuristic.
 
 # %%
-prec = E.precision(P)
+prec = E.precision(net, P.dataset, P.precision_sizes, P.lowp_sizes, P.n_test, seed=P.seed)
 run.save(F.precision(prec), "precision")
 {k: prec[k] for k in ("cond_slope", "cond_fit_r2", "critical_n_float32", "float16_calibration")}
 
@@ -273,9 +279,11 @@ run.save(F.precision(prec), "precision")
 # comes from the paired interval of ZCA − plain test accuracy.
 
 # %%
-zca_acc = E.zca(split, P) if P.run_zca else None
-zre = E.zca_reposed(P, "fcn") if P.run_zca else None
-zre_conv = E.zca_reposed(P, "conv") if P.run_zca else None  # the same with a convolutional (CNN-VEC) kernel
+f8 = dict(n_train=P.n_train, n_test=P.n_test, n_splits=P.zca_splits, zca_regs=P.zca_regs, diag_regs=P.zca_diag_regs,
+          seed=P.seed)
+zca_acc = E.zca(split, net, P.zca_regs) if P.run_zca else None
+zre = E.zca_reposed(net, P.dataset, **f8, arch="fcn") if P.run_zca else None
+zre_conv = E.zca_reposed(net, P.dataset, **f8, arch="conv") if P.run_zca else None  # a convolutional (CNN-VEC) kernel
 zca_acc, zre, zre_conv
 
 # %% [markdown]
@@ -286,15 +294,8 @@ zca_acc, zre, zre_conv
 # run) follows the ledger's rules; the claim's verdict counts the findings.
 
 # %%
-metrics = E.collect(kern, finite, brk, drt, prec, zca_acc, P,
-                    extra={"nngp_vs_ntk": nvn, **({"nngp_vs_ntk_mnist1d": nvn1} if nvn1 is not None else {}),
-                           "empirical_ntk_slope": emp["slope"],
-                           "delta_ntk_vs_width": dvw["table"], "delta_ntk_width_slope": dvw["slope"],
-                           "l2_to_init": dvw["l2_to_init"],
-                           "parameterization": {k: v for k, v in par.items()},
-                           **({"cnn": cnn} if cnn is not None else {}),
-                           "empirical_ntk_relative_error": emp["relative_error"],
-                           **({"zca_reposed": zre, "zca_reposed_conv": zre_conv} if zre is not None else {})})
+metrics = E.collect(kern, finite, P.widths, brk, shrink, drt, prec, nvn, nvn1, emp, dvw, par, zca_acc=zca_acc, cnn=cnn,
+                    tuned=tuned, zre=zre, zre_conv=zre_conv)  # the typed record (claims/finite_vs_infinite/metrics.py)
 run.save(F.intervals(C.interval_rows(metrics)), "intervals")
 run.conclude(metrics);
 

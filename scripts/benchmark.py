@@ -134,10 +134,9 @@ def conv_training() -> None:
     jax issue 12868), and float64 against float32 (traced with x64 off: ``compat.float32_scope``)."""
     from ntkrepro.compat import float32_scope
     from ntkrepro.claims.finite_vs_infinite.science import cnn_layers
-    from ntkrepro.params import Params
     from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
 
-    init, apply, _ = cnn_layers(32, Params(W_std=2**0.5, b_std=0.1))
+    init, apply, _ = cnn_layers(32, W_std=2**0.5, b_std=0.1)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(300, 40, 1)), rng.normal(size=(300, 10))
     steps = 20

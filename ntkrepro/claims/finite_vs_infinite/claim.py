@@ -2,6 +2,7 @@
 profiles, findings (the notes' F1-F10), checks with their gates, figure captions."""
 from __future__ import annotations
 
+from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
 from ntkrepro.data import DATASET_SIZES, DATASETS
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real,
                              real_list, require)
@@ -158,32 +159,45 @@ FINDINGS = (
 )
 
 
+def _ran(part, name):
+    """A part of the record that a flag or profile may not produce (``m.cnn``, ``m.zca_reposed``...): the part,
+    or KeyError(name) when this run did not produce it (the ledger then reports the check as not run)."""
+    if part is None:
+        raise KeyError(name)
+    return part
+
+
 def _big(m, P):
-    return m["finite"][str(P["widths"][-1])]
+    return m.largest_width(P["widths"])
 
 
 def _gap_over_2sem(m, P):
     """(NTK(t) accuracy - mean single-net accuracy at the largest width) / (2 s.e.m. over seeds)."""
     big = _big(m, P)
-    return (m["kernel"]["ntk_t_accuracy"] - big["accuracy_mean"]) / (2 * big["accuracy_std"] / np.sqrt(P["n_seeds"]))
+    return (m.kernel.ntk_t_accuracy - big.accuracy_mean) / (2 * big.accuracy_std / np.sqrt(P["n_seeds"]))
 
 
 def _recovered(m, P):
     big = _big(m, P)
-    gap = m["kernel"]["ntk_t_accuracy"] - big["accuracy_mean"]
-    return (big["ensemble_accuracy"] - big["accuracy_mean"]) / gap if gap > 0 else float("nan")
+    gap = m.kernel.ntk_t_accuracy - big.accuracy_mean
+    return (big.ensemble_accuracy - big.accuracy_mean) / gap if gap > 0 else float("nan")
 
 
 def _dis_ratio(m, P):
-    small = m["finite"][str(P["widths"][0])]
-    return (1 - _big(m, P)["centered_agreement"]) / max(1 - small["centered_agreement"], 1e-12)
+    small = m.finite[str(P["widths"][0])]
+    return (1 - _big(m, P).centered_agreement) / max(1 - small.centered_agreement, 1e-12)
 
 
 def _breaks(m, P, which):
-    br = m["breaking"].values()
+    br = m.breaking.values()
     if which == "large":
-        return min(v["delta_ntk"] for v in br if v["weight_decay"] == 0 and v["lr_factor"] > 1)
-    return max(v["delta_ntk"] for v in br if v["weight_decay"] == 0 and v["lr_factor"] < 1)
+        return min(v.delta_ntk for v in br if v.weight_decay == 0 and v.lr_factor > 1)
+    return max(v.delta_ntk for v in br if v.weight_decay == 0 and v.lr_factor < 1)
+
+
+def _largest_l2(m, P):
+    """The breaking run with the largest weight decay."""
+    return m.breaking[f"l2={max(P['weight_decays']):g}"]
 
 
 def _lazy_over_bound(m, P):
@@ -192,88 +206,111 @@ def _lazy_over_bound(m, P):
 
 
 def _cond_power_law(m, P):
-    p = m["precision"]
-    return bool(p["cond_slope"] < 0 and p["cond_fit_r2"] > 0.9)
+    p = m.precision
+    return bool(p.cond_slope < 0 and p.cond_fit_r2 > 0.9)
 
 
 def _prec_gap_in_points(m, P):
     """max |acc(float32) - acc(float64)| below the extrapolated n*, in test points (nan if no size is below)."""
-    p = m["precision"]
-    below_n = [i for i, n in enumerate(p["sizes"]) if n < p["critical_n_float32"]]
+    p = m.precision
+    below_n = [i for i, n in enumerate(p.sizes) if n < p.critical_n_float32]
     if not below_n:
         return float("nan")
-    return max(abs(p["float32_accuracy"][i] - p["float64_accuracy"][i]) for i in below_n) * P["n_test"]
+    return max(abs(p.float32_accuracy[i] - p.float64_accuracy[i]) for i in below_n) * P["n_test"]
 
 
 def _with_shape(breaking, value):
-    """Every breaking configuration with ``delta_ntk_shape`` set (an override; records before issue 29 lack it)."""
+    """Every breaking configuration with ``delta_ntk_shape`` set (an override on the JSON mapping; records
+    before issue 29 lack it)."""
     return {k: {**v, "delta_ntk_shape": value} for k, v in breaking.items()}
 
 
 def _agreement_drop(m, P):
     """Largest agreement with the NTK predictor among the broken configurations (rates above the
     edge, the largest L2) minus the smallest among stable rates: negative when breaking lowers it."""
-    br = m["breaking"]
-    broken = [v["agreement"] for k, v in br.items() if (v["weight_decay"] == 0 and v["lr_factor"] > 1)
+    br = m.breaking
+    broken = [v.agreement for k, v in br.items() if (v.weight_decay == 0 and v.lr_factor > 1)
               or k == f"l2={max(P['weight_decays']):g}"]
-    stable = [v["agreement"] for v in br.values() if v["weight_decay"] == 0 and v["lr_factor"] < 1]
+    stable = [v.agreement for v in br.values() if v.weight_decay == 0 and v.lr_factor < 1]
     return max(broken) - min(stable)
 
 
 def _wrong_map_margin(m, P):
     """Smallest disagreement with a wrong (x10 or x0.1) time map minus the disagreement with the right one."""
-    d = m["diag_reg_vs_time"]
-    return min(d["max_gap_wrong_time_map"].values()) - d["max_gap"]
+    d = m.diag_reg_vs_time
+    return min(d.max_gap_wrong_time_map.values()) - d.max_gap
 
 
 def _net_gap(m, arch):
     """MNIST-1D, per seed: finite CNN minus the CNN-GAP kernel at the same time (``"cnn"``), or the FCN
     kernel at the same time minus the finite FCN (``"fcn"``); the 90 % one-sample t interval."""
-    c = m["cnn"]
+    c = _ran(m.cnn, "cnn")
     if arch == "cnn":
-        iv = one_sample([a - c["cnn_kernel_t_accuracy"] for a in c["cnn_net_accuracy_per_seed"]])
+        iv = one_sample([a - c.cnn_kernel_t_accuracy for a in c.cnn_net_accuracy_per_seed])
     else:
-        iv = one_sample([c["fcn_kernel_t_accuracy"] - a for a in c["fcn_net_accuracy_per_seed"]])
+        iv = one_sample([c.fcn_kernel_t_accuracy - a for a in c.fcn_net_accuracy_per_seed])
     return iv | {"method": "one-sample t over seeds (the kernel predictor is deterministic; test-set sampling "
                            "error not included)"}
 
 
 def _resampled(row):
-    """An interval row of the resampled comparisons with its n (the resplits) and its method."""
+    """An interval row of the resampled comparisons (a typed record or its mapping) with its n (the
+    resplits) and its method."""
+    row = row.to_json() if hasattr(row, "to_json") else row
     return {**row, "n": row.get("n", row.get("n_splits")),
             "method": "corrected resampled t over train/test resplits (Nadeau-Bengio)"}
 
 
+def _nngp_vs_ntk(m, P):
+    """The worse of the F2 comparisons (the claim's data set, MNIST-1D) against the effect of interest."""
+    return _resampled(worst_interval([r.to_json() for r in m.nngp_vs_ntk_rows()], 0.005))
+
+
 def _parameterization(m, P):
-    r = m["parameterization"]
-    return {**r, "n": len(r["runs"]["ntk"]["test_accuracy_per_seed"]),
+    r = m.parameterization
+    return {**r.to_json(), "n": len(r.runs.ntk.test_accuracy_per_seed),
             "method": "paired t over seeds (test-set sampling error not included)"}
 
 
+def _tuned_gap(m, P):
+    return _ran(m.cnn, "cnn").tuned_gap.to_json()
+
+
+def _float16_breaks_between(m, P):
+    """Emulated float16 fine at the smallest of lowp_sizes and broken at the largest."""
+    broken = m.precision.float16_calibration.broken_sizes
+    return bool(P["lowp_sizes"][0] not in broken and P["lowp_sizes"][-1] in broken)
+
+
+def _json(part):
+    return part.to_json() if part is not None else None
+
+
 def interval_rows(m):
-    """(finding, label, interval) of every interval-gated comparison in the metrics ``m`` (the interval
-    is None where the profile did not run it): what the ``intervals`` figure draws."""
-    return [("F1", "FCN kernel(t) − FCN net, MNIST-1D", _net_gap(m, "fcn") if "cnn" in m else None),
-            ("F1-CNN", "tuned CNN net − tuned CNN-GAP kernel, MNIST-1D", m["cnn"].get("tuned_gap") if "cnn" in m else None),
-            ("F1-CNN", "reference (not gated): lazy NTK-param. CNN − kernel(t)", _net_gap(m, "cnn") if "cnn" in m else None),
-            ("F2", f"NNGP − NTK, {m.get('nngp_vs_ntk', {}).get('dataset', 'data set')} resplits",
-             m.get("nngp_vs_ntk")),
-            ("F2", "NNGP − NTK, MNIST-1D resplits", m.get("nngp_vs_ntk_mnist1d")),
-            ("F5", "NTK − standard parameterization", m.get("parameterization")),
-            ("F8", "ZCA − plain, FCN kernel", m.get("zca_reposed")),
-            ("F8", "ZCA − plain, CNN-VEC kernel", m.get("zca_reposed_conv"))]
+    """(finding, label, interval) of every interval-gated comparison in the metrics ``m`` (the claim's typed
+    record; each interval a mapping, None where the profile did not run it): what the ``intervals`` figure
+    draws."""
+    ran_cnn = m.cnn is not None
+    return [("F1", "FCN kernel(t) − FCN net, MNIST-1D", _net_gap(m, "fcn") if ran_cnn else None),
+            ("F1-CNN", "tuned CNN net − tuned CNN-GAP kernel, MNIST-1D", _tuned_gap(m, None) if ran_cnn else None),
+            ("F1-CNN", "reference (not gated): lazy NTK-param. CNN − kernel(t)", _net_gap(m, "cnn") if ran_cnn else None),
+            ("F2", f"NNGP − NTK, {m.nngp_vs_ntk.dataset} resplits", _json(m.nngp_vs_ntk)),
+            ("F2", "NNGP − NTK, MNIST-1D resplits", _json(m.nngp_vs_ntk_mnist1d)),
+            ("F5", "NTK − standard parameterization", _json(m.parameterization)),
+            ("F8", "ZCA − plain, FCN kernel", _json(m.zca_reposed)),
+            ("F8", "ZCA − plain, CNN-VEC kernel", _json(m.zca_reposed_conv))]
 
 
 CHECKS = (
     CheckSpec("kernel_matches_closed_form", "implementation",
               "max |stax - arc-cosine recursion| over NNGP and NTK entries (float64), relative to the kernel scale",
               below(tolerance(np.float64, 1.0)),
-              lambda m, P: m["kernel"]["kernel_max_abs_err_closed_form"] / m["kernel"]["kernel_scale"],
+              lambda m, P: m.kernel.kernel_max_abs_err_closed_form / m.kernel.kernel_scale,
               passes_with={"kernel.kernel_max_abs_err_closed_form": 0.0},
               fails_with={"kernel.kernel_max_abs_err_closed_form": 1e-6}),
     CheckSpec("kernel_prediction_matches_eigendecomposition", "implementation",
               "max |nt.predict NTK mean(t) - K_*x K^-1 (I - exp(-lr t K/nk)) y| (float64 eigh)",
-              close(0.0, tolerance(np.float64, 1.0, safety=1e6)), lambda m, P: m["kernel"]["prediction_max_abs_err_eig"],
+              close(0.0, tolerance(np.float64, 1.0, safety=1e6)), lambda m, P: m.kernel.prediction_max_abs_err_eig,
               passes_with={"kernel.prediction_max_abs_err_eig": 1e-14},
               fails_with={"kernel.prediction_max_abs_err_eig": 1e-4}),
     CheckSpec("float32_matches_float64_below_critical_n", "implementation",
@@ -295,7 +332,7 @@ CHECKS = (
               "interval over seeds and test points above 0 (pass), below 0 (fail), else inconclusive (a tie is "
               "inconclusive, with its power in mde). The first version gated a lazy NTK-parameterized net against "
               "the kernel at the same step count (retired; kept as a labelled reference)",
-              interval_above(0.0, 0.0), lambda m, P: m["cnn"]["tuned_gap"],
+              interval_above(0.0, 0.0), _tuned_gap,
               # the overrides set the whole interval (records that predate issue 29 have no cnn.tuned_gap)
               passes_with={"cnn": lambda v: {**v, "tuned_gap": {**v.get("tuned_gap", {}), "mean_diff": 0.015,
                                                                 "ci_low": 0.005, "ci_high": 0.03, "n": 5}}},
@@ -325,8 +362,7 @@ CHECKS = (
               "+0.005 (half an accuracy point: 'frequently outperform' means by at least that much) fail; else "
               "inconclusive; the worse of the two data sets. The first version fixed the ridge at 0 and could "
               "never fail on a tie", interval_above(0.0, 0.005),
-              lambda m, P: _resampled(worst_interval([m["nngp_vs_ntk"]] + ([m["nngp_vs_ntk_mnist1d"]]
-                                                                           if "nngp_vs_ntk_mnist1d" in m else []), 0.005)),
+              _nngp_vs_ntk,
               passes_with={"nngp_vs_ntk.ci_low": 0.002, "nngp_vs_ntk.ci_high": 0.01,
                            "nngp_vs_ntk_mnist1d.ci_low": 0.002, "nngp_vs_ntk_mnist1d.ci_high": 0.01},
               fails_with={"nngp_vs_ntk.ci_low": -0.01, "nngp_vs_ntk.ci_high": 0.003}, finding="F2",
@@ -337,12 +373,12 @@ CHECKS = (
     CheckSpec("uncentered_variance_reaches_gp", "finding",
               "Var over seeds of uncentred outputs / NTK-GP posterior variance at the largest width, in the band "
               "[0.90, 1.05] the notes pre-registered (the first version used +-0.2)", between(0.90, 1.05),
-              lambda m, P: m["uncentered_to_gp_variance_ratio"],
+              lambda m, P: m.uncentered_to_gp_variance_ratio,
               passes_with={"uncentered_to_gp_variance_ratio": 1.0}, fails_with={"uncentered_to_gp_variance_ratio": 0.5},
               finding="F3", smoke_must_pass=False),
     CheckSpec("centered_variance_falls_with_width", "finding",
               "log-log slope of the centred output variance against width (theory: -1 asymptotically)",
-              below(-0.5), lambda m, P: m["centered_variance_slope"],
+              below(-0.5), lambda m, P: m.centered_variance_slope,
               passes_with={"centered_variance_slope": -0.9}, fails_with={"centered_variance_slope": -0.2},
               finding="F3"),
     CheckSpec("centered_agreement_approaches_one", "finding",
@@ -360,7 +396,7 @@ CHECKS = (
               lambda m, P: _breaks(m, P, "large"), passes_with={("breaking", "lr=1.2", "delta_ntk"): 0.3},
               fails_with={("breaking", "lr=1.2", "delta_ntk"): 0.05}, finding="F4"),
     CheckSpec("l2_breaks_ntk", "finding", "relative NTK change with the largest weight decay", above(0.2),
-              lambda m, P: m["breaking"][f"l2={max(P['weight_decays']):g}"]["delta_ntk"],
+              lambda m, P: _largest_l2(m, P).delta_ntk,
               passes_with={("breaking", "l2=0.0001", "delta_ntk"): 0.39},
               fails_with={("breaking", "l2=0.0001", "delta_ntk"): 0.05},
               finding="F4"),
@@ -368,15 +404,14 @@ CHECKS = (
               "smallest rescale-invariant NTK change (relative Frobenius distance after the best scalar rescale) among "
               "rates above 2/lambda_max: the same threshold as the raw change, on a distance a uniform rescale "
               "cannot move (issue 29)", above(0.2),
-              lambda m, P: min(v["delta_ntk_shape"] for v in m["breaking"].values()
-                               if v["weight_decay"] == 0 and v["lr_factor"] > 1),
+              lambda m, P: min(v.delta_ntk_shape for v in m.breaking.values() if v.weight_decay == 0 and v.lr_factor > 1),
               passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
               finding="F4", arms=("rates above 2/lambda_max", "the initial empirical NTK"),
               matched=("width", "seeds", "training steps", "the n_ntk points")),
     CheckSpec("l2_changes_ntk_shape", "finding",
               "rescale-invariant NTK change with the largest weight decay (the raw change counts the s^2 shrinkage "
               "of a positively homogeneous network, which leaves the kernel predictor unchanged; issue 29)",
-              above(0.2), lambda m, P: m["breaking"][f"l2={max(P['weight_decays']):g}"]["delta_ntk_shape"],
+              above(0.2), lambda m, P: _largest_l2(m, P).delta_ntk_shape,
               passes_with={"breaking": lambda v: _with_shape(v, 0.3)}, fails_with={"breaking": lambda v: _with_shape(v, 0.05)},
               finding="F4", smoke_must_pass=False, arms=("largest L2", "the initial empirical NTK"),
               matched=("width", "seeds", "training steps", "the n_ntk points")),
@@ -391,13 +426,13 @@ CHECKS = (
     CheckSpec("empirical_ntk_converges_to_analytic", "control",
               "log-log slope against width of the relative Frobenius distance of the empirical NTK at init from the "
               "analytic NTK (expected -1/2; the premise every finite-vs-infinite comparison rests on)",
-              between(-0.75, -0.25), lambda m, P: m["empirical_ntk_slope"],
+              between(-0.75, -0.25), lambda m, P: m.empirical_ntk_slope,
               passes_with={"empirical_ntk_slope": -0.5}, fails_with={"empirical_ntk_slope": -0.05}, finding="F3"),
     CheckSpec("lazy_scaling_at_stable_rate", "control",
               "log-log slope against width (break_widths) of the NTK change at the stable rate: lazy training bounds "
               "the change by O(1/sqrt(width)), so the slope must be at most -1/2 up to a slack of 0.25 (the scale the "
               "breaking checks rely on, now measured, not asserted)",
-              below(-0.25), lambda m, P: m["delta_ntk_width_slope"],
+              below(-0.25), lambda m, P: m.delta_ntk_width_slope,
               passes_with={"delta_ntk_width_slope": -0.5}, fails_with={"delta_ntk_width_slope": 0.0}, finding="F4"),
     CheckSpec("ntk_parameterization_beats_standard", "finding",
               "test accuracy NTK minus standard parameterization (finite FCN, each at its rate chosen on validation), "
@@ -416,7 +451,7 @@ CHECKS = (
               passes_with={"breaking.*.delta_ntk": 0.01}, fails_with={"breaking.*.delta_ntk": 0.5}, finding="F4"),
     CheckSpec("diag_reg_matches_early_stopping", "finding",
               "max |acc(diag_reg eps) - acc(time t(eps))| over the eps grid and both kernels", below(0.02),
-              lambda m, P: m["diag_reg_vs_time_max_gap"],
+              lambda m, P: m.diag_reg_vs_time_max_gap,
               passes_with={"diag_reg_vs_time_max_gap": 0.01}, fails_with={"diag_reg_vs_time_max_gap": 0.05},
               finding="F6", arms=("kernel ridge with diag_reg eps", "gradient flow stopped at t(eps)"),
               matched=("kernel", "train and test split", "eps grid with the time map t = nk/(eps tr K/n)")),
@@ -437,8 +472,7 @@ CHECKS = (
               "accuracy within 5 points of float64) at the "
               "smallest of lowp_sizes and broken (Cholesky fails or accuracy > 5 points lower) at the largest: the "
               "finding observed where the critical size is reachable", is_true(),
-              lambda m, P: bool(P["lowp_sizes"][0] not in m["precision"]["float16_calibration"]["broken_sizes"]
-                                and P["lowp_sizes"][-1] in m["precision"]["float16_calibration"]["broken_sizes"]),
+              _float16_breaks_between,
               passes_with={"precision.float16_calibration.broken_sizes": [400, 800]},
               fails_with={"precision.float16_calibration.broken_sizes": []}, finding="F7",
               smoke_must_pass=False),  # the smoke sizes (up to 400) sit at the edge of the float16 break
@@ -447,7 +481,7 @@ CHECKS = (
               "validation) over zca_splits resplits: 90 % corrected resampled t interval above 0 (pass), below 0 "
               "(fail), else "
               "inconclusive. The first version gated one split at one ridge (see the notebook)",
-              interval_above(0.0, 0.0), lambda m, P: _resampled(m["zca_reposed"]),
+              interval_above(0.0, 0.0), lambda m, P: _resampled(_ran(m.zca_reposed, "zca_reposed")),
               passes_with={"zca_reposed.ci_low": 0.002, "zca_reposed.ci_high": 0.01},
               fails_with={"zca_reposed.ci_low": -0.01, "zca_reposed.ci_high": -0.002}, finding="F8",
               profiles=("full",), arms=("ZCA-whitened inputs", "layer-norm only"),
@@ -457,7 +491,7 @@ CHECKS = (
               "the same comparison with a convolutional kernel (CNN-VEC NNGP: a 3x3 Conv + ReLU per layer, Flatten, on "
               "the data set's spatial layout, 8x8 for digits; ZCA whitens the whole image): 90 % corrected resampled t interval above 0 "
               "(pass), below 0 (fail), else inconclusive", interval_above(0.0, 0.0),
-              lambda m, P: _resampled(m["zca_reposed_conv"]),
+              lambda m, P: _resampled(_ran(m.zca_reposed_conv, "zca_reposed_conv")),
               passes_with={"zca_reposed_conv.ci_low": 0.002, "zca_reposed_conv.ci_high": 0.01},
               fails_with={"zca_reposed_conv.ci_low": -0.01, "zca_reposed_conv.ci_high": -0.002}, finding="F8",
               profiles=("full",), arms=("ZCA-whitened inputs", "layer-norm only"),
@@ -467,21 +501,21 @@ CHECKS = (
 
 def _zca_choice(key, arm, kernel, grid_param, field):
     return ChoiceSpec(f"{field} ({kernel})", arm, lambda m, P: P[grid_param],
-                      lambda m, P: [c[field] for c in m[key]["chosen"]],
+                      lambda m, P: [getattr(c, field) for c in _ran(getattr(m, key), key).chosen],
                       "a validation split of each resplit's training set (one value per resplit)", ("F8",))
 
 
 def _rate_choice(which):
     return ChoiceSpec(f"lr_factor ({which} parameterization)", f"{which} parameterization",
                       lambda m, P: P["param_lr_factors"],
-                      lambda m, P: m["parameterization"]["runs"][which]["lr_factor"],
+                      lambda m, P: getattr(m.parameterization.runs, which).lr_factor,
                       "validation split (accuracy), rates in units of the arm's own largest stable rate 2nk/lambda_max",
                       ("F5",))
 
 
 def _f2_choice(key, arm):
     return ChoiceSpec(f"diag_reg ({arm}, {key})", arm, lambda m, P: P["f2_diag_regs"],
-                      lambda m, P: m[key][f"{arm.lower()}_diag_reg"],
+                      lambda m, P: getattr(_ran(getattr(m, key), key), f"{arm.lower()}_diag_reg"),
                       "a validation split of each resplit's training set (one value per resplit)", ("F2",))
 
 
@@ -496,15 +530,15 @@ CHOICES = (
     _f2_choice("nngp_vs_ntk", "NNGP"), _f2_choice("nngp_vs_ntk", "NTK"),
     _f2_choice("nngp_vs_ntk_mnist1d", "NNGP"), _f2_choice("nngp_vs_ntk_mnist1d", "NTK"),
     _cnn_choice("Adam learning rate (tuned CNN)", "finite CNN-GAP", lambda m, P: P["cnn_lrs"],
-                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["lr"]),
+                lambda m, P: _ran(m.cnn, "cnn").tuned_net.chosen.lr),
     _cnn_choice("L2 (tuned CNN)", "finite CNN-GAP", lambda m, P: P["cnn_l2s"],
-                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["l2"]),
+                lambda m, P: _ran(m.cnn, "cnn").tuned_net.chosen.l2),
     _cnn_choice("early-stopping step (tuned CNN, per seed)", "finite CNN-GAP",
                 lambda m, P: [P["cnn_tuned_eval_every"], P["cnn_tuned_steps"]],
-                lambda m, P: m["cnn"]["tuned_net"]["chosen"]["stop_steps"],
+                lambda m, P: _ran(m.cnn, "cnn").tuned_net.chosen.stop_steps,
                 "validation split (each seed's best read, every cnn_tuned_eval_every steps)"),
     _cnn_choice("diag_reg (CNN-GAP kernel)", "CNN-GAP kernel", lambda m, P: P["cnn_diag_regs"],
-                lambda m, P: m["cnn"]["tuned_kernel"]["chosen"]["diag_reg"], "validation split (accuracy)"),
+                lambda m, P: _ran(m.cnn, "cnn").tuned_kernel.chosen.diag_reg, "validation split (accuracy)"),
     _rate_choice("ntk"),
     _rate_choice("standard"),
     _zca_choice("zca_reposed", "ZCA-whitened inputs", "fcn kernel", "zca_regs", "zca_reg"),
@@ -549,6 +583,7 @@ CLAIM = Claim(
     findings=FINDINGS,
     checks=CHECKS,
     choices=CHOICES,
+    metrics_type=FiniteVsInfiniteMetrics,
     key_metric=("centred agreement with NTK at largest width", "centered_agreement_largest_width"),
     reconstructed=("The paper's body (tables, hyper-parameters) was not available: the experiments "
                    "follow its abstract's findings on offline data at CPU scale; no paper number "

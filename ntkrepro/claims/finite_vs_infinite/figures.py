@@ -15,7 +15,7 @@ def width_sweep(k: dict[str, Any], finite: dict[str, Any], P: Params) -> plt.Fig
     """Accuracy, output variance and argmax agreement with the NTK predictor against width."""
     w = np.array(P.widths)
     fin = [finite[str(v)] for v in w]
-    m = summarize(k, finite, P)
+    m = summarize(k, finite, P.widths)
     fig, ax = plt.subplots(1, 3, figsize=(14, 4))
     mean = np.array([f["accuracy_mean"] for f in fin])
     sd = np.array([f["accuracy_std"] for f in fin])

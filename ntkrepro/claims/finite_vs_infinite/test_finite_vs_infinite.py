@@ -22,8 +22,7 @@ def test_lowp_solve_matches_numpy_in_float64_and_breaks_in_float16_when_ill_cond
 
 
 def test_l2_shrinkage_prediction_formula():
-    P = Params(lr_factor=0.5, weight_decays=[1e-4], break_steps=100)
-    got = E.l2_shrinkage_prediction(2.0, P)["l2=0.0001"]
+    got = E.l2_shrinkage_prediction(0.5 * 2.0, [1e-4], 100)["l2=0.0001"]
     s = (1 - 1.0 * 1e-4) ** 100
     assert got == pytest.approx(1 - s**2, rel=1e-12)
 
@@ -46,7 +45,7 @@ def test_cnn_layers_kernel_is_positive_definite_and_the_net_runs_in_float64():
     from ntkrepro.train import init_seeds
 
     P = resolve_params("finite_vs_infinite", {"profile": "smoke"})
-    init, apply, kfn = E.cnn_layers(8, P)
+    init, apply, kfn = E.cnn_layers(8, P.W_std, P.b_std)
     x = np.random.default_rng(1).normal(size=(6, 40, 1))
     assert np.all(np.linalg.eigvalsh(np.asarray(kfn(x, None, "nngp"))) > 0)
     p0 = init_seeds(init, jax.random.PRNGKey(0), 2, x.shape, dtype=jnp.float64)
@@ -120,7 +119,7 @@ def test_cnn_traces_in_float32_inside_float32_scope():
     from ntkrepro.compat import float32_scope
     from ntkrepro.train import init_seeds
 
-    init, apply, _ = E.cnn_layers(4, Params(W_std=1.4, b_std=0.1))
+    init, apply, _ = E.cnn_layers(4, 1.4, 0.1)
     x64 = np.random.default_rng(0).normal(size=(3, 40, 1))
     p64 = init_seeds(init, jax.random.PRNGKey(0), 1, x64.shape, dtype=jnp.float64)
     ref = jax.vmap(lambda p: apply(p, jnp.asarray(x64)))(p64)
@@ -131,21 +130,41 @@ def test_cnn_traces_in_float32_inside_float32_scope():
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
 
 
+def _smoke_record_with_cnn(cnn_values):
+    """The committed smoke record's metrics with a ``cnn`` part (the smoke profile does not run it): the
+    full record's, with ``cnn_values`` set."""
+    from pathlib import Path
+
+    from ntkrepro.io import read_json
+
+    root = Path(__file__).resolve().parents[3] / "figures" / "finite_vs_infinite"
+    if not (root / "results.json").exists() or not (root / "smoke" / "results.json").exists():
+        pytest.skip("needs the committed full and smoke records of finite_vs_infinite")
+    m = read_json(root / "smoke" / "results.json")["metrics"]
+    m["cnn"] = {**read_json(root / "results.json")["metrics"]["cnn"], **cnn_values}
+    return m
+
+
 def test_interval_rows_are_the_gated_intervals():
     """The intervals figure draws what the checks gate (the CNN rows come from the same helper)."""
     from ntkrepro.claims.finite_vs_infinite import claim as C
+    from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
 
-    m = {"cnn": {"cnn_kernel_t_accuracy": 0.6, "cnn_net_accuracy_per_seed": [0.5, 0.52, 0.48],
-                 "fcn_kernel_t_accuracy": 0.3, "fcn_net_accuracy_per_seed": [0.2, 0.22, 0.18]},
-         "nngp_vs_ntk": {"dataset": "digits", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01}}
+    raw = _smoke_record_with_cnn({"cnn_kernel_t_accuracy": 0.6, "cnn_net_accuracy_per_seed": [0.5, 0.52, 0.48],
+                                  "fcn_kernel_t_accuracy": 0.3, "fcn_net_accuracy_per_seed": [0.2, 0.22, 0.18]})
+    raw["cnn"]["tuned_gap"] = {**raw["cnn"]["tuned_gap"], "mean_diff": 0.01, "ci_low": -0.01, "ci_high": 0.03, "n": 5}
+    m = FiniteVsInfiniteMetrics.from_json(raw)
     rows = {label: iv for _, label, iv in C.interval_rows(m)}
     assert rows["reference (not gated): lazy NTK-param. CNN − kernel(t)"]["ci_high"] < 0
     assert rows["FCN kernel(t) − FCN net, MNIST-1D"]["ci_low"] > 0
-    assert rows["ZCA − plain, CNN-VEC kernel"] is None
-    assert rows["tuned CNN net − tuned CNN-GAP kernel, MNIST-1D"] is None  # a record that predates issue 29
-    m["cnn"]["tuned_gap"] = {"mean_diff": 0.01, "ci_low": -0.01, "ci_high": 0.03, "n": 5}
+    assert rows["ZCA − plain, CNN-VEC kernel"] is None  # the smoke profile runs no ZCA comparison
+    assert rows[f"NNGP − NTK, {raw['nngp_vs_ntk']['dataset']} resplits"] == raw["nngp_vs_ntk"]
     gated = next(s for s in C.CHECKS if s.name == "tuned_cnn_beats_tuned_kernel")
-    assert C.interval_rows(m)[1][2] is gated.value(m, {}) is m["cnn"]["tuned_gap"]
+    assert C.interval_rows(m)[1][2] == gated.value(m, {}) == raw["cnn"]["tuned_gap"]
+    no_cnn = FiniteVsInfiniteMetrics.from_json({k: v for k, v in raw.items() if k != "cnn"})
+    assert all(iv is None for f, _, iv in C.interval_rows(no_cnn) if f == "F1-CNN")
+    with pytest.raises(KeyError, match="cnn"):  # the ledger reports such a check as not run
+        gated.value(no_cnn, {})
 
 
 # ----------------------------------------------------------------------------- issue 29: tuned F1-CNN
@@ -212,7 +231,9 @@ def test_cnn_tuned_runs_on_a_tiny_grid_and_records_its_choices():
     P = resolve_params("finite_vs_infinite", {"profile": "smoke", "cnn_tuned_n_train": 40, "cnn_tuned_n_val": 20,
                                               "cnn_tuned_n_test": 30, "cnn_tuned_steps": 4,
                                               "cnn_tuned_eval_every": 2, "cnn_tuned_batch": 20})
-    r = E.cnn_tuned(P)
+    r = E.cnn_tuned(P.W_std, P.b_std, P.cnn_tuned_n_train, P.cnn_tuned_n_val, P.cnn_tuned_n_test, P.cnn_tuned_width,
+                    P.cnn_tuned_seeds, P.cnn_tuned_steps, P.cnn_tuned_batch, P.cnn_tuned_eval_every, P.cnn_lrs,
+                    P.cnn_l2s, P.cnn_diag_regs, P.seed)
     assert r["tuned_net"]["chosen"]["lr"] in P.cnn_lrs and r["tuned_net"]["chosen"]["l2"] in P.cnn_l2s
     assert r["tuned_kernel"]["chosen"]["diag_reg"] in P.cnn_diag_regs
     assert r["gap"]["ci_low"] <= r["gap"]["mean_diff"] <= r["gap"]["ci_high"] and r["gap"]["n"] == P.cnn_tuned_seeds
@@ -231,3 +252,38 @@ def test_ntk_shape_change_ignores_a_rescale_and_sees_a_change_of_shape():
     assert E.ntk_shape_change(K, K2) == pytest.approx(np.sqrt(1 - cos**2), rel=1e-12) and E.ntk_shape_change(K, K2) > 0.05
     c = np.sum(K * K2) / np.sum(K2 * K2)  # the best rescale, by least squares
     assert E.ntk_shape_change(K, K2) == pytest.approx(np.linalg.norm(c * K2 - K) / np.linalg.norm(K), rel=1e-9)
+
+
+@pytest.mark.parametrize("record", ["smoke", "full"])
+def test_collect_rebuilds_a_committed_record(record):
+    """collect assembles the whole metrics record from the sections' results (no glue left in the notebook):
+    fed the parts of a committed record, it returns that record, typed."""
+    from pathlib import Path
+
+    from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
+    from ntkrepro.io import read_json
+
+    path = Path(__file__).resolve().parents[3] / "figures" / "finite_vs_infinite" / (
+        "smoke/results.json" if record == "smoke" else "results.json")
+    if not path.exists():
+        pytest.skip(f"needs the committed {record} record of finite_vs_infinite")
+    res = read_json(path)
+    m, P = res["metrics"], Params(**res["parameters"])
+    cnn = m.get("cnn")
+    tuned_keys = ("tuned_net", "tuned_kernel", "interval_method", "tuned_gap", "tuned_split")
+    tuned = None if cnn is None else {"tuned_net": cnn["tuned_net"], "tuned_kernel": cnn["tuned_kernel"],
+                                      "interval_method": cnn["interval_method"], "gap": cnn["tuned_gap"],
+                                      **cnn["tuned_split"]}
+    shrink = E.l2_shrinkage_prediction(m["kernel"]["lr"], P.weight_decays, P.break_steps)
+    assert shrink == m["l2_shrinkage_prediction"]
+    got = E.collect(
+        {**m["kernel"], "_ntk_t_mean": np.zeros(3)}, m["finite"], P.widths,
+        {k: {**v, "_loss_curve": np.zeros(3)} for k, v in m["breaking"].items()}, shrink, m["diag_reg_vs_time"],
+        m["precision"], m["nngp_vs_ntk"], m.get("nngp_vs_ntk_mnist1d"),
+        {"slope": m["empirical_ntk_slope"], "relative_error": m["empirical_ntk_relative_error"]},
+        {"table": m["delta_ntk_vs_width"], "slope": m["delta_ntk_width_slope"], "l2_to_init": m["l2_to_init"]},
+        m["parameterization"], zca_acc=m.get("zca"),
+        cnn=None if cnn is None else {k: v for k, v in cnn.items() if k not in tuned_keys}, tuned=tuned,
+        zre=m.get("zca_reposed"), zre_conv=m.get("zca_reposed_conv"))
+    assert isinstance(got, FiniteVsInfiniteMetrics)
+    assert got.to_json() == m and list(got.to_json()) == list(m)  # the same names, values and order
