@@ -162,9 +162,9 @@ align1 = E.alignment_unit_amplitude(P, rng)
 rf = E.rf_width_tuned(task, P, exp["lr_tuning"], head["_base"])
 nob = E.no_bottleneck_finite(task, P, head["_base"])
 metrics = E.collect(exp, dl, fin, digits, align1, rf, nob)
-run.save(F.mechanism(metrics["alignment"], metrics["ntk"]["alignment"], align1), "mechanism")
+run.save(F.mechanism(metrics.alignment, metrics.ntk.alignment, metrics.alignment_unit_amplitude), "mechanism")
 run.save(F.deep_linear(dl, P), "deep_linear")
-{"alignment": metrics["alignment"],
+{"alignment": metrics.to_json()["alignment"],
  "deep_linear": {a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}}
 
 # %% [markdown]
@@ -174,7 +174,7 @@ run.save(F.deep_linear(dl, P), "deep_linear")
 # against a wide finite network *without* a bottleneck at unit amplitude (where it should be lazy).
 
 # %%
-metrics["finite_check"]
+metrics.finite_check
 
 # %% [markdown]
 # ## 4. Each model at its tuned rate, per width
@@ -188,9 +188,9 @@ metrics["finite_check"]
 
 # %%
 run.save(F.lr_tuning(metrics, P), "lr_tuning")
-run.save(F.best_lr(metrics["best_lr"], head, P), "best_lr")
-{d: {k: r[k] for k in ("lr", "early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain")}
- for d, r in metrics["best_lr_per_width"].items()}
+run.save(F.best_lr(exp["best"], head, P), "best_lr")
+{d: {k: getattr(r, k) for k in ("lr", "early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain")}
+ for d, r in metrics.best_lr_per_width.items()}
 
 # %% [markdown]
 # ## 5. Where does the speedup come from?
@@ -201,8 +201,8 @@ run.save(F.best_lr(metrics["best_lr"], head, P), "best_lr")
 # headline amplitude and rate: its steps to 10 % and the relative change of its empirical NTK (reported, not gated).
 
 # %%
-run.save(F.where_from(metrics["rf_width_sweep"], nob, head), "where_from")
-metrics["rf_width_sweep"], nob
+run.save(F.where_from(metrics.rf_width_sweep, metrics.no_bottleneck_finite, head), "where_from")
+metrics.rf_width_sweep, metrics.no_bottleneck_finite
 
 # %% [markdown]
 # ## 6. Real data (scikit-learn digits)

@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntkrepro.claims.bottleneck.metrics import BottleneckMetrics, speedup_lower_bound
+from ntkrepro.io import drop_private, to_jsonable
 from ntkrepro.params import Params
-from ntkrepro.io import drop_private
 
 SQRT2 = 2**0.5
 F32 = jnp.float32
@@ -408,38 +409,39 @@ def finite_check(P: Params, rng: np.random.Generator) -> dict[str, Any]:
 
 
 # ----- metrics and checks -----------------------------------------------------------------------
-def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict | None = None,
-            rf: dict | None = None, nob: dict | None = None) -> dict[str, Any]:
+def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict, rf: dict,
+            nob: dict) -> BottleneckMetrics:
+    """The claim's typed record (:class:`~ntkrepro.claims.bottleneck.metrics.BottleneckMetrics`) from the
+    experiments' outputs: ``exp`` (:func:`experiment`), ``dl`` (:func:`deep_linear`), ``fin``
+    (:func:`finite_check`), ``digits`` (:func:`digits_panel`, None when run_digits is off), ``align1``
+    (:func:`alignment_unit_amplitude`), ``rf`` (:func:`rf_width_tuned`) and ``nob``
+    (:func:`no_bottleneck_finite`). Private (``_``) entries, kept for the figures, are dropped; the
+    mapping is validated against the type where it is built."""
     head, best = exp["head"], exp["best"]
     k = head["bottleneck"]
     seeds_iv = alignment_seeds(head)  # F3 over the verdict seeds, per width (issue 28)
     align = {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"], **seeds_iv[d]}
              for d, v in k.items() if v["kernel"]}
     n_steps = len(head["_curves"]["ntk"]) - 1
-    speed = [_speedup(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps) for v in k.values()]
+    speed = [speedup_lower_bound(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps)
+             for v in k.values()]
     out = {"ntk": head["ntk"], "bottleneck": drop_private(k), "finite_check": drop_private(fin), "deep_linear": dl,
            "alignment": align, "best_lr": best,
            "best_lr_per_width": tuned_rows(best, n_steps), "lr_tuning": exp["lr_tuning"],
            "shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
            "min_speedup_to_10pct": min(speed)}
-    if rf is not None:  # the old name keeps its layout (M -> row) at the widest swept width; empty when no
-        # width of rf_check_widths could be swept (no tuned rate: rf_width_tuned says why)
-        swept = [d for d, v in rf.items() if v["by_M"]]
-        widest = max(swept, key=int) if swept else None
-        out["rf_width_sweep"] = ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r}
-                                  for M, r in rf[widest]["by_M"].items()} if widest else {})
-        out["rf_width_tuned"] = rf
-    for key, val in (("digits", digits), ("alignment_unit_amplitude", align1), ("no_bottleneck_finite", nob)):
-        if val is not None:
-            out[key] = val
-    return out
-
-
-def _speedup(t_ref: int | None, t: int | None, steps: int) -> float:
-    """Lower bound on the speedup when the reference never gets there (counted as steps + 1)."""
-    if t is None:
-        return 0.0
-    return ((t_ref if t_ref is not None else steps + 1) / max(t, 1))
+    # the old name keeps its layout (M -> row) at the widest swept width; empty when no width of
+    # rf_check_widths could be swept (no tuned rate: rf_width_tuned says why)
+    swept = [d for d, v in rf.items() if v["by_M"]]
+    widest = max(swept, key=int) if swept else None
+    out["rf_width_sweep"] = ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r}
+                              for M, r in rf[widest]["by_M"].items()} if widest else {})
+    out["rf_width_tuned"] = rf
+    if digits is not None:
+        out["digits"] = digits
+    out["alignment_unit_amplitude"] = align1
+    out["no_bottleneck_finite"] = nob
+    return BottleneckMetrics.from_json(to_jsonable(out))
 
 
 
