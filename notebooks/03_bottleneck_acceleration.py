@@ -134,7 +134,12 @@ dict(P)
 # part of the speedup a larger effective step explains.
 
 # %%
-exp = E.experiment(task, P)
+spec, lr_max = E.ntk_problem(task)  # the NTK's spectrum and its stability bound lr_max (the grids' unit)
+tuning = E.tune_rates(task, spec, lr_max, widths=P.bottleneck_widths, lr_factors=P.lr_factors,
+                      bottleneck_lr_factors=P.bottleneck_lr_factors, rf_width=P.rf_width,
+                      tune_seeds=P.tune_seeds, tune_steps=P.tune_steps, seed=P.seed)
+exp = E.experiment(task, spec, lr_max, tuning, widths=P.bottleneck_widths, rf_width=P.rf_width, lr=P.lr,
+                   steps=P.steps, seeds=P.seeds, seed=P.seed, n_align=P.n_align)
 head = exp["head"]
 run.save(F.headline(head, P), "headline")
 {"shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
@@ -155,12 +160,22 @@ run.save(F.headline(head, P), "headline")
 # before the tolerance is reached); speedups are compared on stable runs only.
 
 # %%
-dl = E.deep_linear(P, rng)
-fin = E.finite_check(P, rng)
-digits = E.digits_panel(P) if P.run_digits else None
-align1 = E.alignment_unit_amplitude(P, rng)
-rf = E.rf_width_tuned(task, P, exp["lr_tuning"], head["_base"])
-nob = E.no_bottleneck_finite(task, P, head["_base"])
+dl = E.deep_linear(E.linear_inputs(P.input_dim, P.linear_widths, rng), amplitudes=P.linear_amplitudes,
+                   lr=P.linear_lr, steps=P.linear_steps)
+fin = E.finite_check(E.finite_tasks(P.target, P.amplitude, P.n_finite, P.n_test, P.input_dim, rng),
+                     amplitude=P.amplitude, finite_d=P.finite_d, finite_width=P.finite_width,
+                     wide_width=P.wide_width, wide_steps=P.wide_steps, lr=P.lr, steps=P.steps, seed=P.seed,
+                     rf_width=P.rf_width, n_align=P.n_align)
+digits = (E.digits_panel(P.n_train, P.steps, P.seed, P.rf_width, widths=P.digits_widths, seeds=P.digits_seeds,
+                         draws=P.digits_draws, amplitudes=P.digits_amplitudes) if P.run_digits else None)
+align1 = E.alignment_unit_amplitude(E.make_task(P.target, 1.0, P.n_train, P.n_test, P.input_dim, rng),
+                                    d=P.bottleneck_widths[0], rf_width=P.rf_width, lr=P.lr, steps=P.steps,
+                                    seed=P.seed, n_align=P.n_align)
+rf = E.rf_width_tuned(task, exp["lr_tuning"], head["_base"], check_widths=P.rf_check_widths,
+                      widths=P.bottleneck_widths, rf_widths=P.rf_widths, rf_width=P.rf_width,
+                      tune_steps=P.tune_steps, steps=P.steps, seed=P.seed)
+nob = E.no_bottleneck_finite(task, head["_base"], width=P.wide_width, lr=P.lr, steps=P.steps, seed=P.seed,
+                             n_align=P.n_align)
 metrics = E.collect(exp, dl, fin, digits, align1, rf, nob)
 run.save(F.mechanism(metrics.alignment, metrics.ntk.alignment, metrics.alignment_unit_amplitude), "mechanism")
 run.save(F.deep_linear(dl, P), "deep_linear")

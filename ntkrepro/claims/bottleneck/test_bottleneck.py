@@ -118,14 +118,11 @@ def test_welch_and_one_sample_intervals_cover_and_can_exclude_zero():
 
 def test_batched_grid_equals_single_runs():
     """simulate_grid (vmapped over seeds and rates) reproduces simulate's loss curve and test error."""
-    from ntkrepro.params import Params
-
     task = E.make_task("quadratic", 3.0, 48, 20, 6, np.random.default_rng(7))
-    P = Params({"rf_width": 64})
     g = E.simulate_grid(task, 4, 64, [0.1, 0.3], [5, 6], 30)
     for s, seed in enumerate((5, 6)):
         for r, lr in enumerate((0.1, 0.3)):
-            one = E.simulate(task, 4, P, lr, 30, seed)
+            one = E.simulate(task, 4, 64, lr, 30, seed)
             np.testing.assert_allclose(g["curve"][s, r], one["curve"], rtol=2e-4)
             assert g["test_rel_mse"][s, r] == pytest.approx(one["test_rel_mse"], rel=2e-3)
 
@@ -203,11 +200,9 @@ def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
     from ntkrepro.claims.bottleneck.claim import CLAIM
     from ntkrepro.claims.bottleneck.metrics import NoBottleneckFinite
     from ntkrepro.ledger import apply_overrides, evaluate_check
-    from ntkrepro.params import Params
 
-    P = Params({"rf_check_widths": [32], "bottleneck_widths": [2, 8, 32], "rf_widths": [256, 1024],
-                "rf_width": 512})
-    rf = E.rf_width_tuned(None, P, {"32": {"chosen": None}}, 1.0)  # no simulation: nothing to sweep at
+    rf = E.rf_width_tuned(None, {"32": {"chosen": None}}, 1.0, check_widths=[32], widths=[2, 8, 32],
+                          rf_widths=[256, 1024], rf_width=512, tune_steps=150, steps=400, seed=0)  # nothing to sweep at
     assert rf["32"]["by_M"] == {} and "no rate" in rf["32"]["not_run"]
     m = apply_overrides(_smoke_metrics(), {"rf_width_sweep": {}, "rf_width_tuned": rf})
     head = {"ntk": {"steps_to_10pct": 300, "steps_to_10pct_extended": 300}}
