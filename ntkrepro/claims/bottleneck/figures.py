@@ -6,8 +6,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ntkrepro.claims.bottleneck.metrics import (Alignment, AlignmentUnitAmplitude, BottleneckMetrics,
-                                                NoBottleneckFinite, RfSweepPoint)
 from ntkrepro.params import Params
 from ntkrepro.plotting import log_ticks
 
@@ -41,21 +39,21 @@ def headline(head: dict[str, Any], P: Params) -> plt.Figure:
     return fig
 
 
-def mechanism(align: dict[str, Alignment], ntk_alignment: float | None = None,
-              unit: AlignmentUnitAmplitude | None = None) -> plt.Figure:
+def mechanism(align: dict[str, Any], ntk_alignment: float | None = None,
+              unit: dict[str, Any] | None = None) -> plt.Figure:
     """The effective NTK of the bottleneck model over training: trace / n and kernel-target alignment,
     with the (fixed) NTK's alignment and the amplitude-1 control."""
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for d, v in align.items():
-        pts = v.trajectory
-        ax[0].plot([p.step for p in pts], [p.trace_over_n for p in pts], "o-", label=f"d={d}")
-        ax[1].plot([p.step for p in pts], [p.alignment for p in pts], "o-", label=f"d={d}")
-    end = max(p.step for v in align.values() for p in v.trajectory)
+        pts = v["trajectory"]
+        ax[0].plot([p["step"] for p in pts], [p["trace_over_n"] for p in pts], "o-", label=f"d={d}")
+        ax[1].plot([p["step"] for p in pts], [p["alignment"] for p in pts], "o-", label=f"d={d}")
+    end = max(p["step"] for v in align.values() for p in v["trajectory"])
     if ntk_alignment is not None:
         ax[1].axhline(ntk_alignment, color="k", lw=2, label="NTK (fixed kernel)")
     if unit is not None:
-        ax[1].plot([0, end], [unit.start, unit.end], "s--", color="gray",
-                   label=f"d={unit.d} at amplitude 1 (control)")
+        ax[1].plot([0, end], [unit["start"], unit["end"]], "s--", color="gray",
+                   label=f"d={unit['d']} at amplitude 1 (control)")
     ax[0].set(xlabel="GD step", ylabel="tr Θ_F / n", title="Effective NTK grows (the NTK's is fixed)")
     ax[1].set(xlabel="GD step", ylabel="y'Θy / (‖Θ‖_F ‖y‖²)", title="Kernel–target alignment")
     ax[0].legend(fontsize="small")
@@ -87,24 +85,24 @@ def deep_linear(dl: dict[str, Any], P: Params) -> plt.Figure:
     return fig
 
 
-def where_from(rf: dict[str, RfSweepPoint], nob: NoBottleneckFinite, head: dict[str, Any]) -> plt.Figure:
+def where_from(rf: dict[str, Any], nob: dict[str, Any], head: dict[str, Any]) -> plt.Figure:
     """Steps to 10 % against the random-feature width M of f (d = 128), with the NTK and a finite
     network without a bottleneck at the same amplitude and rate."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     Ms = sorted(int(k) for k in rf)
     if Ms:
-        ax.plot(Ms, [rf[str(M)].steps_to_10pct or np.nan for M in Ms], "o-",
-                label=f"hybrid bottleneck d={rf[str(Ms[0])].d}")
+        ax.plot(Ms, [rf[str(M)]["steps_to_10pct"] or np.nan for M in Ms], "o-",
+                label=f"hybrid bottleneck d={rf[str(Ms[0])]['d']}")
     else:  # no swept width had a tuned rate (the check speedup_not_set_by_rf_width is not run, with why)
         ax.text(0.5, 0.6, "random-feature sweep not run:\nno stable tuned rate at the swept bottleneck width",
                 transform=ax.transAxes, ha="center")
     t_ntk = head["ntk"]["steps_to_10pct"] or head["ntk"]["steps_to_10pct_extended"]
     if t_ntk:
         ax.axhline(t_ntk, color="k", lw=2, label="NTK (closed form)")
-    if nob.steps_to_10pct:
-        ax.axhline(nob.steps_to_10pct, color="C3", ls="--",
-                   label=f"finite net, no bottleneck, width {nob.width} (ΔNTK {nob.delta_ntk:.2f})")
-    reached = any(rf[str(M)].steps_to_10pct for M in Ms)
+    if nob.get("steps_to_10pct"):
+        ax.axhline(nob["steps_to_10pct"], color="C3", ls="--",
+                   label=f"finite net, no bottleneck, width {nob['width']} (ΔNTK {nob['delta_ntk']:.2f})")
+    reached = any(rf[str(M)]["steps_to_10pct"] for M in Ms)
     if Ms and not reached:
         ax.text(0.5, 0.5, "no random-feature width reached 10 % in the sweep", transform=ax.transAxes, ha="center")
     ax.set(xscale="log", yscale="log" if reached else "linear", xlabel="random-feature width M of f",
@@ -145,26 +143,26 @@ def best_lr(best: dict[str, Any], head: dict[str, Any], P: Params) -> plt.Figure
     return fig
 
 
-def lr_tuning(m: BottleneckMetrics, P: Params) -> plt.Figure:
-    """Rate tuning per model and the per-width intervals at tuned rates."""
-    tun, rows = m.lr_tuning, m.best_lr_per_width
+def lr_tuning(tun: dict[str, Any], rows: dict[str, Any], ntk_lr_max: float, P: Params) -> plt.Figure:
+    """Rate tuning per model (``tun``: :func:`science.tune_rates`) with the NTK's stability bound
+    ``ntk_lr_max``, and the per-width intervals at tuned rates (``rows``: :func:`science.tuned_rows`)."""
     fig, ax = plt.subplots(1, 2, figsize=(12.5, 4.2))
     for i, (name, t) in enumerate(tun.items()):
-        g = np.asarray(t.grid)
-        med = np.asarray(t.median_steps_to_10pct, float)
-        ok = np.asarray(t.stable_seeds) == P.tune_seeds
+        g = np.asarray(t["grid"])
+        med = np.asarray(t["median_steps_to_10pct"], float)
+        ok = np.asarray(t["stable_seeds"]) == P.tune_seeds
         col = "k" if name == "ntk" else f"C{i - 1}"
         lab = "NTK (closed form)" if name == "ntk" else f"d={name}"
         ax[0].plot(g, med, "-", color=col, lw=2 if name == "ntk" else 1, label=lab)
         ax[0].plot(g[ok], med[ok], "o", color=col)
         ax[0].plot(g[~ok], med[~ok], "o", mfc="none", color=col)
-        if t.fastest_stable is not None:  # the fastest stable rate (it may sit at the stability edge)
-            j = int(np.argmin(np.abs(g - t.fastest_stable)))
+        if t.get("fastest_stable") is not None:  # the fastest stable rate (it may sit at the stability edge)
+            j = int(np.argmin(np.abs(g - t["fastest_stable"])))
             ax[0].plot(g[j], med[j], "^", color=col, ms=9, mec="k")
-        if t.chosen is not None:
-            j = int(np.argmin(np.abs(g - t.chosen)))
+        if t["chosen"] is not None:
+            j = int(np.argmin(np.abs(g - t["chosen"])))
             ax[0].plot(g[j], med[j], "*", color=col, ms=14, mec="k")
-    ax[0].axvline(m.shared_rate.ntk_lr_max, color="gray", ls=":", label="NTK lr_max")
+    ax[0].axvline(ntk_lr_max, color="gray", ls=":", label="NTK lr_max")
     ax[0].axvline(P.lr, color="gray", ls="--", label=f"shared rate {P.lr:g}")
     ax[0].set(xscale="log", yscale="log", xlabel="learning rate", ylabel="median steps to 10 % (tuning seeds)")
     ax[0].set_title(f"Rate tuning ({P.tune_steps} steps). ▲ fastest stable rate; ★ chosen: the fastest\n"
@@ -175,12 +173,12 @@ def lr_tuning(m: BottleneckMetrics, P: Params) -> plt.Figure:
     for j, (key, lab, off) in enumerate((("early_log_speedup", "to 10 %", -0.12), ("late_log_speedup", "to 1 %", 0.12))):
         labelled = False
         for i, d in enumerate(ds):
-            v = getattr(rows[d], key)
-            if v.censored:
+            v = rows[d][key]
+            if v.get("censored"):
                 ax[1].plot(i + off, 0, "x", color=f"C{j}", ms=10)
                 continue
-            mu = v.mean if v.mean is not None else v.mean_diff
-            ax[1].errorbar(i + off, mu, [[mu - v.ci_low], [v.ci_high - mu]], fmt="o",
+            mu = v.get("mean", v.get("mean_diff"))
+            ax[1].errorbar(i + off, mu, [[mu - v["ci_low"]], [v["ci_high"] - mu]], fmt="o",
                            color=f"C{j}", capsize=4, label=None if labelled else lab)
             labelled = True
     ax[1].axhline(0, color="k", lw=1)

@@ -444,6 +444,25 @@ def finite_check(tasks: tuple[Task, Task], amplitude: float, finite_d: int, fini
 
 
 # ----- metrics and checks -----------------------------------------------------------------------
+def alignment_rows(head: dict[str, Any]) -> dict[str, Any]:
+    """F3 per width from the headline (:func:`experiment`): the effective NTK's seed-mean ``start`` and
+    ``end`` (``trajectory`` = [start, end]) and the intervals over the verdict seeds of
+    :func:`alignment_seeds` (gain, end minus the NTK's, trace growth)."""
+    seeds_iv = alignment_seeds(head)  # F3 over the verdict seeds, per width (issue 28)
+    return {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"], **seeds_iv[d]}
+            for d, v in head["bottleneck"].items() if v["kernel"]}
+
+
+def rf_width_sweep(rf: dict[str, Any]) -> dict[str, Any]:
+    """The random-feature sweep (:func:`rf_width_tuned`) at the widest swept width, M -> {d, lr, steps
+    to 10 % / 1 %, final loss} (the record's older layout); empty when no width of rf_check_widths could
+    be swept (no tuned rate: ``rf_width_tuned`` says why)."""
+    swept = [d for d, v in rf.items() if v["by_M"]]
+    widest = max(swept, key=int) if swept else None
+    return ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r} for M, r in rf[widest]["by_M"].items()}
+            if widest else {})
+
+
 def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict, rf: dict,
             nob: dict) -> BottleneckMetrics:
     """The claim's typed record (:class:`~ntkrepro.claims.bottleneck.metrics.BottleneckMetrics`) from the
@@ -454,9 +473,7 @@ def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict, r
     mapping is validated against the type where it is built."""
     head, best = exp["head"], exp["best"]
     k = head["bottleneck"]
-    seeds_iv = alignment_seeds(head)  # F3 over the verdict seeds, per width (issue 28)
-    align = {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"], **seeds_iv[d]}
-             for d, v in k.items() if v["kernel"]}
+    align = alignment_rows(head)
     n_steps = len(head["_curves"]["ntk"]) - 1
     speed = [speedup_lower_bound(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps)
              for v in k.values()]
@@ -465,12 +482,7 @@ def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict, r
            "best_lr_per_width": tuned_rows(best, n_steps), "lr_tuning": exp["lr_tuning"],
            "shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
            "min_speedup_to_10pct": min(speed)}
-    # the old name keeps its layout (M -> row) at the widest swept width; empty when no width of
-    # rf_check_widths could be swept (no tuned rate: rf_width_tuned says why)
-    swept = [d for d, v in rf.items() if v["by_M"]]
-    widest = max(swept, key=int) if swept else None
-    out["rf_width_sweep"] = ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r}
-                              for M, r in rf[widest]["by_M"].items()} if widest else {})
+    out["rf_width_sweep"] = rf_width_sweep(rf)
     out["rf_width_tuned"] = rf
     if digits is not None:
         out["digits"] = digits

@@ -198,7 +198,6 @@ def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
 
     from ntkrepro.claims.bottleneck import figures as F
     from ntkrepro.claims.bottleneck.claim import CLAIM
-    from ntkrepro.claims.bottleneck.metrics import NoBottleneckFinite
     from ntkrepro.ledger import apply_overrides, evaluate_check
 
     rf = E.rf_width_tuned(None, {"32": {"chosen": None}}, 1.0, check_widths=[32], widths=[2, 8, 32],
@@ -206,8 +205,7 @@ def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
     assert rf["32"]["by_M"] == {} and "no rate" in rf["32"]["not_run"]
     m = apply_overrides(_smoke_metrics(), {"rf_width_sweep": {}, "rf_width_tuned": rf})
     head = {"ntk": {"steps_to_10pct": 300, "steps_to_10pct_extended": 300}}
-    nob = NoBottleneckFinite(width=512, steps_to_10pct=None, steps_to_1pct=None, delta_ntk=0.1)
-    plt.close(F.where_from(CLAIM.metrics_type.from_json(m).rf_width_sweep, nob, head))
+    plt.close(F.where_from(E.rf_width_sweep(rf), {"steps_to_10pct": None}, head))
     spec = next(s for s in CLAIM.checks if s.name == "speedup_not_set_by_rf_width")
     row = evaluate_check(spec, m, {"profile": "smoke", "rf_width": 512}, CLAIM)
     assert row["outcome"] == "not run" and "d=32: no rate" in row["reason"]
