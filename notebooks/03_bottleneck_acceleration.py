@@ -75,11 +75,18 @@ run_digits = None         # real-data panel
 import numpy as np
 
 from ntkrepro.claims.bottleneck import figures as F, science as E
+from ntkrepro.io import drop_private
 from ntkrepro.notebook import start
 
 P, run = start("bottleneck", globals())  # validates every knob before any compute
+# every random input of the notebook, drawn here in one order (the record's): the headline task, the deep-linear
+# inputs (section 2), the two tasks of the finite-network checks (section 3) and the amplitude-1 task of the
+# alignment control (section 2); every training run seeds its own initialization
 rng = np.random.default_rng(P.seed)
 task = E.make_task(P.target, P.amplitude, P.n_train, P.n_test, P.input_dim, rng)
+linear = E.linear_inputs(P.input_dim, P.linear_widths, rng)
+finite_tasks = E.finite_tasks(P.target, P.amplitude, P.n_finite, P.n_test, P.input_dim, rng)
+unit_task = E.make_task(P.target, 1.0, P.n_train, P.n_test, P.input_dim, rng)
 dict(P)
 
 # %% [markdown]
@@ -134,7 +141,12 @@ dict(P)
 # part of the speedup a larger effective step explains.
 
 # %%
-exp = E.experiment(task, P)
+spec, lr_max = E.ntk_problem(task)  # the NTK's spectrum and its stability bound lr_max (the grids' unit)
+tuning = E.tune_rates(task, spec, lr_max, widths=P.bottleneck_widths, lr_factors=P.lr_factors,
+                      bottleneck_lr_factors=P.bottleneck_lr_factors, rf_width=P.rf_width,
+                      tune_seeds=P.tune_seeds, tune_steps=P.tune_steps, seed=P.seed)
+exp = E.experiment(task, spec, lr_max, tuning, widths=P.bottleneck_widths, rf_width=P.rf_width, lr=P.lr,
+                   steps=P.steps, seeds=P.seeds, seed=P.seed, n_align=P.n_align)
 head = exp["head"]
 run.save(F.headline(head, P), "headline")
 {"shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
@@ -155,16 +167,13 @@ run.save(F.headline(head, P), "headline")
 # before the tolerance is reached); speedups are compared on stable runs only.
 
 # %%
-dl = E.deep_linear(P, rng)
-fin = E.finite_check(P, rng)
-digits = E.digits_panel(P) if P.run_digits else None
-align1 = E.alignment_unit_amplitude(P, rng)
-rf = E.rf_width_tuned(task, P, exp["lr_tuning"], head["_base"])
-nob = E.no_bottleneck_finite(task, P, head["_base"])
-metrics = E.collect(exp, dl, fin, digits, align1, rf, nob)
-run.save(F.mechanism(metrics["alignment"], metrics["ntk"]["alignment"], align1), "mechanism")
+align = E.alignment_rows(head)  # F3 over the verdict seeds, per width
+align1 = E.alignment_unit_amplitude(unit_task, d=P.bottleneck_widths[0], rf_width=P.rf_width, lr=P.lr,
+                                    steps=P.steps, seed=P.seed, n_align=P.n_align)
+dl = E.deep_linear(linear, amplitudes=P.linear_amplitudes, lr=P.linear_lr, steps=P.linear_steps)
+run.save(F.mechanism(align, head["ntk"]["alignment"], align1), "mechanism")
 run.save(F.deep_linear(dl, P), "deep_linear")
-{"alignment": metrics["alignment"],
+{"alignment": align,
  "deep_linear": {a: {d: v["speedup"] for d, v in row.items() if d != "infinite"} for a, row in dl.items()}}
 
 # %% [markdown]
@@ -174,7 +183,10 @@ run.save(F.deep_linear(dl, P), "deep_linear")
 # against a wide finite network *without* a bottleneck at unit amplitude (where it should be lazy).
 
 # %%
-metrics["finite_check"]
+fin = E.finite_check(finite_tasks, amplitude=P.amplitude, finite_d=P.finite_d, finite_width=P.finite_width,
+                     wide_width=P.wide_width, wide_steps=P.wide_steps, lr=P.lr, steps=P.steps, seed=P.seed,
+                     rf_width=P.rf_width, n_align=P.n_align)
+drop_private(fin)
 
 # %% [markdown]
 # ## 4. Each model at its tuned rate, per width
@@ -187,10 +199,11 @@ metrics["finite_check"]
 # censored, so its check is inconclusive.
 
 # %%
-run.save(F.lr_tuning(metrics, P), "lr_tuning")
-run.save(F.best_lr(metrics["best_lr"], head, P), "best_lr")
+rows = E.tuned_rows(exp["best"], P.steps)
+run.save(F.lr_tuning(exp["lr_tuning"], rows, exp["shared_rate"]["ntk_lr_max"], P), "lr_tuning")
+run.save(F.best_lr(exp["best"], head, P), "best_lr")
 {d: {k: r[k] for k in ("lr", "early_log_speedup", "late_log_speedup", "final_train_log_ratio", "test_gain")}
- for d, r in metrics["best_lr_per_width"].items()}
+ for d, r in rows.items()}
 
 # %% [markdown]
 # ## 5. Where does the speedup come from?
@@ -201,8 +214,14 @@ run.save(F.best_lr(metrics["best_lr"], head, P), "best_lr")
 # headline amplitude and rate: its steps to 10 % and the relative change of its empirical NTK (reported, not gated).
 
 # %%
-run.save(F.where_from(metrics["rf_width_sweep"], nob, head), "where_from")
-metrics["rf_width_sweep"], nob
+rf = E.rf_width_tuned(task, exp["lr_tuning"], head["_base"], check_widths=P.rf_check_widths,
+                      widths=P.bottleneck_widths, rf_widths=P.rf_widths, rf_width=P.rf_width,
+                      tune_steps=P.tune_steps, steps=P.steps, seed=P.seed)
+nob = E.no_bottleneck_finite(task, head["_base"], width=P.wide_width, lr=P.lr, steps=P.steps, seed=P.seed,
+                             n_align=P.n_align)
+sweep = E.rf_width_sweep(rf)
+run.save(F.where_from(sweep, nob, head), "where_from")
+sweep, nob
 
 # %% [markdown]
 # ## 6. Real data (scikit-learn digits)
@@ -214,6 +233,8 @@ metrics["rf_width_sweep"], nob
 # speed at target amplitudes 1 and 5: the deep-linear mechanism predicts no acceleration at unit scale.
 
 # %%
+digits = (E.digits_panel(P.n_train, P.steps, P.seed, P.rf_width, widths=P.digits_widths, seeds=P.digits_seeds,
+                         draws=P.digits_draws, amplitudes=P.digits_amplitudes) if P.run_digits else None)
 if digits is not None:
     run.save(F.digits(digits), "digits")
 digits
@@ -222,6 +243,7 @@ digits
 # ## Checks and verdict
 
 # %%
+metrics = E.collect(exp, dl, fin, digits, align1, rf, nob)  # the claim's typed record (metrics.BottleneckMetrics)
 run.conclude(metrics);
 
 # %% [markdown]

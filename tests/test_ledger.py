@@ -115,9 +115,11 @@ def test_interval_gate(value, outcome):
 
 
 def test_a_value_that_cannot_be_computed_is_not_run():
-    spec = next(s for s in CLAIMS["bottleneck"].checks if s.name == "bottleneck_better_test_error")
-    metrics = {"bottleneck": {"2": {"test_rel_mse": 0.5}}, "ntk": {"test_rel_mse": None}}
-    row = evaluate_check(spec, metrics, {"bottleneck_widths": [2]})
+    claim = CLAIMS["bottleneck"]
+    spec = next(s for s in claim.checks if s.name == "bottleneck_better_test_error")
+    smoke = read_json(claim.default_output_dir("full") / "smoke" / "results.json")["metrics"]
+    metrics = apply_overrides(smoke, {"ntk.test_rel_mse_expected": None})
+    row = evaluate_check(spec, metrics, {"bottleneck_widths": [2]}, claim)
     assert row["outcome"] == "not run" and row["value"] is None and "could not be evaluated" in row["reason"]
 
 

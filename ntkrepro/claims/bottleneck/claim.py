@@ -1,6 +1,7 @@
 """Registry entry: bottleneck acceleration (Littwin et al. 2021)."""
 from __future__ import annotations
 
+from ntkrepro.claims.bottleneck.metrics import BottleneckMetrics
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real, real_list,
                              require)
 from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Paper, above, below,
@@ -8,13 +9,6 @@ from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Pa
 from ntkrepro.stats import one_sample, welch, worst_interval
 
 import numpy as np
-
-
-
-def _speedup(*args):  # the science's own, imported when a check runs: the registry stays jax-free
-    from ntkrepro.claims.bottleneck.science import _speedup as speedup
-    return speedup(*args)
-
 
 from ntkrepro.numerics import tolerance, tolerance_sqrt
 
@@ -127,14 +121,9 @@ FINDINGS = (
 )
 
 
-def _speeds(m, P):
-    ntk, bn = m["ntk"], m["bottleneck"]
-    return {d: _speedup(ntk["steps_to_10pct_extended"], bn[str(d)]["steps_to_10pct"], 1000 * P["steps"])
-            for d in P["bottleneck_widths"]}
-
-
-def _seed_steps(m, d, key="steps_to_10pct", never=None):
-    return [p[key] if p[key] is not None else never for p in m["bottleneck"][str(d)]["per_seed"]]
+# Every check below reads the typed record (metrics.BottleneckMetrics) by attribute; P stays a mapping.
+def _seed_steps(m, d, never=None):
+    return [p.steps_to_10pct if p.steps_to_10pct is not None else never for p in m.bottleneck[str(d)].per_seed]
 
 
 def _weakens_interval(m, P):
@@ -152,14 +141,14 @@ def _test_interval(m, P):
     (mean predictor's error plus the NTK-GP test variance: a single NTK network carries its initial
     function as a single bottleneck network does) minus the bottleneck's; positive means the bottleneck
     generalizes better."""
-    ntk = m["ntk"]["test_rel_mse_expected"]
-    rows = [one_sample([ntk - p["test_rel_mse"] for p in m["bottleneck"][str(d)]["per_seed"]]) | {"d": d}
+    ntk = m.ntk.test_rel_mse_expected
+    rows = [one_sample([ntk - p.test_rel_mse for p in m.bottleneck[str(d)].per_seed]) | {"d": d}
             for d in P["bottleneck_widths"]]
     return worst_interval(rows, 0.0)
 
 
 def _final_ratio(m, P):
-    return max((m["bottleneck"][str(d)]["final_train_rel"] or np.inf) / m["ntk"]["final_train_rel"]
+    return max((m.bottleneck[str(d)].final_train_rel or np.inf) / m.ntk.final_train_rel
                for d in P["bottleneck_widths"])
 
 
@@ -171,18 +160,18 @@ def _finite_ratio(m, P):
     apart), and early in training, where both runs still are, one seed per arm cannot resolve 1.5x (at
     amplitude 1 the hybrid's steps to 40 % of the base loss range 204-377 over six seeds, the finite
     net's 274-377 over four; their geometric means are 1.2x apart)."""
-    fc = m["finite_check"]["bottleneck"]
+    fc = m.finite_check.bottleneck
     out = []
-    for k in ("steps_to_10pct", "steps_to_1pct"):
-        a, b = fc["finite"][k], fc["reference"][k]
+    for a, b in ((fc.finite.steps_to_10pct, fc.reference.steps_to_10pct),
+                 (fc.finite.steps_to_1pct, fc.reference.steps_to_1pct)):
         if a is None and b is None:
             continue
         out.append(abs(np.log(a / b)) if a and b else np.inf)
     if not out:
         raise ValueError(
-            f"neither the finite network nor the hybrid reached 10 % of the base loss in {fc['steps']} steps "
-            f"(final losses {fc['finite']['final_train_rel']:.3g} and {fc['reference']['final_train_rel']:.3g} "
-            f"of it, amplitude {fc['amplitude']:g}): no level to compare steps at, so the check is not applicable "
+            f"neither the finite network nor the hybrid reached 10 % of the base loss in {fc.steps} steps "
+            f"(final losses {fc.finite.final_train_rel:.3g} and {fc.reference.final_train_rel:.3g} "
+            f"of it, amplitude {fc.amplitude:g}): no level to compare steps at, so the check is not applicable "
             "on this run (the final-loss ratio is not a ratio of steps, and one seed per arm cannot resolve 1.5x "
             "this early in training)")
     return max(out)
@@ -190,11 +179,11 @@ def _finite_ratio(m, P):
 
 def _dl(m, P):
     amps = sorted(P["linear_amplitudes"])
-    return m["deep_linear"], amps, [str(d) for d in P["linear_widths"]]
+    return m.deep_linear, amps, [str(d) for d in P["linear_widths"]]
 
 
 def _stable_at(row, d):
-    return row[d]["stable"] and row[d]["speedup"] is not None
+    return row[d].stable and row[d].speedup is not None
 
 
 def _grows_violations(m, P):
@@ -202,7 +191,7 @@ def _grows_violations(m, P):
     stable = [d for d in lw if all(_stable_at(dl[f"amp={a:g}"], d) for a in amps)]
     if len(stable) < 2:
         return [f"only {len(stable)} width(s) stable at every amplitude"]
-    return [d for d in stable if not dl[f"amp={amps[-1]:g}"][d]["speedup"] > dl[f"amp={amps[0]:g}"][d]["speedup"]]
+    return [d for d in stable if not dl[f"amp={amps[-1]:g}"][d].speedup > dl[f"amp={amps[0]:g}"][d].speedup]
 
 
 def _wide_violations(m, P):
@@ -215,41 +204,30 @@ def _wide_violations(m, P):
     if len(st) < 3:
         return [f"only {len(st)} stable width(s) at amplitude {amps[-1]:g}"]
     bad = [f"amp={amps[-1]:g}: d={a}->{b}" for a, b in zip(st, st[1:])
-           if abs(top[b]["speedup"] - 1) > abs(top[a]["speedup"] - 1)]
+           if abs(top[b].speedup - 1) > abs(top[a].speedup - 1)]
     for a in (x for x in amps if x <= 2):
         row = dl[f"amp={a:g}"]
         sa = [d for d in lw if _stable_at(row, d)]
-        if not sa or abs(row[sa[-1]]["speedup"] - 1) >= 0.05:
-            bad.append(f"amp={a:g}: widest stable width " + (f"d={sa[-1]} speedup {row[sa[-1]]['speedup']:.3g}"
+        if not sa or abs(row[sa[-1]].speedup - 1) >= 0.05:
+            bad.append(f"amp={a:g}: widest stable width " + (f"d={sa[-1]} speedup {row[sa[-1]].speedup:.3g}"
                                                              if sa else "none"))
     return bad
 
 
 def _unit_amp_max(m, P):
-    row = m["deep_linear"]["amp=1"]
-    stable = [row[str(d)]["speedup"] for d in P["linear_widths"] if _stable_at(row, str(d))]
+    row = m.deep_linear["amp=1"]
+    stable = [row[str(d)].speedup for d in P["linear_widths"] if _stable_at(row, str(d))]
     if not stable:
         raise ValueError("no stable width at amplitude 1")
     return max(stable)
 
 
-def _rf_ratio(m, P):
-    rf = m["rf_width_sweep"]
-    Ms = sorted(rf, key=int)
-    a, b = rf[Ms[0]]["steps_to_10pct"], rf[Ms[-1]]["steps_to_10pct"]
-    return abs(np.log(a / b)) if a and b else np.inf
-
-
-def _align_vs_ntk(m, P):
-    return min(v["end"]["alignment"] for v in m["alignment"].values()) - m["ntk"]["alignment"]
-
-
 def _align_unit_amp(m, P):
     """Alignment gain at amplitude 1 minus the gain at the headline amplitude, same width (negative: the
     feature learning needs the large target)."""
-    u = m["alignment_unit_amplitude"]
-    h = m["alignment"][str(u["d"])]
-    return (u["end"] - u["start"]) - (h["end"]["alignment"] - h["start"]["alignment"])
+    u = m.alignment_unit_amplitude
+    h = m.alignment[str(u.d)]
+    return u.gain - (h.end.alignment - h.start.alignment)
 
 
 # ----- issue 28: every model tuned alike, per width --------------------------------------------------
@@ -279,43 +257,58 @@ def _worst(rows):
 
 
 def _tuned(key):
-    return lambda m, P: _worst([r[key] | {"d": d} for d, r in m["best_lr_per_width"].items()])
+    return lambda m, P: _worst([getattr(r, key).row(d=d) for d, r in m.best_lr_per_width.items()])
+
+
+def _digits(m):
+    if m.digits is None:  # run_digits off (the digits checks run in the full profile only)
+        raise KeyError("digits")
+    return m.digits
 
 
 def _digits_vs_single(m, P):
-    return _worst([r["vs_ntk_single"] | {"d": d} for d, r in m["digits"]["per_width"].items()])
+    return _worst([r.vs_ntk_single.row(d=d) for d, r in _digits(m).per_width.items()])
 
 
 def _digits_speed_top(m, P):
     """The largest amplitude of the digits training-speed panel, worst width."""
-    sp = m["digits"]["train_speed"]
+    sp = _digits(m).train_speed
     row = sp[max(sp, key=lambda a: float(a.split("=")[1]))]
-    return _worst([v["log_speedup_final"] | {"d": d} for d, v in row.items() if d != "ntk"])
+    return _worst([v.log_speedup_final.row(d=d) for d, v in row.items() if d != "ntk"])
 
 
 def _digits_unit_max(m, P):
-    row = m["digits"]["train_speed"]["amp=1"]
-    return max(v["log_speedup_final"].get("mean", v["log_speedup_final"].get("mean_diff")) for d, v in row.items()
-               if d != "ntk")
+    row = _digits(m).train_speed["amp=1"]
+    return max(v.log_speedup_final.mean if v.log_speedup_final.mean is not None else v.log_speedup_final.mean_diff
+               for d, v in row.items() if d != "ntk")
 
 
 def _rf_used_vs_widest(m, P):
     """|log| ratio of steps to 10 % with f at the verdict's random-feature width (rf_width) and at the
     widest swept one, at the widest swept bottleneck width and its tuned rate."""
-    rf = m["rf_width_sweep"]
+    rf = m.rf_width_sweep
     if not rf:  # no width of rf_check_widths had a tuned rate to sweep at: not run, with the reason
-        why = [v["not_run"] for v in m.get("rf_width_tuned", {}).values() if v.get("not_run")]
+        why = [v.not_run for v in m.rf_width_tuned.values() if v.not_run]
         raise ValueError("the random-feature sweep was not run: " + ("; ".join(why) or
                                                                       "no width of rf_check_widths is a bottleneck width"))
-    a, b = rf[str(P["rf_width"])]["steps_to_10pct"], rf[max(rf, key=int)]["steps_to_10pct"]
+    a, b = rf[str(P["rf_width"])].steps_to_10pct, rf[max(rf, key=int)].steps_to_10pct
     return abs(np.log(a / b)) if a and b else np.inf
 
 
 def _align_iv(key):
-    return lambda m, P: _worst([v[key] | {"d": d} for d, v in m["alignment"].items()])
+    return lambda m, P: _worst([getattr(v, key).row(d=d) for d, v in m.alignment.items()])
 
 
-_DIG = lambda upd: (lambda dg: {**dg, **upd(dg)})  # noqa: E731
+def _DIG(*path_and_value):
+    """Override builder for the digits panel: ``_DIG("per_width", "8", "vs_ntk_single", iv)`` keeps, of the
+    table ``per_width``, only the branch down to row "8" (the others dropped), and sets that row's
+    ``vs_ntk_single`` to ``iv``; the row's other fields stay, so the record still parses."""
+    *path, value = path_and_value
+
+    def branch(node, keys):
+        return {**node, keys[0]: value} if len(keys) == 1 else {keys[0]: branch(node[keys[0]], keys[1:])}
+
+    return lambda dg: {**dg, path[0]: branch(dg[path[0]], path[1:])}
 _TUNED_MATCH = ("same grid ratio and the same one-step stability margin for every arm (one lattice "
                 "lr_max x lr_ratio^(k + 1/2), >= 8 rates per model, each grid reaching past its stability edge)",
                 "tuning rule: the fastest rate (median steps to 10 %) stable on every tuning seed, then one grid step "
@@ -343,12 +336,12 @@ def _tuned_check(name: str, finding: str, metric: str, description: str) -> Chec
 CHECKS = (
     CheckSpec("ntk_closed_form_matches_neural_tangents", "implementation",
               "max relative error of the eigendecomposition loss curve against nt.predict (mean + covariance)",
-              below(tolerance_sqrt(np.float64, 1.0)), lambda m, P: m["ntk"]["closed_form_max_abs_err"],
+              below(tolerance_sqrt(np.float64, 1.0)), lambda m, P: m.ntk.closed_form_max_abs_err,
               passes_with={"ntk.closed_form_max_abs_err": 1e-12}, fails_with={"ntk.closed_form_max_abs_err": 1e-3}),
     CheckSpec("deep_linear_infinite_matches_closed_form", "implementation",
               "max |simulated - closed form| / L(0) of the infinite deep linear loss curve",
               below(tolerance(np.float64, 1.0, 1e6)),
-              lambda m, P: max(v["infinite"]["closed_form_max_rel_err"] for v in m["deep_linear"].values()),
+              lambda m, P: max(v["infinite"].closed_form_max_rel_err for v in m.deep_linear.values()),
               passes_with={"deep_linear.*.infinite.closed_form_max_rel_err": 1e-15},
               fails_with={"deep_linear.amp=1.infinite.closed_form_max_rel_err": 1e-3}),
     CheckSpec("hybrid_matches_finite_network", "implementation",
@@ -363,12 +356,12 @@ CHECKS = (
               "|log| final-loss ratio, finite net without bottleneck (wide_width, wide_steps) against the NTK at "
               "amplitude 1 (within a factor 1.25): the lazy limit the NTK baseline stands for",
               below(float(np.log(1.25))),
-              lambda m, P: abs(np.log(m["finite_check"]["no_bottleneck_unit_amp"]["final_loss_ratio"])),
+              lambda m, P: abs(np.log(m.finite_check.no_bottleneck_unit_amp.final_loss_ratio)),
               passes_with={"finite_check.no_bottleneck_unit_amp.final_loss_ratio": 1.05},
               fails_with={"finite_check.no_bottleneck_unit_amp.final_loss_ratio": 2.0}, smoke_must_pass=False),
     CheckSpec("bottleneck_accelerates", "finding",
               "min over d of steps-to-10% (NTK, closed form beyond the run) / mean steps-to-10% (bottleneck), same lr",
-              above(2.0), lambda m, P: min(_speeds(m, P).values()),
+              above(2.0), lambda m, P: min(m.speedups_to_10pct(P["bottleneck_widths"], P["steps"]).values()),
               passes_with={"bottleneck.*.steps_to_10pct": 100.0}, fails_with={"bottleneck.*.steps_to_10pct": 1000.0},
               finding="F1", arms=_SHARED_ARMS, matched=_SHARED_MATCH),
     _tuned_check("bottleneck_faster_early_at_best_lr", "F1", "early_log_speedup",
@@ -426,8 +419,8 @@ CHECKS = (
               "digits, worst width: 90 % paired bootstrap interval (over seeds and test points) of test accuracy, "
               "bottleneck minus a single NTK network (draws from the GD ensemble's mean and covariance), same rate "
               "and steps; above 0 passes, below 0 fails", interval_above(0.0, 0.0), _digits_vs_single,
-              passes_with={"digits": _DIG(lambda dg: {"per_width": {"8": {"vs_ntk_single": _iv(0.01, 0.03)}}})},
-              fails_with={"digits": _DIG(lambda dg: {"per_width": {"8": {"vs_ntk_single": _iv(-0.03, -0.01)}}})},
+              passes_with={"digits": _DIG("per_width", "8", "vs_ntk_single", _iv(0.01, 0.03))},
+              fails_with={"digits": _DIG("per_width", "8", "vs_ntk_single", _iv(-0.03, -0.01))},
               finding="F2", profiles=("full",), arms=("bottleneck d, each seed", "single NTK network (GD-ensemble draws)"),
               matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets (one-hot - 0.1)",
                        "test points (paired)"), seeds_param="digits_seeds"),
@@ -435,16 +428,16 @@ CHECKS = (
               "digits at the largest amplitude (targets x amp), worst width: 90 % interval over seeds of log(NTK final "
               "training loss / bottleneck's) after the same steps at the same rate; above 0 passes",
               interval_above(0.0, 0.0), _digits_speed_top,
-              passes_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=5": {"8": {"log_speedup_final": _iv(.2, .6)}}}})},
-              fails_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=5": {"8": {"log_speedup_final": _iv(-.6, -.2)}}}})},
+              passes_with={"digits": _DIG("train_speed", "amp=5", "8", "log_speedup_final", _iv(.2, .6))},
+              fails_with={"digits": _DIG("train_speed", "amp=5", "8", "log_speedup_final", _iv(-.6, -.2))},
               finding="F1", profiles=("full",), arms=("bottleneck d, each seed", "NTK (closed form)"),
               matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets"), seeds_param="digits_seeds"),
     CheckSpec("digits_unit_amplitude_not_faster", "control",
               "digits at amplitude 1 (the premise, a large target, removed): max over widths of the seed-mean log(NTK "
               "final loss / bottleneck's) must stay below log 1.5 (no marked acceleration at unit scale)",
               below(float(np.log(1.5))), _digits_unit_max,
-              passes_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(-.3, .1)}}}})},
-              fails_with={"digits": _DIG(lambda dg: {"train_speed": {"amp=1": {"8": {"log_speedup_final": _iv(.9, 1.1)}}}})},
+              passes_with={"digits": _DIG("train_speed", "amp=1", "8", "log_speedup_final", _iv(-.3, .1))},
+              fails_with={"digits": _DIG("train_speed", "amp=1", "8", "log_speedup_final", _iv(.9, 1.1))},
               finding="F4", profiles=("full",), arms=("bottleneck d, each seed", "NTK (closed form)"),
               matched=("learning rate (0.5 x NTK lr_max)", "training steps", "targets (amplitude 1)")),
     CheckSpec("effective_kernel_learns_target", "finding",
@@ -463,7 +456,7 @@ CHECKS = (
     CheckSpec("alignment_gain_needs_large_target", "control",
               "alignment gain at amplitude 1 minus the gain at the headline amplitude (narrowest width, one seed): "
               "with the premise (a large target) removed, the kernel must move less", below(0.0), _align_unit_amp,
-              passes_with={"alignment_unit_amplitude.end": lambda v: v * 0 + 0.0,
+              passes_with={"alignment_unit_amplitude.end": 0.0,
                            "alignment_unit_amplitude.start": 0.0},
               fails_with={"alignment_unit_amplitude.end": 1.0, "alignment_unit_amplitude.start": 0.0},
               finding="F3"),
@@ -511,16 +504,14 @@ FIGURES = (
 CHOICES = (
     # the grid of a choice is the rates the rule can land on (the grid less its top step): a choice at its top
     # (the largest stable rate at the grid's top) or at its bottom is at the edge, and F1 and F2 are inconclusive
-    ChoiceSpec("lr (NTK)", "NTK", lambda m, P: m["lr_tuning"]["ntk"]["candidates"],
-               lambda m, P: (m["lr_tuning"]["ntk"]["chosen"] if m["lr_tuning"]["ntk"]["chosen"] is not None
-                             else m["lr_tuning"]["ntk"]["candidates"][0]),
+    ChoiceSpec("lr (NTK)", "NTK", lambda m, P: m.lr_tuning["ntk"].candidates,
+               lambda m, P: m.lr_tuning["ntk"].chosen_or_bottom,
                "closed-form expected loss under discrete GD (no seeds), the same stability criterion as a bottleneck's; "
                "the fastest rate at least one grid step below the largest stable rate (same grid ratio and the same "
                "one-step stability margin for every arm)", ("F1", "F2")),
     ChoiceSpec("lr (bottleneck, one per width)", "bottleneck",
-               lambda m, P: m["lr_tuning"][str(P["bottleneck_widths"][0])]["candidates"],
-               lambda m, P: [m["lr_tuning"][str(d)]["chosen"] if m["lr_tuning"][str(d)]["chosen"] is not None
-                             else m["lr_tuning"][str(d)]["candidates"][0]  # no choice: counted as the bottom edge
+               lambda m, P: m.lr_tuning[str(P["bottleneck_widths"][0])].candidates,
+               lambda m, P: [m.lr_tuning[str(d)].chosen_or_bottom  # no choice: counted as the bottom edge
                              for d in P["bottleneck_widths"]],
                "tuning seeds seed+1000.., not used for the verdict; the fastest rate at least one grid step below the "
                "largest rate stable on every tuning seed (same grid ratio and the same one-step stability margin for "
@@ -540,6 +531,7 @@ CLAIM = Claim(
     findings=FINDINGS,
     checks=CHECKS,
     choices=CHOICES,
+    metrics_type=BottleneckMetrics,
     key_metric=("min speedup to 10% over d (same lr)", "min_speedup_to_10pct"),
     reconstructed=("The paper's text was not available: the model F = f o g (g, f infinitely wide, NTK "
                    "parameterization, bottleneck width d) and its hybrid simulation are a reconstruction; no "

@@ -143,9 +143,9 @@ def best_lr(best: dict[str, Any], head: dict[str, Any], P: Params) -> plt.Figure
     return fig
 
 
-def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
-    """Rate tuning per model and the per-width intervals at tuned rates."""
-    tun, rows = m["lr_tuning"], m["best_lr_per_width"]
+def lr_tuning(tun: dict[str, Any], rows: dict[str, Any], ntk_lr_max: float, P: Params) -> plt.Figure:
+    """Rate tuning per model (``tun``: :func:`science.tune_rates`) with the NTK's stability bound
+    ``ntk_lr_max``, and the per-width intervals at tuned rates (``rows``: :func:`science.tuned_rows`)."""
     fig, ax = plt.subplots(1, 2, figsize=(12.5, 4.2))
     for i, (name, t) in enumerate(tun.items()):
         g = np.asarray(t["grid"])
@@ -156,16 +156,17 @@ def lr_tuning(m: dict[str, Any], P: Params) -> plt.Figure:
         ax[0].plot(g, med, "-", color=col, lw=2 if name == "ntk" else 1, label=lab)
         ax[0].plot(g[ok], med[ok], "o", color=col)
         ax[0].plot(g[~ok], med[~ok], "o", mfc="none", color=col)
-        if t.get("fastest_stable") is not None:  # the fastest stable rate; the rule steps one below it
+        if t.get("fastest_stable") is not None:  # the fastest stable rate (it may sit at the stability edge)
             j = int(np.argmin(np.abs(g - t["fastest_stable"])))
             ax[0].plot(g[j], med[j], "^", color=col, ms=9, mec="k")
         if t["chosen"] is not None:
             j = int(np.argmin(np.abs(g - t["chosen"])))
             ax[0].plot(g[j], med[j], "*", color=col, ms=14, mec="k")
-    ax[0].axvline(m["shared_rate"]["ntk_lr_max"], color="gray", ls=":", label="NTK lr_max")
+    ax[0].axvline(ntk_lr_max, color="gray", ls=":", label="NTK lr_max")
     ax[0].axvline(P.lr, color="gray", ls="--", label=f"shared rate {P.lr:g}")
-    ax[0].set(xscale="log", yscale="log", xlabel="learning rate", ylabel="median steps to 10 % (tuning seeds)",
-              title=f"Rate tuning ({P.tune_steps} steps): ▲ fastest stable, ★ one step below (chosen)")
+    ax[0].set(xscale="log", yscale="log", xlabel="learning rate", ylabel="median steps to 10 % (tuning seeds)")
+    ax[0].set_title(f"Rate tuning ({P.tune_steps} steps). ▲ fastest stable rate; ★ chosen: the fastest\n"
+                    "at least one grid step below the largest rate stable on every tuning seed", fontsize="medium")
     ax[0].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     ds = list(rows)
     ax[0].xaxis.set_minor_formatter(plt.NullFormatter())  # minor log ticks: unlabelled (they overlap)

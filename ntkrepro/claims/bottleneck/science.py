@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkrepro.params import Params
-from ntkrepro.io import drop_private
+from ntkrepro.claims.bottleneck.metrics import BottleneckMetrics, speedup_lower_bound
+from ntkrepro.io import drop_private, to_jsonable
 
 SQRT2 = 2**0.5
 F32 = jnp.float32
@@ -156,15 +156,19 @@ def steps_to(curve: np.ndarray, level: float) -> int | None:
     return int(hit[0]) if hit.size else None
 
 
-def simulate(task: Task, d: int, P: Params, lr: float, steps: int, seed: int,
+def simulate(task: Task, d: int, rf_width: int, lr: float, steps: int, seed: int,
              track_kernel: int = 0) -> dict[str, Any]:
-    """One hybrid run: loss curve, test relative MSE, and (optionally) the effective NTK's trace
-    and alignment on the first ``track_kernel`` training points at t = 0, steps/3 and the end."""
+    """One hybrid run of F = f o g with bottleneck width ``d`` (f: random features of width
+    ``rf_width``), ``steps`` GD steps at rate ``lr``, initialised from ``seed`` (:func:`init_hybrid`).
+    Returns ``curve`` (steps + 1,): the loss before each step and after the last, float64;
+    ``test_rel_mse`` = mean((F(x_test) - y_test)^2) / mean(y_test^2); ``diverged``; and ``kernel``:
+    with ``track_kernel`` = m > 0, the effective NTK's trace / m and alignment on the first m training
+    points at t = 0, steps/3 and the end (:func:`effective_ntk`), else []."""
     x, y, xt, yt = task
     n = len(x)
     rng = np.random.default_rng(seed)
     K_g, T_g = task.g_kernels
-    p, Z0 = init_hybrid(d, P.rf_width, y.shape[1], K_g, rng)
+    p, Z0 = init_hybrid(d, rf_width, y.shape[1], K_g, rng)
     p = jax.tree_util.tree_map(lambda a: a.astype(F32), p)
     Z, Zte0 = jnp.asarray(Z0[:n], F32), Z0[n:]
     Tg = jnp.asarray(T_g[:n, :n], F32)
@@ -257,18 +261,29 @@ def is_stable(curve: np.ndarray, t_hit: int | None, window: int = STABILITY_WIND
     return bool(np.all(c[window:] <= c[:-window] * (1 + rtol)))
 
 
-def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, tol: float = 1e-3) -> dict[str, Any]:
-    """Speedup of a bottleneck over the infinite deep linear net against the target amplitude and
-    the width d: steps to reach tol * 0.5 amp^2 (rank-1 target amp * e_1'), every model at the shared
-    rate ``linear_lr`` for ``linear_steps`` steps. Each run is flagged ``stable`` (:func:`is_stable`);
-    a speedup is recorded only for stable runs that reached the tolerance."""
-    m, steps, lr = P.input_dim, P.linear_steps, P.linear_lr
+def linear_inputs(input_dim: int, widths, rng: np.random.Generator, n: int = 1024) -> dict[str, Any]:
+    """The deep linear experiment's random draws, in this order: inputs ``X`` (input_dim m, n) ~ N(0, 1);
+    per width d, ``U0[d]`` (1, d) ~ N(0, 1/d); per width, ``V0[d]`` (d, m) ~ N(0, 1/m); the infinite
+    net's ``W0`` (1, m) ~ N(0, 1/m)."""
+    m = input_dim
     X = rng.normal(size=(m, n))
-    U0 = {d: rng.normal(scale=1 / np.sqrt(d), size=(1, d)) for d in P.linear_widths}
-    V0 = {d: rng.normal(scale=1 / np.sqrt(m), size=(d, m)) for d in P.linear_widths}
+    U0 = {d: rng.normal(scale=1 / np.sqrt(d), size=(1, d)) for d in widths}
+    V0 = {d: rng.normal(scale=1 / np.sqrt(m), size=(d, m)) for d in widths}
     W0 = rng.normal(scale=1 / np.sqrt(m), size=(1, m))
+    return {"X": X, "U0": U0, "V0": V0, "W0": W0}
+
+
+def deep_linear(inputs: dict[str, Any], amplitudes, lr: float, steps: int, tol: float = 1e-3) -> dict[str, Any]:
+    """Speedup of a bottleneck over the infinite deep linear net against the target amplitude and
+    the width d, from the draws ``inputs`` (:func:`linear_inputs`; the widths are its ``U0``'s keys):
+    per amplitude a in ``amplitudes`` (target Y = a e_1' X, rank 1), steps to reach tol * 0.5 a^2,
+    every model at the shared rate ``lr`` for ``steps`` steps. Each run is flagged ``stable``
+    (:func:`is_stable`); a speedup t_infinite / t_d is recorded only for stable runs that reached the
+    tolerance. Returns ``{"amp=a": {"infinite": ..., "<d>": ...}}``."""
+    X, U0, V0, W0 = inputs["X"], inputs["U0"], inputs["V0"], inputs["W0"]
+    m = X.shape[0]
     out: dict[str, Any] = {}
-    for amp in P.linear_amplitudes:
+    for amp in amplitudes:
         Y = amp * X[:1]
         level = tol * 0.5 * amp**2
         inf_curve = np.asarray(infinite_linear_run(jnp.asarray(W0), jnp.asarray(X), jnp.asarray(Y), lr, steps))
@@ -277,7 +292,7 @@ def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, tol: float =
         row = {"infinite": {"steps_to_tol": t_inf,  # error relative to the initial loss (the loss reaches ~0)
                             "closed_form_max_rel_err": float(np.max(np.abs(inf_curve - closed)) / closed[0]),
                             "stable": is_stable(inf_curve, t_inf)}}
-        for d in P.linear_widths:
+        for d in U0:
             U, V, curve = deep_linear_run(jnp.asarray(U0[d]), jnp.asarray(V0[d]), jnp.asarray(X), jnp.asarray(Y), lr, steps)
             curve = np.asarray(curve)
             t = steps_to(curve, level)
@@ -292,9 +307,13 @@ def deep_linear(P: Params, rng: np.random.Generator, n: int = 1024, tol: float =
 
 
 # ----- experiments ------------------------------------------------------------------------------
-def ntk_baseline(task: tuple, P: Params, lr: float) -> dict[str, Any]:
-    """The infinite (NTK) network in closed form: expected training-loss curve by
-    eigendecomposition, cross-checked against nt.predict (mean and covariance) at a few times."""
+def ntk_baseline(task: tuple, lr: float, steps: int, n_align: int) -> dict[str, Any]:
+    """The infinite (NTK) network at rate ``lr`` in closed form: its expected training-loss ``curve``
+    (steps + 1,) by eigendecomposition (:func:`ntk_loss_curve`), cross-checked against nt.predict (mean
+    and covariance) at steps/10 and ``steps`` (``closed_form_max_rel_err``); ``base`` = 0.5 mean(y^2);
+    steps to 10 % / 1 % of base however long it takes (up to 1000 x steps); the test rel. MSE of the
+    mean predictor and of a single network (expectation over init); ``lambda_max``; and the kernel-target
+    ``alignment`` of the NTK on the first ``n_align`` training points."""
     import neural_tangents as nt
 
     x, y, xt, yt = task
@@ -303,22 +322,22 @@ def ntk_baseline(task: tuple, P: Params, lr: float) -> dict[str, Any]:
     ktr, knn = np.asarray(k.ntk), np.asarray(k.nngp)
     kte = np.asarray(kfn(xt, x, "ntk"))
     spec = ntk_spectrum(ktr, knn, y)
-    curve = ntk_loss_curve(spec, lr, np.arange(P.steps + 1))
+    curve = ntk_loss_curve(spec, lr, np.arange(steps + 1))
     pred = nt.predict.gradient_descent_mse_ensemble(kfn, x, y, learning_rate=lr)
     checks = []
-    for tt in (P.steps // 10, P.steps):
+    for tt in (steps // 10, steps):
         g = pred(t=float(tt), x_test=x, get="ntk", compute_cov=True)
         el = 0.5 * (np.sum((np.asarray(g.mean) - y) ** 2) + y.shape[1] * np.trace(np.asarray(g.covariance))) / y.size
         checks.append(abs(el - curve[tt]) / curve[tt])
-    test = ntk_test_prediction(kte, ktr, y, lr, P.steps)
-    gt = pred(t=float(P.steps), x_test=xt, get="ntk", compute_cov=True)
+    test = ntk_test_prediction(kte, ktr, y, lr, steps)
+    gt = pred(t=float(steps), x_test=xt, get="ntk", compute_cov=True)
     expected_test = (np.mean((np.asarray(gt.mean) - yt) ** 2) + np.trace(np.asarray(gt.covariance)) / len(yt)) \
         / np.mean(yt**2)  # E over init of a single NTK network's test rel. MSE (k = 1 output)
     base = 0.5 * np.mean(y**2)
     loss_at = lambda t: float(ntk_loss_curve(spec, lr, np.array([t]))[0])  # noqa: E731
-    extended = {f"steps_to_{p}pct_extended": first_step_below(loss_at, lvl * base, 1000 * P.steps)
+    extended = {f"steps_to_{p}pct_extended": first_step_below(loss_at, lvl * base, 1000 * steps)
                 for p, lvl in (("10", 0.1), ("1", 0.01))}
-    m = min(P.n_align, len(x))
+    m = min(n_align, len(x))
     return {"curve": curve, "base": base, "closed_form_max_rel_err": float(max(checks)), **extended,
             "test_rel_mse_mean_predictor": float(np.mean((test - yt) ** 2) / np.mean(yt**2)),
             "test_rel_mse_expected": float(expected_test),
@@ -342,35 +361,38 @@ def summarize_curve(curve: np.ndarray, base: float) -> dict[str, Any]:
             "final_train_rel": float(curve[-1] / base) if np.isfinite(curve[-1]) else None}
 
 
-def alignment_unit_amplitude(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """Control for F3: the same alignment measurement at amplitude 1 (the premise, a large target,
-    removed), for the narrowest width, one seed: alignment at the start and the end, and the NTK's."""
-    task = make_task(P.target, 1.0, P.n_train, P.n_test, P.input_dim, rng)
-    d = P.bottleneck_widths[0]
-    r = simulate(task, d, P, P.lr, P.steps, P.seed, track_kernel=P.n_align)
-    m = min(P.n_align, P.n_train)
+def alignment_unit_amplitude(task: Task, d: int, rf_width: int, lr: float, steps: int, seed: int,
+                             n_align: int) -> dict[str, Any]:
+    """Control for F3: the same alignment measurement on ``task`` drawn at amplitude 1 (the premise, a
+    large target, removed), for one width ``d`` (the narrowest), one seed: the effective NTK's alignment
+    y' Theta y / (|Theta|_F |y|^2) on the first ``n_align`` training points at the start and the end of
+    :func:`simulate`, and the fixed NTK's on the same points."""
+    r = simulate(task, d, rf_width, lr, steps, seed, track_kernel=n_align)
+    m = min(n_align, len(task[0]))
     k = np.asarray(ntk_kernel_fn()(task[0][:m], None, "ntk"))
     return {"amplitude": 1.0, "d": d, "start": r["kernel"][0]["alignment"], "end": r["kernel"][-1]["alignment"],
             "ntk_alignment": alignment(k, task[1][:m])}
 
 
-def no_bottleneck_finite(task: tuple, P: Params, base: float) -> dict[str, Any]:
-    """A finite network WITHOUT a bottleneck (width ``wide_width``, two hidden layers as the NTK model)
-    at the headline amplitude and rate: steps to 10 % and the relative change of its empirical NTK
-    (Frobenius, on ``n_align`` training points) from initialization to the end. A large change
-    means the finite net is not lazy there, so its speed is not the NTK's."""
+def no_bottleneck_finite(task: tuple, base: float, width: int, lr: float, steps: int, seed: int,
+                         n_align: int) -> dict[str, Any]:
+    """A finite network WITHOUT a bottleneck (``width``, two hidden layers as the NTK model; float32,
+    init from PRNGKey(seed)) on the headline ``task``, ``steps`` GD steps at ``lr``: steps to 10 % / 1 %
+    of ``base`` and the relative change |K_T - K_0|_F / |K_0|_F of its empirical NTK on the first
+    ``n_align`` training points. A large change means the finite net is not lazy there, so its speed is
+    not the NTK's."""
     import neural_tangents as nt
     from neural_tangents import stax
 
     from ntkrepro.train import gd_mse
 
     x, y, xt, _ = task
-    w = P.wide_width
+    w = width
     init, apply, _ = stax.serial(stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(w, W_std=SQRT2),
                                  stax.Relu(), stax.Dense(1, W_std=SQRT2))
-    p0 = jax.tree_util.tree_map(lambda a: a.astype(F32), init(jax.random.PRNGKey(P.seed), x.shape)[1])
-    p1, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), P.lr, P.steps)
-    m = min(P.n_align, len(x))
+    p0 = jax.tree_util.tree_map(lambda a: a.astype(F32), init(jax.random.PRNGKey(seed), x.shape)[1])
+    p1, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), lr, steps)
+    m = min(n_align, len(x))
     ntk = nt.empirical_ntk_fn(apply, trace_axes=(), vmap_axes=0)
     xa = jnp.asarray(x[:m], F32)
     k0, k1 = np.asarray(ntk(xa, None, p0)).reshape(m, m), np.asarray(ntk(xa, None, p1)).reshape(m, m)
@@ -379,28 +401,42 @@ def no_bottleneck_finite(task: tuple, P: Params, base: float) -> dict[str, Any]:
             "delta_ntk": float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))}
 
 
-def finite_check(P: Params, rng: np.random.Generator) -> dict[str, Any]:
-    """The hybrid against a fully finite NTK-parameterized stax network with the same bottleneck
-    (width ``finite_width``, plain GD) on a smaller task, and the NTK against a finite network
-    without bottleneck at unit amplitude (where it should be lazy)."""
+def finite_tasks(target: str, amplitude: float, n_finite: int, n_test: int, input_dim: int,
+                 rng: np.random.Generator) -> tuple[Task, Task]:
+    """The two tasks of :func:`finite_check`, drawn in this order: ``n_finite`` training points at the
+    headline ``amplitude``, then at amplitude 1 (:func:`make_task`)."""
+    return tuple(make_task(target, amp, n_finite, n_test, input_dim, rng) for amp in (amplitude, 1.0))
+
+
+def finite_check(tasks: tuple[Task, Task], amplitude: float, finite_d: int, finite_width: int,
+                 wide_width: int, wide_steps: int, lr: float, steps: int, seed: int, rf_width: int,
+                 n_align: int) -> dict[str, Any]:
+    """Two validations on ``tasks`` (:func:`finite_tasks`), every network at rate ``lr``, float32,
+    plain GD, initialised from PRNGKey(seed). ``bottleneck``: the hybrid (:func:`simulate`, f of width
+    ``rf_width``) against a fully finite NTK-parameterized stax network with the same bottleneck
+    ``finite_d`` (width ``finite_width``), ``steps`` steps at the headline ``amplitude``;
+    ``no_bottleneck_unit_amp``: the NTK's closed form (:func:`ntk_baseline` over ``steps``, read up to
+    ``wide_steps``) against a finite network without bottleneck (width ``wide_width``, ``wide_steps``
+    steps) at amplitude 1, where it should be lazy. Each: both :func:`summarize_curve`, and
+    ``final_loss_ratio`` = L_finite(T) / L_reference(T)."""
     from neural_tangents import stax
 
     from ntkrepro.train import gd_mse
 
     out = {}
-    for name, amp, d, w, steps in (("bottleneck", P.amplitude, P.finite_d, P.finite_width, P.steps),
-                                   ("no_bottleneck_unit_amp", 1.0, P.wide_width, P.wide_width, P.wide_steps)):
-        task = make_task(P.target, amp, P.n_finite, P.n_test, P.input_dim, rng)
+    arms = (("bottleneck", amplitude, finite_d, finite_width, steps),
+            ("no_bottleneck_unit_amp", 1.0, wide_width, wide_width, wide_steps))
+    for task, (name, amp, d, w, t) in zip(tasks, arms):
         x, y, xt, yt = task
         init, apply, _ = stax.serial(stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(d, W_std=SQRT2),
                                      stax.Dense(w, W_std=1.0), stax.Relu(), stax.Dense(1, W_std=SQRT2))
-        p0 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), init(jax.random.PRNGKey(P.seed), x.shape)[1])
-        _, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), P.lr, steps)
+        p0 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), init(jax.random.PRNGKey(seed), x.shape)[1])
+        _, losses, _ = gd_mse(apply, p0, jnp.asarray(x, F32), jnp.asarray(y, F32), jnp.asarray(xt, F32), lr, t)
         finite = np.asarray(losses, np.float64)
         base = 0.5 * np.mean(y**2)
-        ref = (simulate(task, d, P, P.lr, steps, P.seed)["curve"] if name == "bottleneck"
-               else ntk_baseline(task, P, P.lr)["curve"][: steps + 1])
-        out[name] = {"amplitude": amp, "d": d, "width": w, "steps": steps, "finite": summarize_curve(finite, base),
+        ref = (simulate(task, d, rf_width, lr, t, seed)["curve"] if name == "bottleneck"
+               else ntk_baseline(task, lr, steps, n_align)["curve"][: t + 1])
+        out[name] = {"amplitude": amp, "d": d, "width": w, "steps": t, "finite": summarize_curve(finite, base),
                      "reference": summarize_curve(ref, base),
                      "final_loss_ratio": float(finite[-1] / ref[-1]),
                      "_curves": (finite / base, ref / base)}
@@ -408,38 +444,51 @@ def finite_check(P: Params, rng: np.random.Generator) -> dict[str, Any]:
 
 
 # ----- metrics and checks -----------------------------------------------------------------------
-def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict | None = None,
-            rf: dict | None = None, nob: dict | None = None) -> dict[str, Any]:
+def alignment_rows(head: dict[str, Any]) -> dict[str, Any]:
+    """F3 per width from the headline (:func:`experiment`): the effective NTK's seed-mean ``start`` and
+    ``end`` (``trajectory`` = [start, end]) and the intervals over the verdict seeds of
+    :func:`alignment_seeds` (gain, end minus the NTK's, trace growth)."""
+    seeds_iv = alignment_seeds(head)  # F3 over the verdict seeds, per width (issue 28)
+    return {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"], **seeds_iv[d]}
+            for d, v in head["bottleneck"].items() if v["kernel"]}
+
+
+def rf_width_sweep(rf: dict[str, Any]) -> dict[str, Any]:
+    """The random-feature sweep (:func:`rf_width_tuned`) at the widest swept width, M -> {d, lr, steps
+    to 10 % / 1 %, final loss} (the record's older layout); empty when no width of rf_check_widths could
+    be swept (no tuned rate: ``rf_width_tuned`` says why)."""
+    swept = [d for d, v in rf.items() if v["by_M"]]
+    widest = max(swept, key=int) if swept else None
+    return ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r} for M, r in rf[widest]["by_M"].items()}
+            if widest else {})
+
+
+def collect(exp: dict, dl: dict, fin: dict, digits: dict | None, align1: dict, rf: dict,
+            nob: dict) -> BottleneckMetrics:
+    """The claim's typed record (:class:`~ntkrepro.claims.bottleneck.metrics.BottleneckMetrics`) from the
+    experiments' outputs: ``exp`` (:func:`experiment`), ``dl`` (:func:`deep_linear`), ``fin``
+    (:func:`finite_check`), ``digits`` (:func:`digits_panel`, None when run_digits is off), ``align1``
+    (:func:`alignment_unit_amplitude`), ``rf`` (:func:`rf_width_tuned`) and ``nob``
+    (:func:`no_bottleneck_finite`). Private (``_``) entries, kept for the figures, are dropped; the
+    mapping is validated against the type where it is built."""
     head, best = exp["head"], exp["best"]
     k = head["bottleneck"]
-    seeds_iv = alignment_seeds(head)  # F3 over the verdict seeds, per width (issue 28)
-    align = {d: {"start": v["kernel"][0], "end": v["kernel"][-1], "trajectory": v["kernel"], **seeds_iv[d]}
-             for d, v in k.items() if v["kernel"]}
+    align = alignment_rows(head)
     n_steps = len(head["_curves"]["ntk"]) - 1
-    speed = [_speedup(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps) for v in k.values()]
+    speed = [speedup_lower_bound(head["ntk"]["steps_to_10pct_extended"], v["steps_to_10pct"], 1000 * n_steps)
+             for v in k.values()]
     out = {"ntk": head["ntk"], "bottleneck": drop_private(k), "finite_check": drop_private(fin), "deep_linear": dl,
            "alignment": align, "best_lr": best,
            "best_lr_per_width": tuned_rows(best, n_steps), "lr_tuning": exp["lr_tuning"],
            "shared_rate": exp["shared_rate"], "trace_scaled_ntk": exp["trace_scaled_ntk"],
            "min_speedup_to_10pct": min(speed)}
-    if rf is not None:  # the old name keeps its layout (M -> row) at the widest swept width; empty when no
-        # width of rf_check_widths could be swept (no tuned rate: rf_width_tuned says why)
-        swept = [d for d, v in rf.items() if v["by_M"]]
-        widest = max(swept, key=int) if swept else None
-        out["rf_width_sweep"] = ({M: {"d": int(widest), "lr": rf[widest]["lr"], **r}
-                                  for M, r in rf[widest]["by_M"].items()} if widest else {})
-        out["rf_width_tuned"] = rf
-    for key, val in (("digits", digits), ("alignment_unit_amplitude", align1), ("no_bottleneck_finite", nob)):
-        if val is not None:
-            out[key] = val
-    return out
-
-
-def _speedup(t_ref: int | None, t: int | None, steps: int) -> float:
-    """Lower bound on the speedup when the reference never gets there (counted as steps + 1)."""
-    if t is None:
-        return 0.0
-    return ((t_ref if t_ref is not None else steps + 1) / max(t, 1))
+    out["rf_width_sweep"] = rf_width_sweep(rf)
+    out["rf_width_tuned"] = rf
+    if digits is not None:
+        out["digits"] = digits
+    out["alignment_unit_amplitude"] = align1
+    out["no_bottleneck_finite"] = nob
+    return BottleneckMetrics.from_json(to_jsonable(out))
 
 
 
@@ -571,7 +620,8 @@ def tune_ntk(spectrum: tuple, lr_max: float, factors, tune_steps: int, base: flo
             "selected_on": "closed-form expected loss under discrete GD (expectation over init, no seeds)"}
 
 
-def tune_rates(task: Task, P: Params, spectrum: tuple, lr_max: float) -> dict[str, Any]:
+def tune_rates(task: Task, spectrum: tuple, lr_max: float, widths, lr_factors, bottleneck_lr_factors,
+               rf_width: int, tune_seeds: int, tune_steps: int, seed: int) -> dict[str, Any]:
     """Per-model, per-width learning-rate tuning (issue 28; re-posed after the referee's run so that every
     model is tuned the same way). Every model's grid lies on one lattice, lr_max x lr_ratio^(k + 1/2)
     (lr_max = 2nk/lambda_max, the NTK's exact stability bound, falls half a step between two grid rates,
@@ -580,13 +630,14 @@ def tune_rates(task: Task, P: Params, spectrum: tuple, lr_max: float) -> dict[st
     never used for a verdict) for ``tune_steps`` steps in one batched call per width; the NTK's rates are
     judged on its closed-form expected loss under discrete GD. For every model alike (:func:`_choose`):
     the fastest rate at least one grid step below the largest rate stable on every tuning seed
-    (:func:`stable_run`)."""
+    (:func:`stable_run`). ``spectrum`` and ``lr_max`` are the NTK's (:func:`ntk_problem`); each width d
+    in ``widths`` runs the hybrid with f of width ``rf_width``. Returns ``{"ntk": row, "<d>": row}``."""
     base = 0.5 * np.mean(task[1] ** 2)
-    seeds = [P.seed + 1000 + i for i in range(P.tune_seeds)]
-    out: dict[str, Any] = {"ntk": tune_ntk(spectrum, lr_max, P.lr_factors, P.tune_steps, base, P.tune_seeds)}
-    for d in P.bottleneck_widths:
-        grid = np.asarray(P.bottleneck_lr_factors) * lr_max
-        r = simulate_grid(task, d, P.rf_width, grid, seeds, P.tune_steps)
+    seeds = [seed + 1000 + i for i in range(tune_seeds)]
+    out: dict[str, Any] = {"ntk": tune_ntk(spectrum, lr_max, lr_factors, tune_steps, base, tune_seeds)}
+    for d in widths:
+        grid = np.asarray(bottleneck_lr_factors) * lr_max
+        r = simulate_grid(task, d, rf_width, grid, seeds, tune_steps)
         c = r["curve"]  # (seed, rate, steps + 1)
         stable = [int(sum(stable_run(c[s, i], base) for s in range(len(seeds)))) for i in range(len(grid))]
         scores = [_rank(c[:, i], base) for i in range(len(grid))]
@@ -614,21 +665,30 @@ def kernel_at(p: dict, Z: np.ndarray, T_g: np.ndarray, y: np.ndarray, m: int) ->
     return {"trace_over_n": float(np.trace(th) / m), "alignment": alignment(th, y[:m])}
 
 
-def experiment(task: Task, P: Params) -> dict[str, Any]:
-    """The synthetic comparisons of issue 28 in one pass: the NTK's closed form, the per-model rate
-    tuning (:func:`tune_rates`), then per width one batched call running every verdict seed
-    (``seed + i``) at the shared rate ``lr`` and at the width's tuned rate. Returns the headline
-    (shared rate; the effective NTK's trace and alignment at the start and end of every seed), the
+def ntk_problem(task: Task) -> tuple[tuple, float]:
+    """The NTK (d -> infinity, :func:`ntk_kernel_fn`) on the training inputs of ``task``: its spectrum
+    (:func:`ntk_spectrum`) and its exact stability bound under discrete GD, lr_max = 2nk/lambda_max
+    (n points, k outputs): the unit of every model's rate grid."""
+    x, y = task[0], task[1]
+    k = ntk_kernel_fn()(x, None, ("nngp", "ntk"))
+    spec = ntk_spectrum(np.asarray(k.ntk), np.asarray(k.nngp), y)
+    return spec, 2 * y.size / spec[0][-1]
+
+
+def experiment(task: Task, spec: tuple, lr_max: float, tuning: dict[str, Any], widths, rf_width: int,
+               lr: float, steps: int, seeds: int, seed: int, n_align: int) -> dict[str, Any]:
+    """The synthetic comparisons of issue 28 in one pass, given the NTK's spectrum and lr_max
+    (:func:`ntk_problem`) and the rate tuning (:func:`tune_rates`, to which the NTK's row gains its
+    steps to 10 % at its fastest stable and chosen rates): the NTK's closed form at the shared rate
+    ``lr`` and at its tuned rate, then per width d in ``widths`` one batched call (:func:`simulate_grid`,
+    f of width ``rf_width``, ``steps`` steps) running every verdict seed (``seed + i``, i < ``seeds``)
+    at the shared rate and at the width's tuned rate. Returns the headline (shared rate; the effective
+    NTK's trace and alignment on the first ``n_align`` points at the start and end of every seed), the
     tuned comparison, the shared rate as a fraction of each model's largest stable rate, and the NTK at
     the shared rate scaled by each width's kernel-trace growth."""
     x, y, xt, yt = task
-    n, steps = len(x), P.steps
-    kfn = ntk_kernel_fn()
-    k = kfn(x, None, ("nngp", "ntk"))
-    spec = ntk_spectrum(np.asarray(k.ntk), np.asarray(k.nngp), y)
-    lr_max = 2 * y.size / spec[0][-1]
-    tuning = tune_rates(task, P, spec, lr_max)
-    ntk = ntk_baseline(task, P, P.lr)
+    n = len(x)
+    ntk = ntk_baseline(task, lr, steps, n_align)
     base = ntk["base"]
     head = {"ntk": {**summarize_curve(ntk["curve"], base), "test_rel_mse": ntk["test_rel_mse_mean_predictor"],
                     "test_rel_mse_expected": ntk["test_rel_mse_expected"],
@@ -637,7 +697,7 @@ def experiment(task: Task, P: Params) -> dict[str, Any]:
                     "steps_to_1pct_extended": ntk["steps_to_1pct_extended"], "alignment": ntk["alignment"]},
             "bottleneck": {}, "_curves": {"ntk": ntk["curve"]}, "_base": base, "_lr_max": lr_max}
     lr_ntk = tuning["ntk"]["chosen"]
-    nb = ntk_baseline(task, P, lr_ntk)
+    nb = ntk_baseline(task, lr_ntk, steps, n_align)
     best = {"ntk": {"lr": lr_ntk, **summarize_curve(nb["curve"], base), "test_rel_mse": nb["test_rel_mse_mean_predictor"],
                     "test_rel_mse_expected": nb["test_rel_mse_expected"], "stable": True,
                     "steps_to_10pct_extended": nb["steps_to_10pct_extended"],
@@ -652,21 +712,21 @@ def experiment(task: Task, P: Params) -> dict[str, Any]:
     tn["steps_to_10pct_at_chosen"] = nb["steps_to_10pct_extended"]
     tn["steps_to_10pct_at_chosen_discrete_gd"] = steps_to(ntk_gd_loss_curve(spec, lr_ntk, np.arange(steps + 1)),
                                                           0.1 * base)
-    seeds = [P.seed + i for i in range(P.seeds)]
-    m = min(P.n_align, n)
+    verdict_seeds = [seed + i for i in range(seeds)]
+    m = min(n_align, n)
     T_g = task.g_kernels[1]
-    shared = {"lr": P.lr, "ntk_lr_max": lr_max, "fraction_of_lr_max": {"ntk": P.lr / lr_max}}
+    shared = {"lr": lr, "ntk_lr_max": lr_max, "fraction_of_lr_max": {"ntk": lr / lr_max}}
     scaled = {}
-    for d in P.bottleneck_widths:
+    for d in widths:
         lr_d = tuning[str(d)]["chosen"]
-        lrs = [P.lr] + ([lr_d] if lr_d is not None else [])
-        r = simulate_grid(task, d, P.rf_width, lrs, seeds, steps)
+        lrs = [lr] + ([lr_d] if lr_d is not None else [])
+        r = simulate_grid(task, d, rf_width, lrs, verdict_seeds, steps)
         per = [summarize_curve(r["curve"][s, 0], base) | {"test_rel_mse": float(r["test_rel_mse"][s, 0]),
                                                           "diverged": bool(not np.all(np.isfinite(r["curve"][s, 0])))}
-               for s in range(len(seeds))]
+               for s in range(len(verdict_seeds))]
         kern = [[kernel_at({k: r["p0"][k][s] for k in ("W", "V")}, r["Z0"][s], T_g, y, m),
                  kernel_at({k: np.asarray(r["p"][k][s, 0]) for k in ("W", "V")}, np.asarray(r["Z"][s, 0]), T_g, y, m)]
-                for s in range(len(seeds))]
+                for s in range(len(verdict_seeds))]
         mean = lambda key: (float(np.mean([p[key] for p in per])) if all(p[key] is not None for p in per)  # noqa: E731
                             else None)
         traj = [{"step": st, **{q: float(np.mean([kk[j][q] for kk in kern])) for q in ("trace_over_n", "alignment")}}
@@ -676,9 +736,9 @@ def experiment(task: Task, P: Params) -> dict[str, Any]:
                                       "per_seed": per, "kernel": traj, "_kernel_seeds": kern}
         head["_curves"][str(d)] = r["curve"][:, 0]
         lmax_d = tuning[str(d)]["largest_stable"]
-        shared["fraction_of_lr_max"][str(d)] = P.lr / lmax_d if lmax_d else None
+        shared["fraction_of_lr_max"][str(d)] = lr / lmax_d if lmax_d else None
         growth = float(np.mean([kk[1]["trace_over_n"] / kk[0]["trace_over_n"] for kk in kern]))
-        lr_s = P.lr * growth
+        lr_s = lr * growth
         loss_at = lambda t, lr_s=lr_s: float(ntk_loss_curve(spec, lr_s, np.array([t]))[0])  # noqa: E731
         t10 = first_step_below(loss_at, 0.1 * base, 1000 * steps) if lr_s < lr_max else None
         scaled[str(d)] = {"trace_growth": growth, "lr": lr_s, "fraction_of_lr_max": lr_s / lr_max,
@@ -691,12 +751,12 @@ def experiment(task: Task, P: Params) -> dict[str, Any]:
         if lr_d is None:
             continue
         pt = [summarize_curve(r["curve"][s, 1], base) | {"test_rel_mse": float(r["test_rel_mse"][s, 1])}
-              for s in range(len(seeds))]
+              for s in range(len(verdict_seeds))]
         best[str(d)] = {"lr": lr_d, **{q: tuning[str(d)][q] for q in ("fastest_stable", "smallest_unstable_above",
                                                                     "margin")},
                         **{q: pt[0][q] for q in ("steps_to_10pct", "steps_to_1pct", "final_train_rel",
                                                              "test_rel_mse")},
-                        "stable": all(stable_run(r["curve"][s, 1], base) for s in range(len(seeds))),
+                        "stable": all(stable_run(r["curve"][s, 1], base) for s in range(len(verdict_seeds))),
                         "steps_to_10pct_per_seed": [p["steps_to_10pct"] for p in pt],
                         "steps_to_1pct_per_seed": [p["steps_to_1pct"] for p in pt],
                         "final_train_rel_per_seed": [p["final_train_rel"] for p in pt],
@@ -784,47 +844,49 @@ def bootstrap_accuracy(correct: np.ndarray, ref: np.ndarray | None = None, n_boo
             else "bootstrap over seeds and test points"}
 
 
-def digits_panel(P: Params) -> dict[str, Any]:
+def digits_panel(n_train: int, steps: int, seed: int, rf_width: int, widths, seeds: int, draws: int,
+                 amplitudes) -> dict[str, Any]:
     """Real data (issue 28): sklearn digits (one-hot - 0.1 targets), every model at the same rate
-    0.5 x the NTK's largest stable rate for ``steps`` steps. The NTK baseline is a *single network*:
-    ``digits_draws`` draws from the GD ensemble's mean and covariance at t = steps (the mean predictor,
-    which no single network is, stays as a reference). Each width in ``digits_widths`` runs
-    ``digits_seeds`` seeds; accuracy intervals carry seeds and test points (:func:`bootstrap_accuracy`).
-    Training speed at each amplitude in ``digits_amplitudes`` (targets x amp): loss at the end relative
+    0.5 x the NTK's largest stable rate for ``steps`` steps, on min(512, ``n_train``) training and 500 test
+    points (split ``seed``). The NTK baseline is a *single network*: ``draws`` draws from the GD
+    ensemble's mean and covariance at t = steps (the mean predictor,
+    which no single network is, stays as a reference). Each width in ``widths`` (f of width ``rf_width``) runs
+    ``seeds`` seeds (``seed + i``); accuracy intervals carry seeds and test points (:func:`bootstrap_accuracy`).
+    Training speed at each amplitude in ``amplitudes`` (targets x amp): loss at the end relative
     to the zero predictor's, NTK (closed-form expectation) against each width."""
     import neural_tangents as nt
 
     from ntkrepro.data import load_split
     from ntkrepro.stats import one_sample
 
-    s = load_split("digits", min(512, P.n_train), 500, P.seed)
+    s = load_split("digits", min(512, n_train), 500, seed)
     kfn = ntk_kernel_fn()
     k = kfn(s.x_train, None, ("nngp", "ntk"))
     ktr, knn = np.asarray(k.ntk), np.asarray(k.nngp)
     kte = np.asarray(kfn(s.x_test, s.x_train, "ntk"))
     lr = 0.5 * 2 * s.y_train.size / np.linalg.eigvalsh(ktr)[-1]
-    ntk_acc = float(np.mean(np.argmax(ntk_test_prediction(kte, ktr, s.y_train, lr, P.steps), 1) == s.labels_test))
+    ntk_acc = float(np.mean(np.argmax(ntk_test_prediction(kte, ktr, s.y_train, lr, steps), 1) == s.labels_test))
     g = nt.predict.gradient_descent_mse_ensemble(kfn, s.x_train, s.y_train, learning_rate=lr)(
-        t=float(P.steps), x_test=s.x_test, get="ntk", compute_cov=True)
+        t=float(steps), x_test=s.x_test, get="ntk", compute_cov=True)
     mean, cov = np.asarray(g.mean), np.asarray(g.covariance)
     L = np.linalg.cholesky(cov + 1e-9 * np.trace(cov) / len(cov) * np.eye(len(cov)))
-    rng = np.random.default_rng(P.seed + 7)
-    draws = mean[None] + np.einsum("ij,sjk->sik", L, rng.normal(size=(P.digits_draws, *mean.shape)))
-    ntk_correct = np.argmax(draws, 2) == s.labels_test[None]
+    rng = np.random.default_rng(seed + 7)
+    nets = mean[None] + np.einsum("ij,sjk->sik", L, rng.normal(size=(draws, *mean.shape)))  # (draws, test, k)
+    ntk_correct = np.argmax(nets, 2) == s.labels_test[None]
     ntk_single = {"mean": float(ntk_correct.mean()), "sd": float(ntk_correct.mean(1).std(ddof=1)),
-                  "n_draws": P.digits_draws}
-    seeds = [P.seed + i for i in range(P.digits_seeds)]
+                  "n_draws": draws}
+    run_seeds = [seed + i for i in range(seeds)]
     per_width, speed, d8 = {}, {}, None
     spec0 = ntk_spectrum(ktr, knn, s.y_train)
-    for amp in P.digits_amplitudes:
+    for amp in amplitudes:
         y = amp * s.y_train
         task = Task(s.x_train, y, s.x_test, amp * s.y_test)
         base = 0.5 * np.mean(y**2)
         spec = (spec0[0], spec0[1] * amp**2, spec0[2], spec0[3])
-        c_ntk = ntk_loss_curve(spec, lr, np.arange(P.steps + 1))
+        c_ntk = ntk_loss_curve(spec, lr, np.arange(steps + 1))
         row = {"ntk": {"final_train_rel": float(c_ntk[-1] / base), "steps_to_10pct": steps_to(c_ntk, 0.1 * base)}}
-        for d in P.digits_widths:
-            r = simulate_grid(task, d, P.rf_width, [lr], seeds, P.steps)
+        for d in widths:
+            r = simulate_grid(task, d, rf_width, [lr], run_seeds, steps)
             fin = [float(c[-1] / base) for c in r["curve"][:, 0]]
             row[str(d)] = {"final_train_rel": float(np.mean(fin)), "final_train_rel_per_seed": fin,
                            "steps_to_10pct_per_seed": [steps_to(c, 0.1 * base) for c in r["curve"][:, 0]],
@@ -834,7 +896,7 @@ def digits_panel(P: Params) -> dict[str, Any]:
             if amp == 1.0:
                 correct = np.argmax(r["pred"][:, 0], 2) == s.labels_test[None]
                 per_width[str(d)] = {**{q: v for q, v in bootstrap_accuracy(correct).items() if q != "n"},
-                                     "n_seeds": len(seeds), "per_seed": correct.mean(1).tolist(),
+                                     "n_seeds": len(run_seeds), "per_seed": correct.mean(1).tolist(),
                                      "vs_ntk_single": bootstrap_accuracy(correct, ntk_correct)}
                 if d == 8:
                     d8 = float(correct[0].mean())
@@ -844,15 +906,17 @@ def digits_panel(P: Params) -> dict[str, Any]:
             "train_speed": speed}
 
 
-def rf_width_tuned(task: Task, P: Params, tuning: dict[str, Any], base: float) -> dict[str, Any]:
-    """The instrument at the rates the verdict uses (issue 28): for each width in ``rf_check_widths``
-    (seed ``seed``, max(tune_steps, steps / 2) steps), steps to 10 % and 1 % at its tuned rate for every random-feature width M in
-    ``rf_widths``; ``ratio_used_to_widest`` is |log(steps(M = rf_width) / steps(widest M))| at 10 %.
+def rf_width_tuned(task: Task, tuning: dict[str, Any], base: float, check_widths, widths, rf_widths,
+                   rf_width: int, tune_steps: int, steps: int, seed: int) -> dict[str, Any]:
+    """The instrument at the rates the verdict uses (issue 28): for each width in ``check_widths`` that is
+    one of ``widths`` (seed ``seed``, max(tune_steps, steps / 2) steps), steps to 10 % and 1 % of ``base``
+    at its tuned rate (``tuning``: :func:`tune_rates`) for every random-feature width M in ``rf_widths``
+    and the verdict's ``rf_width``; ``ratio_used_to_widest`` is |log(steps(M = rf_width) / steps(widest M))| at 10 %.
     A width whose grid had no rate stable on every tuning seed has no tuned rate to sweep at: its row
     is ``{"lr": None, "by_M": {}, "ratio_used_to_widest": None, "not_run": reason}`` (reported, not
     dropped)."""
     out = {}
-    for d in [w for w in P.rf_check_widths if w in P.bottleneck_widths]:
+    for d in [w for w in check_widths if w in widths]:
         lr_d = (tuning.get(str(d)) or {}).get("chosen")
         if lr_d is None:
             out[str(d)] = {"lr": None, "by_M": {}, "ratio_used_to_widest": None,
@@ -860,9 +924,9 @@ def rf_width_tuned(task: Task, P: Params, tuning: dict[str, Any], base: float) -
                                       "tuned rate to sweep the random-feature width at"}
             continue
         row = {}
-        for M in sorted(set(P.rf_widths) | {P.rf_width}):
-            c = simulate_grid(task, d, M, [lr_d], [P.seed], max(P.tune_steps, P.steps // 2))["curve"][0, 0]
+        for M in sorted(set(rf_widths) | {rf_width}):
+            c = simulate_grid(task, d, M, [lr_d], [seed], max(tune_steps, steps // 2))["curve"][0, 0]
             row[str(M)] = summarize_curve(c, base)
-        a, b = row[str(P.rf_width)]["steps_to_10pct"], row[str(max(P.rf_widths))]["steps_to_10pct"]
+        a, b = row[str(rf_width)]["steps_to_10pct"], row[str(max(rf_widths))]["steps_to_10pct"]
         out[str(d)] = {"lr": lr_d, "by_M": row, "ratio_used_to_widest": abs(float(np.log(a / b))) if a and b else None}
     return out

@@ -118,14 +118,11 @@ def test_welch_and_one_sample_intervals_cover_and_can_exclude_zero():
 
 def test_batched_grid_equals_single_runs():
     """simulate_grid (vmapped over seeds and rates) reproduces simulate's loss curve and test error."""
-    from ntkrepro.params import Params
-
     task = E.make_task("quadratic", 3.0, 48, 20, 6, np.random.default_rng(7))
-    P = Params({"rf_width": 64})
     g = E.simulate_grid(task, 4, 64, [0.1, 0.3], [5, 6], 30)
     for s, seed in enumerate((5, 6)):
         for r, lr in enumerate((0.1, 0.3)):
-            one = E.simulate(task, 4, P, lr, 30, seed)
+            one = E.simulate(task, 4, 64, lr, 30, seed)
             np.testing.assert_allclose(g["curve"][s, r], one["curve"], rtol=2e-4)
             assert g["test_rel_mse"][s, r] == pytest.approx(one["test_rel_mse"], rel=2e-3)
 
@@ -184,6 +181,15 @@ def test_a_diverged_verdict_seed_censors_every_tuned_comparison():
         assert row[k]["censored"], k
 
 
+def _smoke_metrics():
+    """The committed smoke record's metrics (JSON): the checks read the claim's typed record, so a test
+    that poses a case overrides a part of a whole record (``apply_overrides``) and hands the claim over."""
+    from ntkrepro.claims.bottleneck.claim import CLAIM
+    from ntkrepro.io import read_json
+
+    return read_json(CLAIM.default_output_dir("full") / "smoke" / "results.json")["metrics"]
+
+
 def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
     """amplitude 10 (claim map): no rate of d=32's grid stable on every tuning seed. The random-feature
     sweep is not run, rf_width_tuned says why, the where_from figure draws, and the control
@@ -192,22 +198,21 @@ def test_no_tuned_rate_at_the_rf_check_width_is_reported_not_a_crash():
 
     from ntkrepro.claims.bottleneck import figures as F
     from ntkrepro.claims.bottleneck.claim import CLAIM
-    from ntkrepro.ledger import evaluate_check
-    from ntkrepro.params import Params
+    from ntkrepro.ledger import apply_overrides, evaluate_check
 
-    P = Params({"rf_check_widths": [32], "bottleneck_widths": [2, 8, 32], "rf_widths": [256, 1024],
-                "rf_width": 512})
-    rf = E.rf_width_tuned(None, P, {"32": {"chosen": None}}, 1.0)  # no simulation: nothing to sweep at
+    rf = E.rf_width_tuned(None, {"32": {"chosen": None}}, 1.0, check_widths=[32], widths=[2, 8, 32],
+                          rf_widths=[256, 1024], rf_width=512, tune_steps=150, steps=400, seed=0)  # nothing to sweep at
     assert rf["32"]["by_M"] == {} and "no rate" in rf["32"]["not_run"]
-    m = {"rf_width_sweep": {}, "rf_width_tuned": rf}
+    m = apply_overrides(_smoke_metrics(), {"rf_width_sweep": {}, "rf_width_tuned": rf})
     head = {"ntk": {"steps_to_10pct": 300, "steps_to_10pct_extended": 300}}
-    plt.close(F.where_from(m["rf_width_sweep"], {"steps_to_10pct": None}, head))
+    plt.close(F.where_from(E.rf_width_sweep(rf), {"steps_to_10pct": None}, head))
     spec = next(s for s in CLAIM.checks if s.name == "speedup_not_set_by_rf_width")
-    row = evaluate_check(spec, m, {"profile": "smoke", "rf_width": 512})
+    row = evaluate_check(spec, m, {"profile": "smoke", "rf_width": 512}, CLAIM)
     assert row["outcome"] == "not run" and "d=32: no rate" in row["reason"]
     swept = {"by_M": {"512": {"steps_to_10pct": 100}, "1024": {"steps_to_10pct": 110}}}
-    ok = {"rf_width_sweep": {M: {"d": 8, **r} for M, r in swept["by_M"].items()}}
-    assert evaluate_check(spec, ok, {"profile": "smoke", "rf_width": 512})["outcome"] == "pass"
+    point = {"lr": 0.5, "steps_to_1pct": None, "final_train_rel": 0.01}
+    ok = apply_overrides(m, {"rf_width_sweep": {M: {"d": 8, **point, **r} for M, r in swept["by_M"].items()}})
+    assert evaluate_check(spec, ok, {"profile": "smoke", "rf_width": 512}, CLAIM)["outcome"] == "pass"
 
 
 def test_hybrid_check_not_applicable_when_no_level_is_reached():
@@ -215,15 +220,16 @@ def test_hybrid_check_not_applicable_when_no_level_is_reached():
     is no step ratio to gate; the check is not run, with the reason, instead of failing on the
     final-loss ratio. A level reached by one run only never passes; both reached: the gate decides."""
     from ntkrepro.claims.bottleneck.claim import CLAIM
-    from ntkrepro.ledger import evaluate_check, failed_implementation_checks
+    from ntkrepro.ledger import apply_overrides, evaluate_check, failed_implementation_checks
 
     spec = next(s for s in CLAIM.checks if s.name == "hybrid_matches_finite_network")
+    smoke = _smoke_metrics()
 
     def row(f10, r10, f1=None, r1=None):
         fc = {"amplitude": 1.0, "d": 8, "width": 256, "steps": 400, "final_loss_ratio": 1.82,
               "finite": {"steps_to_10pct": f10, "steps_to_1pct": f1, "final_train_rel": 0.34},
               "reference": {"steps_to_10pct": r10, "steps_to_1pct": r1, "final_train_rel": 0.19}}
-        return evaluate_check(spec, {"finite_check": {"bottleneck": fc}}, {"profile": "smoke"})
+        return evaluate_check(spec, apply_overrides(smoke, {"finite_check.bottleneck": fc}), {"profile": "smoke"}, CLAIM)
 
     none = row(None, None)
     assert none["outcome"] == "not run" and "neither the finite network nor the hybrid reached" in none["reason"]
