@@ -311,8 +311,9 @@ def _DIG(*path_and_value):
     return lambda dg: {**dg, path[0]: branch(dg[path[0]], path[1:])}
 _TUNED_MATCH = ("same grid ratio and the same one-step stability margin for every arm (one lattice "
                 "lr_max x lr_ratio^(k + 1/2), >= 8 rates per model, each grid reaching past its stability edge)",
-                "tuning rule: the fastest rate (median steps to 10 %) stable on every tuning seed, then one grid step "
-                "below it; the NTK judged by the same stability criterion on its closed form under discrete GD",
+                "tuning rule: the stability edge is the largest rate stable on every tuning seed; the chosen rate is "
+                "the fastest (median steps to 10 %) at least one grid step below the edge; the NTK judged by the same "
+                "stability criterion on its closed form under discrete GD",
                 "tuning seeds disjoint from verdict seeds", "training steps", "loss (0.5 mean squared error)",
                 "task and training set")
 _TUNED_ARMS = ("bottleneck d at its tuned rate (hybrid, each verdict seed)", "NTK at its tuned rate (closed form)")
