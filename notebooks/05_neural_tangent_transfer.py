@@ -119,8 +119,10 @@ dict(P)
 # %%
 exp = E.experiment(P, split)
 metrics = E.collect(exp, P, power=POWER)
-metrics["training"], metrics["ntt_steps"], metrics.get("power")
-{k: {kk: round(vv["mean"], 3) for kk, vv in v.items()} for k, v in metrics["summary"].items()}
+metrics.training, metrics.ntt_steps, metrics.power
+{k: {kk: round(getattr(v, kk).mean, 3) for kk in ("rel_ntk_error", "rel_ntk_error_masked", "rel_output_error",
+                                                  "test_accuracy", "early_train_loss")}
+ for k, v in metrics.summary.items()}
 
 # %% [markdown]
 # ## 2. Kernel matching on held-out inputs (F1: the dense-Jacobian NTK; F4: the masked NTK)
@@ -134,11 +136,11 @@ metrics["training"], metrics["ntt_steps"], metrics.get("power")
 # units on an input-to-output path.
 
 # %%
-run.save(F.ntk_error(metrics["per_run"]), "ntk_error")
-run.save(F.ntt_convergence(metrics["ntt_val_curves"], P.mask_every), "ntt_convergence")
-{"masked-Jacobian NTK error (NTT, highest sparsity)": metrics["ntt_rel_ntk_error_masked_highest_sparsity"],
- "mask diagnostics by density": metrics["mask_diagnostics_by_density"],
- "label permutation leaves NTT's masks identical": metrics["label_permutation_masks_identical"]}
+run.save(F.ntk_error(metrics.per_run), "ntk_error")
+run.save(F.ntt_convergence(metrics.ntt_val_curves, P.mask_every), "ntt_convergence")
+{"masked-Jacobian NTK error (NTT, highest sparsity)": metrics.ntt_rel_ntk_error_masked_highest_sparsity,
+ "mask diagnostics by density": metrics.mask_diagnostics_by_density,
+ "label permutation leaves NTT's masks identical": metrics.label_permutation_masks_identical}
 
 # %% [markdown]
 # ## 3. Faster training and higher accuracy?
@@ -148,14 +150,14 @@ run.save(F.ntt_convergence(metrics["ntt_val_curves"], P.mask_every), "ntt_conver
 # fresh initial values against NTT's own values) follow. SNIP uses labels; logit-SNIP and NTT do not.
 
 # %%
-run.save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities), metrics["epochs_to_plateau"]),
+run.save(F.learning_curves(exp["_curves"], exp["_dense_curve"], min(P.densities), metrics.epochs_to_plateau),
          "learning_curves")
-run.save(F.accuracy_vs_density(metrics["per_run"], metrics["dense_test_accuracy"]), "accuracy_vs_density")
+run.save(F.accuracy_vs_density(metrics.per_run, metrics.dense_test_accuracy), "accuracy_vs_density")
 import pandas as pd
 
-pd.DataFrame([{"density": d, "comparison": k, "mean_diff": round(v["mean_diff"], 4), "ci_low": round(v["ci_low"], 4),
-               "ci_high": round(v["ci_high"], 4), "n": v["n"]}
-              for d, c in metrics["paired_accuracy_by_density"].items() for k, v in c.items()])
+pd.DataFrame([{"density": d, "comparison": k, "mean_diff": round(v.mean_diff, 4), "ci_low": round(v.ci_low, 4),
+               "ci_high": round(v.ci_high, 4), "n": v.n}
+              for d, c in metrics.paired_accuracy_by_density.items() for k, v in c.items()])
 
 # %% [markdown]
 # ## Checks and verdict

@@ -21,11 +21,13 @@ import optax
 
 from ntkrepro import masks as M
 from ntkrepro.data import Split
+from ntkrepro.io import to_jsonable
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_bootstrap, paired_interval
 
-from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, _cell, allocation,  # noqa: E402,F401
+from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, allocation,  # noqa: E402,F401
                                       base_method, label)
+from ntkrepro.claims.ntt.metrics import NttMetrics, RunRecord, cell
 GLOBAL_MASKS = tuple(m for m in METHODS if allocation(m) == "global")
 
 F32 = jnp.float32
@@ -394,23 +396,23 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
             info = ntt_out[method][3] if method in NTT_FAMILY else None
             for s in range(P.seeds):
                 ms = _unstack(m, s)
-                runs.append({
-                    "method": method, "allocation": allocation(method), "density": density, "seed": P.seed + s,
-                    "lr": P.lr_train,
-                    "rel_ntk_error": float(rel_ntk[s]), "rel_ntk_error_masked": float(rel_ntk_masked[s]),
-                    "rel_output_error": float(rel_out[s]),
-                    "test_accuracy": float(sel["test_acc"][s]), "val_accuracy": float(sel["val_acc"][s]),
-                    "epochs_to_plateau": sel["plateau"][s], "chosen_epoch": int(sel["chosen"][s]),
-                    "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
-                    "final_train_loss": float(losses[s, -1]), "epochs_run": int(losses.shape[1]),
-                    "ntt_steps": None if info is None else info["plateau_step"][s],
-                    "ntt_steps_run": None if info is None else info["steps_run"],
-                    "achieved_density_per_layer": M.layer_densities(ms),
-                    "layer_count_errors": ([M.total_count_error(ms, density)] if allocation(method) == "global"
-                                           else M.layer_count_errors(ms, density)),
-                    "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
+                runs.append(RunRecord(
+                    method=method, allocation=allocation(method), density=density, seed=P.seed + s,
+                    lr=P.lr_train,
+                    rel_ntk_error=float(rel_ntk[s]), rel_ntk_error_masked=float(rel_ntk_masked[s]),
+                    rel_output_error=float(rel_out[s]),
+                    test_accuracy=float(sel["test_acc"][s]), val_accuracy=float(sel["val_acc"][s]),
+                    epochs_to_plateau=sel["plateau"][s], chosen_epoch=int(sel["chosen"][s]),
+                    early_train_loss=float(losses[s, : early_fraction(P.epochs)].mean()),
+                    final_train_loss=float(losses[s, -1]), epochs_run=int(losses.shape[1]),
+                    ntt_steps=None if info is None else info["plateau_step"][s],
+                    ntt_steps_run=None if info is None else info["steps_run"],
+                    achieved_density_per_layer=M.layer_densities(ms),
+                    layer_count_errors=([M.total_count_error(ms, density)] if allocation(method) == "global"
+                                        else M.layer_count_errors(ms, density)),
+                    pruned_weights_nonzero_after_training=M.pruned_nonzero(_unstack(pT, s), ms),
                     **M.connectivity(ms),
-                })
+                ))
     # label-free: NTT sees the training inputs only, so permuting the labels must leave its masks bitwise
     # identical (a short run of the same entry point at the highest sparsity, on both splits)
     identical = None
@@ -434,15 +436,15 @@ def experiment(P: Any, split: Split) -> dict[str, Any]:
 # ----- metrics and checks ---------------------------------------------------------------------
 
 
-def summarize(runs: list[dict]) -> dict[str, Any]:
+def summarize(runs: list[RunRecord]) -> dict[str, Any]:
     """Mean and sd over seeds per ``method@density``."""
     out = {}
-    for method in dict.fromkeys(r["method"] for r in runs):
-        for density in dict.fromkeys(r["density"] for r in runs):
+    for method in dict.fromkeys(r.method for r in runs):
+        for density in dict.fromkeys(r.density for r in runs):
             row = {}
             for key in ("rel_ntk_error", "rel_ntk_error_masked", "rel_output_error", "test_accuracy",
                         "early_train_loss"):
-                v = _cell(runs, method, density, key)
+                v = cell(runs, method, density, key)
                 row[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
             out[f"{method}@{density:g}"] = row
     return out
@@ -450,13 +452,13 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
 
 
 
-def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy",
+def paired(runs: list[RunRecord], density: float, other: str, key: str = "test_accuracy",
            ntt: str = "ntt") -> dict[str, float]:
     """``ntt`` minus ``other`` per seed at ``density``: mean, sd, and the one-sided paired t-test
     p-value (H1: NTT larger)."""
     from scipy.stats import ttest_rel
 
-    a, b = _cell(runs, ntt, density, key), _cell(runs, other, density, key)
+    a, b = cell(runs, ntt, density, key), cell(runs, other, density, key)
     diff = a - b
     p = float(ttest_rel(a, b, alternative="greater").pvalue) if len(a) > 1 and diff.std() > 0 else float("nan")
     return {"mean_diff": float(diff.mean()), "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
@@ -477,15 +479,19 @@ def comparisons(methods: list[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def epochs_to_plateau(runs: list[dict], method: str, density: float, epochs: int) -> dict[str, Any]:
+def epochs_to_plateau(runs: list[RunRecord], method: str, density: float, epochs: int) -> dict[str, Any]:
     """Mean epochs to the plateau over seeds; runs that never plateaued count as ``epochs`` and are
     counted in ``not_plateaued``."""
-    v = [r["epochs_to_plateau"] for r in runs if r["method"] == method and r["density"] == density]
+    v = [r.epochs_to_plateau for r in runs if r.method == method and r.density == density]
     return {"mean": float(np.mean([e if e is not None else epochs for e in v])),
             "not_plateaued": int(sum(e is None for e in v))}
 
 
-def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) -> dict[str, Any]:
+def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) -> NttMetrics:
+    """The claim's typed record (:class:`~ntkrepro.claims.ntt.metrics.NttMetrics`) from the runs of
+    :func:`experiment`: per-run rows, summaries, the paired bootstrap intervals per density, NTT's steps,
+    plateau counts, mask diagnostics and, given ``power`` (claim.POWER), the seeds a 2-point effect needs
+    from this run's sd. Validated where it is built (a missing or renamed field raises MetricsError)."""
     from ntkrepro.stats import seeds_for_power
 
     runs = exp["per_run"]
@@ -494,13 +500,13 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
     correct = exp["_correct"]
     by_density = {}
     for d in P.densities:
-        cell = {}
+        intervals = {}
         for key, (a, b) in pairs.items():
             iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=P.seed)
             t = paired(runs, d, b, ntt=a)
-            cell[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
-                         "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
-        by_density[f"{d:g}"] = cell
+            intervals[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
+                             "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
+        by_density[f"{d:g}"] = intervals
     fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in P.densities
              if "ntt_vs_ntt_mask_fresh_init_layerwise" in by_density[f"{d:g}"]}
     ntt_steps = {}
@@ -524,16 +530,16 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
            "ntt_val_curves": {k: v["val_curve"] for k, v in exp.get("ntt_runs", {}).items()},
            "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, P.epochs) for d in P.densities}
                                  for m in P.methods},
-           "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
+           "mask_diagnostics": {m: {k: float(np.mean(cell(runs, m, d_min, k)))
                                     for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
-           "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(_cell(runs, m, d, k)))
+           "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(cell(runs, m, d, k)))
                                                           for k in ("disconnected_classes", "units_reaching_output")}
                                                       for m in P.methods} for d in P.densities},
            "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
            "highest_sparsity_density": d_min,
-           "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
+           "ntt_rel_ntk_error_highest_sparsity": float(cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
            "ntt_rel_ntk_error_masked_highest_sparsity":
-               float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
+               float(cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
     if exp.get("sensitivity"):
         sens = {}
         for d in P.densities:
@@ -555,4 +561,4 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
                                                                          alpha=power["alpha_one_sided"],
                                                                          power=power["power"])
         out["power"] = realized
-    return out
+    return NttMetrics.from_json(to_jsonable({**out, "per_run": [r.to_json() for r in runs]}))
