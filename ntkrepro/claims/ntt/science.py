@@ -624,53 +624,60 @@ def epochs_to_plateau(runs: list[RunRecord], method: str, density: float, epochs
             "not_plateaued": int(sum(e is None for e in v))}
 
 
-def collect(exp: Experiment, P: Any, power: dict[str, Any] | None = None) -> NttMetrics:
+def collect(exp: Experiment, densities: list[float], methods: list[str], dataset: str, seed: int, lr: float,
+            batch_size: int, epochs: int, patience: int, plateau_rtol: float, ntt_steps: int,
+            lr_grid: list[float] = (), power: dict[str, Any] | None = None) -> NttMetrics:
     """The claim's typed record (:class:`~ntkrepro.claims.ntt.metrics.NttMetrics`) from the runs of
-    :func:`experiment`: per-run rows, summaries, the paired bootstrap intervals per density, NTT's steps,
-    plateau counts, mask diagnostics and, given ``power`` (claim.POWER), the seeds a 2-point effect needs
-    from this run's sd. Validated where it is built (a missing or renamed field raises MetricsError)."""
+    :func:`evaluate` at ``densities`` for ``methods``: per-run rows, summaries, the paired bootstrap
+    intervals (level 0.90, resampling seeded by ``seed``) of NTT minus each method of its allocation per
+    density, NTT's steps against its budget ``ntt_steps``, plateau counts (a run that never plateaued
+    counts as ``epochs``), mask diagnostics, the supervised protocol (Adam at ``lr``, ``batch_size``,
+    ``patience``, ``plateau_rtol``, ``epochs``), the data (``dataset``, sizes as run), the tuned-rate
+    sensitivity analysis when ``lr_grid`` was run and, given ``power`` (claim.POWER), the seeds a 2-point
+    effect needs from this run's sd. Validated where it is built (a missing or renamed field raises
+    MetricsError)."""
     from ntkrepro.stats import seeds_for_power
 
     runs = exp.per_run
-    d_min = min(P.densities)
-    pairs = comparisons(list(P.methods))
+    d_min = min(densities)
+    pairs = comparisons(list(methods))
     correct = exp.correct
     by_density = {}
-    for d in P.densities:
+    for d in densities:
         intervals = {}
         for key, (a, b) in pairs.items():
-            iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=P.seed)
+            iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=seed)
             t = paired(runs, d, b, ntt=a)
             intervals[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
                              "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
         by_density[f"{d:g}"] = intervals
-    fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in P.densities
+    fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in densities
              if "ntt_vs_ntt_mask_fresh_init_layerwise" in by_density[f"{d:g}"]}
-    ntt_steps = {}
+    steps = {}
     for name, info in exp.ntt_runs.items():
         reached = [s for s in info["plateau_step"] if s is not None]
-        ntt_steps[name] = {"steps_run": info["steps_run"], "plateau_step_per_seed": info["plateau_step"],
-                           "reached": len(reached), "n": len(info["plateau_step"]), "budget": P.ntt_steps}
+        steps[name] = {"steps_run": info["steps_run"], "plateau_step_per_seed": info["plateau_step"],
+                       "reached": len(reached), "n": len(info["plateau_step"]), "budget": ntt_steps}
     out = {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp.dense_test_accuracy,
            "dense_test_accuracy_per_seed": exp.dense_test_accuracy_per_seed, "dense_lr": exp.dense_lr,
-           "training": {"optimizer": "adam", "lr": P.lr_train, "batch": P.batch_size, "stop_rule": STOP_RULE,
-                        "patience": P.patience, "plateau_rtol": P.plateau_rtol, "max_epochs": P.epochs,
+           "training": {"optimizer": "adam", "lr": lr, "batch": batch_size, "stop_rule": STOP_RULE,
+                        "patience": patience, "plateau_rtol": plateau_rtol, "max_epochs": epochs,
                         "same_for_every_method": True},
-           "data": {"dataset": P.dataset, **exp.sizes},
+           "data": {"dataset": dataset, **exp.sizes},
            "interval_method": next(iter(by_density[f"{d_min:g}"].values()))["method"] if by_density[f"{d_min:g}"] else "",
            "paired_accuracy_at_highest_sparsity": by_density[f"{d_min:g}"],
            "paired_accuracy": by_density[f"{d_min:g}"],
            "paired_accuracy_by_density": by_density,
            "fresh_value_ablation": fresh,
-           "ntt_steps": ntt_steps,
+           "ntt_steps": steps,
            "ntt_val_curves": {k: v["val_curve"] for k, v in exp.ntt_runs.items()},
-           "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, P.epochs) for d in P.densities}
-                                 for m in P.methods},
+           "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, epochs) for d in densities}
+                                 for m in methods},
            "mask_diagnostics": {m: {k: float(np.mean(cell(runs, m, d_min, k)))
-                                    for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
+                                    for k in ("disconnected_classes", "units_reaching_output")} for m in methods},
            "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(cell(runs, m, d, k)))
                                                           for k in ("disconnected_classes", "units_reaching_output")}
-                                                      for m in P.methods} for d in P.densities},
+                                                      for m in methods} for d in densities},
            "label_permutation_masks_identical": exp.label_permutation_masks_identical,
            "highest_sparsity_density": d_min,
            "ntt_rel_ntk_error_highest_sparsity": float(cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
@@ -678,14 +685,14 @@ def collect(exp: Experiment, P: Any, power: dict[str, Any] | None = None) -> Ntt
                float(cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
     if exp.sensitivity:
         sens = {}
-        for d in P.densities:
+        for d in densities:
             for key, (a, b) in pairs.items():
                 ra, rb = exp.sensitivity[f"{a}@{d:g}"], exp.sensitivity[f"{b}@{d:g}"]
                 diff = np.asarray(ra["test_acc"]) - np.asarray(rb["test_acc"])
                 sens.setdefault(f"{d:g}", {})[key] = {"lr": [ra["lr"], rb["lr"]], "mean_diff": float(diff.mean())}
         out["sensitivity_tuned_rates"] = {"label": "sensitivity analysis: each method at its own best rate on "
                                                    "validation from lr_grid; not the verdict's basis",
-                                          "lr_grid": list(P.lr_grid), "by_density": sens}
+                                          "lr_grid": list(lr_grid), "by_density": sens}
     if power is not None:
         key = "ntt_vs_snip_layerwise"
         realized = dict(power)

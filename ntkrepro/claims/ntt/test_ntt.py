@@ -203,7 +203,9 @@ def tiny_run():
                         lr_train=1e-2, lr_grid=[1e-2, 3e-2], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
                         snip_examples=50)
     split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
-    metrics = E.collect(E.experiment(P, split), P, power=POWER)
+    metrics = E.collect(E.experiment(P, split), P.densities, P.methods, dataset=P.dataset, seed=P.seed, lr=P.lr_train,
+                        batch_size=P.batch_size, epochs=P.epochs, patience=P.patience, plateau_rtol=P.plateau_rtol,
+                        ntt_steps=P.ntt_steps, lr_grid=P.lr_grid, power=POWER)
     return metrics, dict(vars(P))
 
 
