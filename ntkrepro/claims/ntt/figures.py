@@ -65,11 +65,16 @@ def _line_kw(method: str) -> dict[str, Any]:
     return {k: s[k] for k in ("color", "marker", "ls", "ms", "zorder", "alpha", "mec")}
 
 
-def ntk_error(runs: list[dict]) -> plt.Figure:
+def _frame(runs: list) -> pd.DataFrame:
+    """A table of per-run rows (typed :class:`~ntkrepro.claims.ntt.metrics.RunRecord` or plain dicts)."""
+    return pd.DataFrame([r.to_json() if hasattr(r, "to_json") else r for r in runs])
+
+
+def ntk_error(runs: list) -> plt.Figure:
     """Held-out relative NTK error per method (rows: the two kernels; columns: densities). Each panel
     has its own y range starting at 0, so every density's bars are readable; bars are seed means,
     points are seeds; the global methods are hatched and separated by a line."""
-    df = pd.DataFrame(runs)
+    df = _frame(runs)
     methods = _order(list(dict.fromkeys(df["method"])))
     densities = sorted(df["density"].unique(), reverse=True)
     fig, axes = plt.subplots(len(KERNELS), len(densities), figsize=(4.2 * len(densities) + 1, 7.5), squeeze=False)
@@ -120,7 +125,7 @@ def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: f
                                        else 1.5, markevery=(order.index(method) % every, every), **kw)
             ax.fill_between(ep, c.min(0), c.max(0), color=kw["color"], alpha=0.15, zorder=kw["zorder"] - 1, lw=0)
             if plateau and method in plateau and f"{density:g}" in plateau[method]:
-                e = plateau[method][f"{density:g}"]["mean"]
+                e = plateau[method][f"{density:g}"].mean
                 ax.plot([e], [np.interp(e, ep, c.mean(0))], "v", color=kw["color"], ms=8, mec="k", mew=0.5,
                         zorder=kw["zorder"] + 1)
         dense_line, = ax.plot(np.arange(1, dense.shape[1] + 1), dense.mean(0), "k--", label="dense")
@@ -138,11 +143,11 @@ def learning_curves(curves: dict[str, np.ndarray], dense: np.ndarray, density: f
 DODGE = 0.012  # horizontal offset between methods around a density, in decades (about 3 %)
 
 
-def accuracy_vs_density(runs: list[dict], dense_acc: float) -> plt.Figure:
+def accuracy_vs_density(runs: list, dense_acc: float) -> plt.Figure:
     """Test accuracy against density per method (mean, bars: min to max over seeds), layerwise and
     global masks side by side. The methods are dodged horizontally around each density (by ``DODGE``
     decades each, in legend order), so coinciding values stay visible; the ticks mark the densities."""
-    df = pd.DataFrame(runs)
+    df = _frame(runs)
     densities = sorted(df["density"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for alloc, ax in zip(("layerwise", "global"), axes):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,11 +21,13 @@ import optax
 
 from ntkrepro import masks as M
 from ntkrepro.data import Split
+from ntkrepro.io import to_jsonable
 from ntkrepro.ntk import example_stax_layers, mlp_ntk
 from ntkrepro.stats import paired_bootstrap, paired_interval
 
-from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, _cell, allocation,  # noqa: E402,F401
+from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, allocation,  # noqa: E402,F401
                                       base_method, label)
+from ntkrepro.claims.ntt.metrics import NttMetrics, RunRecord, cell
 GLOBAL_MASKS = tuple(m for m in METHODS if allocation(m) == "global")
 
 F32 = jnp.float32
@@ -274,21 +276,100 @@ def _unstack(tree: Any, i: int) -> Any:
     return jax.tree_util.tree_map(lambda a: a[i], tree)
 
 
-def make_masks(method: str, teachers: Any, density: float, P: Any, split: Split, apply_fn: Callable,
-               ntt_out: dict, seed_keys: jax.Array, init_fn: Callable) -> tuple[Any, Any]:
-    """(initial params, masks) for every seed (stacked) for one pruning method, in its allocation."""
-    xs = jnp.asarray(split.x_train[: P.snip_examples], F32)
-    ys = jnp.asarray(split.labels_train[: P.snip_examples])
+class Data(NamedTuple):
+    """One seeded split as arrays (inputs float32, labels int): ``fit`` is the training split without
+    its last ``n_val`` examples (NTT reads ``fit.x_train`` only); ``x``/``y`` (n_fit, d_in)/(n_fit,),
+    ``x_val``/``y_val`` the validation split, ``x_test``/``y_test`` the test split;
+    ``x_ntt_val`` (batch_size, d_in): NTT's held-out monitor batch (validation inputs, as the
+    authors'); ``x_eval`` (n_ntk_eval, d_in): held-out test inputs of the NTK errors; ``x_snip``/
+    ``y_snip``: the first ``snip_examples`` training examples (SNIP's labeled batch)."""
+
+    fit: Split
+    x: jnp.ndarray
+    y: jnp.ndarray
+    x_val: jnp.ndarray
+    y_val: jnp.ndarray
+    x_test: jnp.ndarray
+    y_test: jnp.ndarray
+    x_ntt_val: jnp.ndarray
+    x_eval: jnp.ndarray
+    x_snip: jnp.ndarray
+    y_snip: jnp.ndarray
+
+
+def data_arrays(split: Split, n_val: int, batch_size: int, n_ntk_eval: int, snip_examples: int) -> Data:
+    """The split's arrays (:class:`Data`): the last ``n_val`` training examples become the validation
+    split (:func:`validation_split`)."""
+    fit, (xv_np, yv_np) = validation_split(split, n_val)
+    x, xt = jnp.asarray(fit.x_train, F32), jnp.asarray(fit.x_test, F32)
+    y, yt = jnp.asarray(fit.labels_train), jnp.asarray(fit.labels_test)
+    xv, yv = jnp.asarray(xv_np, F32), jnp.asarray(yv_np)
+    return Data(fit, x, y, xv, yv, xt, yt, xv[:batch_size], xt[:n_ntk_eval],
+                jnp.asarray(fit.x_train[:snip_examples], F32), jnp.asarray(fit.labels_train[:snip_examples]))
+
+
+class Net(NamedTuple):
+    """The MLP (``init_fn``, ``apply_fn``) on ``d_in`` inputs and its dense teachers, one per seed
+    (``seeds`` = seed, seed + 1, ...): ``teachers`` is the stacked parameter tree (leading axis: seed);
+    per seed, ``seed_keys`` PRNGKey(seed + s), ``ntt_keys`` = fold_in(key, 1) (NTT's batches) and
+    ``train_keys`` = fold_in(key, 2) (the supervised minibatch order, the same for every method)."""
+
+    init_fn: Callable
+    apply_fn: Callable
+    d_in: int
+    seeds: list[int]
+    seed_keys: list[jax.Array]
+    teachers: Any
+    ntt_keys: jax.Array
+    train_keys: jax.Array
+
+
+def dense_teachers(hidden: tuple[int, ...], d_in: int, seed: int, n_seeds: int) -> Net:
+    """The ReLU MLP d_in -> hidden -> 10 (:func:`mlp`) and its dense initializations for ``n_seeds``
+    seeds: every method of a seed starts from the same teacher."""
+    init_fn, apply_fn = mlp(tuple(hidden))
+    seed_keys = [jax.random.PRNGKey(seed + s) for s in range(n_seeds)]
+    teachers = _stack([init_params(init_fn, k, d_in) for k in seed_keys])
+    ntt_keys = jnp.stack([jax.random.fold_in(k, 1) for k in seed_keys])
+    train_keys = jnp.stack([jax.random.fold_in(k, 2) for k in seed_keys])
+    return Net(init_fn, apply_fn, d_in, [seed + s for s in range(n_seeds)], seed_keys, teachers, ntt_keys, train_keys)
+
+
+def ntt_variants(methods: list[str], density: float, net: Net, data: Data, lambda_ker: float, lambda_l2: float,
+                 lr_ntt: float, ntt_steps: int, ntt_patience: int, plateau_rtol: float, batch_size: int,
+                 mask_every: int) -> dict[str, tuple]:
+    """NTT (:func:`ntt_seeds`, to its plateau) at ``density`` for each variant that ``methods`` needs:
+    ``ntt`` (layerwise, lambda_K), ``ntt_no_kernel`` (layerwise, lambda_K = 0) and ``ntt_global`` (one
+    threshold over all weights); ``ntt`` also when ``ntt_mask_fresh_init`` needs its mask. Each value
+    is :func:`ntt_seeds`' (student, masks, log, info)."""
+    out = {}
+    for name, lam, glob in (("ntt", lambda_ker, False), ("ntt_no_kernel", 0.0, False),
+                            ("ntt_global", lambda_ker, True)):
+        if name in methods or (name == "ntt" and "ntt_mask_fresh_init" in methods):
+            out[name] = ntt_seeds(net.teachers, data.x, data.x_ntt_val, net.ntt_keys, net.apply_fn, density,
+                                  ntt_steps, batch_size, mask_every, lam, lambda_l2, lr_ntt,
+                                  patience=ntt_patience, rtol=plateau_rtol, global_alloc=glob)
+    return out
+
+
+def make_masks(method: str, density: float, net: Net, ntt_out: dict[str, tuple], x_snip: jnp.ndarray,
+               y_snip: jnp.ndarray) -> tuple[Any, Any]:
+    """(initial params m * theta, masks m) for every seed (stacked) for one pruning method in its
+    allocation: the NTT family from ``ntt_out`` (:func:`ntt_variants`); NTT's mask on fresh values
+    (fold_in(key, 7)); magnitude |theta|; random (fold_in(key, 3)); SNIP |dL/dtheta * theta| on
+    (``x_snip``, ``y_snip``); logit-SNIP |d||f(x)||^2/dtheta * theta| (label-free); top-k per weight
+    matrix (layerwise) or over all weights (``*_global``)."""
     if method in NTT_FAMILY:
         return ntt_out[method][0], ntt_out[method][1]
     if method == "ntt_mask_fresh_init":
-        fresh = _stack([init_params(init_fn, jax.random.fold_in(k, 7), split.x_train.shape[1]) for k in seed_keys])
+        fresh = _stack([init_params(net.init_fn, jax.random.fold_in(k, 7), net.d_in) for k in net.seed_keys])
         return M.apply_masks(fresh, ntt_out["ntt"][1]), ntt_out["ntt"][1]
     glob = allocation(method) == "global"
     kind = base_method(method)
+    apply_fn = net.apply_fn
     per_seed = []
-    for s, key in enumerate(seed_keys):
-        t = _unstack(teachers, s)
+    for s, key in enumerate(net.seed_keys):
+        t = _unstack(net.teachers, s)
         if kind == "magnitude":
             m = (M.magnitude_masks_global if glob else M.magnitude_masks)(t, density)
         elif kind in ("random", "scaled_random"):
@@ -296,9 +377,10 @@ def make_masks(method: str, teachers: Any, density: float, P: Any, split: Split,
         elif kind in ("snip", "logit_snip"):
             sal = M.saliency_masks_global if glob else M.saliency_masks
             if kind == "snip":
-                obj = lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), xs, ys, apply_fn)  # noqa: E731
+                obj = lambda p: cross_entropy(p, jax.tree_util.tree_map(jnp.ones_like, p), x_snip, y_snip,  # noqa: E731
+                                              apply_fn)
             else:  # the paper's label-free saliency: the gradient of ||f(x)||^2
-                obj = lambda p: jnp.sum(apply_fn(p, xs) ** 2)  # noqa: E731
+                obj = lambda p: jnp.sum(apply_fn(p, x_snip) ** 2)  # noqa: E731
             m = sal(t, obj, density)
         else:
             raise ValueError(f"parameter 'methods' has unknown method {method!r}; allowed: {METHODS}")
@@ -315,11 +397,12 @@ def early_fraction(epochs: int) -> int:
 
 
 def ntt_masks(teachers: Any, split: Split, x_val: jnp.ndarray, keys: jax.Array, apply_fn: Callable,
-              density: float, P: Any, lam_ker: float, steps: int) -> Any:
+              density: float, steps: int, batch_size: int, mask_every: int, lam_ker: float, lam_l2: float,
+              lr: float) -> Any:
     """NTT's masks after ``steps`` steps for a data split (it reads ``split.x_train`` only: label-free)."""
     x = jnp.asarray(split.x_train, F32)
-    return ntt_seeds(teachers, x, x_val, keys, apply_fn, density, steps, P.batch_size, P.mask_every, lam_ker,
-                     P.lambda_l2, P.lr_ntt)[1]
+    return ntt_seeds(teachers, x, x_val, keys, apply_fn, density, steps, batch_size, mask_every, lam_ker,
+                     lam_l2, lr)[1]
 
 
 def validation_split(split: Split, n_val: int) -> tuple[Split, tuple[np.ndarray, np.ndarray]]:
@@ -336,113 +419,169 @@ STOP_RULE = ("plateau of the validation loss: stop at the first epoch where the 
              "validation loss up to there")
 
 
-def experiment(P: Any, split: Split) -> dict[str, Any]:
+def train_masked(net: Net, data: Data, p0: Any, masks: Any, lr: float, epochs: int, batch_size: int,
+                 patience: int, plateau_rtol: float) -> tuple[Any, dict[str, np.ndarray]]:
+    """Supervised training of every seed from ``p0`` with ``masks`` fixed (:func:`train_seeds`: Adam at
+    ``lr``, minibatches of ``batch_size`` in the order of ``net.train_keys``, the loss on m * theta) to
+    the plateau of the validation loss, at least the early 30 % of ``epochs``. Returns the final params
+    and :func:`select`'s per-seed choice (plateau and chosen epoch, accuracies, training-loss curve)."""
+    pT, *curves = train_seeds(p0, masks, net.train_keys, data.x, data.y, data.x_val, data.y_val, data.x_test,
+                              data.y_test, net.apply_fn, epochs, batch_size, lr, patience, plateau_rtol,
+                              min_epochs=early_fraction(epochs))
+    return pT, select(curves, patience, plateau_rtol)
+
+
+def train_dense(net: Net, data: Data, lr: float, epochs: int, batch_size: int, patience: int,
+                plateau_rtol: float) -> tuple[Any, dict[str, np.ndarray]]:
+    """The dense reference: :func:`train_masked` from the teachers with every mask entry 1."""
+    return train_masked(net, data, net.teachers, jax.tree_util.tree_map(jnp.ones_like, net.teachers), lr, epochs,
+                        batch_size, patience, plateau_rtol)
+
+
+def tuned_rate(net: Net, data: Data, p0: Any, masks: Any, lr_grid: list[float], **train: Any) -> dict[str, Any]:
+    """Sensitivity analysis: one method trained at each rate of ``lr_grid`` (``train``: the other
+    arguments of :func:`train_masked`); the rate with the best mean validation accuracy (ties: the
+    smaller rate), its test accuracy per seed and its validation accuracy."""
+    tries = [(lr, train_masked(net, data, p0, masks, lr, **train)[1]) for lr in lr_grid]
+    lr_b, sel_b = max(tries, key=lambda t: (float(np.mean(t[1]["val_acc"])), -t[0]))
+    return {"lr": lr_b, "test_acc": [float(a) for a in sel_b["test_acc"]], "val_acc": float(np.mean(sel_b["val_acc"]))}
+
+
+def run_records(method: str, density: float, net: Net, data: Data, p0: Any, masks: Any, pT: Any,
+                sel: dict[str, Any], ntt_info: dict[str, Any] | None, lr: float, epochs: int) -> list[RunRecord]:
+    """One :class:`RunRecord` per seed: the held-out kernel and output errors of m * theta_0 against
+    the dense teacher (:func:`rel_errors` on ``data.x_eval``), the accuracies at the chosen epoch, the
+    early (first 30 % of ``epochs``) and final training loss, NTT's steps (``ntt_info``, None for the
+    other methods), and the mask's densities, count errors, pruned weights left nonzero after training
+    (``pT``) and connectivity."""
+    rel_ntk, rel_ntk_masked, rel_out = rel_errors(p0, masks, net.teachers, data.x_eval, net.apply_fn)
+    losses = sel["train_loss"]
+    rows = []
+    for s, seed in enumerate(net.seeds):
+        ms = _unstack(masks, s)
+        rows.append(RunRecord(
+            method=method, allocation=allocation(method), density=density, seed=seed, lr=lr,
+            rel_ntk_error=float(rel_ntk[s]), rel_ntk_error_masked=float(rel_ntk_masked[s]),
+            rel_output_error=float(rel_out[s]),
+            test_accuracy=float(sel["test_acc"][s]), val_accuracy=float(sel["val_acc"][s]),
+            epochs_to_plateau=sel["plateau"][s], chosen_epoch=int(sel["chosen"][s]),
+            early_train_loss=float(losses[s, : early_fraction(epochs)].mean()),
+            final_train_loss=float(losses[s, -1]), epochs_run=int(losses.shape[1]),
+            ntt_steps=None if ntt_info is None else ntt_info["plateau_step"][s],
+            ntt_steps_run=None if ntt_info is None else ntt_info["steps_run"],
+            achieved_density_per_layer=M.layer_densities(ms),
+            layer_count_errors=([M.total_count_error(ms, density)] if allocation(method) == "global"
+                                else M.layer_count_errors(ms, density)),
+            pruned_weights_nonzero_after_training=M.pruned_nonzero(_unstack(pT, s), ms),
+            **M.connectivity(ms),
+        ))
+    return rows
+
+
+def label_permutation_identical(net: Net, data: Data, density: float, seed: int, lambda_ker: float,
+                                lambda_l2: float, lr_ntt: float, batch_size: int, mask_every: int) -> bool:
+    """Label-free: NTT sees the training inputs only, so permuting the labels (a permutation drawn from
+    default_rng(seed + 99)) must leave its masks bitwise identical; a short run (2 mask periods) of the
+    same entry point at ``density``, on both splits."""
+    fit = data.fit
+    perm = np.random.default_rng(seed + 99).permutation(len(fit.labels_train))
+    shuffled = dataclasses.replace(fit, labels_train=fit.labels_train[perm], y_train=fit.y_train[perm])
+    args = (density, 2 * mask_every, batch_size, mask_every, lambda_ker, lambda_l2, lr_ntt)
+    masks_a = ntt_masks(net.teachers, fit, data.x_ntt_val, net.ntt_keys, net.apply_fn, *args)
+    masks_b = ntt_masks(net.teachers, shuffled, data.x_ntt_val, net.ntt_keys, net.apply_fn, *args)
+    return all(bool(np.array_equal(np.asarray(a), np.asarray(b)))
+               for a, b in zip(jax.tree_util.tree_leaves(masks_a), jax.tree_util.tree_leaves(masks_b)))
+
+
+@dataclasses.dataclass
+class Experiment:
+    """What :func:`collect` and the figures read from a run: the per-run rows, the dense network's
+    test accuracy per seed and training-loss curve (seeds, epochs), NTT's runs per ``<variant>@<density>``
+    (steps run, plateau step per seed, seed-mean held-out objective) and seed-mean step logs, per
+    ``<method>@<density>`` the test-point correctness at the chosen epoch (seeds, n_test; int8) and the
+    training-loss curves (seeds, epochs), the tuned-rate sensitivity analysis (empty without lr_grid)
+    and the label-permutation check (None when NTT did not run)."""
+
+    per_run: list[RunRecord]
+    dense_lr: float
+    dense_test_accuracy: float
+    dense_test_accuracy_per_seed: list[float]
+    dense_curve: np.ndarray
+    ntt_runs: dict[str, dict[str, Any]]
+    ntt_logs: dict[str, np.ndarray]
+    correct: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray]
+    sensitivity: dict[str, dict[str, Any]]
+    label_permutation_masks_identical: bool | None
+    sizes: dict[str, int]  # n_fit, n_validation, n_test, input_dim: the split as run
+
+
+def evaluate(net: Net, data: Data, densities: list[float], methods: list[str], ntt: dict[float, dict[str, tuple]],
+             masks: dict[float, dict[str, tuple]], trained: dict[float, dict[str, tuple]], dense: tuple,
+             lr: float, epochs: int, sensitivity: dict[str, dict[str, Any]] | None = None,
+             identical: bool | None = None) -> Experiment:
+    """The per-run rows (:func:`run_records`, density by density, methods in order) and what the
+    metrics and figures read, from NTT's runs ``ntt[density][variant]``, the masks
+    ``masks[density][method]`` = (p0, m), the trained ``trained[density][method]`` = (pT, selection)
+    and the dense network's ``dense`` = (pT, selection)."""
+    runs, curves, correct, ntt_runs, ntt_logs = [], {}, {}, {}, {}
+    for density in densities:
+        for name, out in ntt[density].items():
+            ntt_logs[f"{name}@{density:g}"] = np.asarray(out[2]).mean(0)
+            info = out[3]
+            ntt_runs[f"{name}@{density:g}"] = {"steps_run": info["steps_run"], "plateau_step": info["plateau_step"],
+                                               "val_curve": np.asarray(info["val_curve"]).mean(0).tolist()}
+        for method in methods:
+            p0, m = masks[density][method]
+            pT, sel = trained[density][method]
+            correct[f"{method}@{density:g}"] = sel["test_correct"]
+            curves[f"{method}@{density:g}"] = sel["train_loss"]
+            info = ntt[density][method][3] if method in NTT_FAMILY else None
+            runs += run_records(method, density, net, data, p0, m, pT, sel, info, lr, epochs)
+    dense_acc = dense[1]["test_acc"]
+    return Experiment(runs, lr, float(np.mean(dense_acc)), [float(a) for a in np.asarray(dense_acc)],
+                      np.asarray(dense[1]["train_loss"]), ntt_runs, ntt_logs, correct, curves, sensitivity or {},
+                      identical, {"n_fit": int(data.x.shape[0]), "n_validation": int(data.x_val.shape[0]),
+                                  "n_test": int(data.x_test.shape[0]), "input_dim": int(data.x.shape[1])})
+
+
+def experiment(P: Any, split: Split) -> Experiment:
     """Every method at every density for ``P.seeds`` seeds, all from the same dense init per seed:
     masks (NTT, trained to its plateau, and the baselines, each in its allocation), kernel and
     output errors on held-out inputs, and supervised training with ONE optimizer for every method
     (Adam at ``lr_train``, batch ``batch_size``) to the plateau of the validation loss; test
     accuracy (and per-point correctness) at the chosen epoch. With ``lr_grid`` set, every method is
     also trained at each of its rates and the best on validation is recorded as a labelled
-    sensitivity analysis (never the verdict's basis)."""
-    split, (xv_np, yv_np) = validation_split(split, P.n_val)
-    init_fn, apply_fn = mlp(tuple(P.hidden))
-    d_in = split.x_train.shape[1]
-    seed_keys = [jax.random.PRNGKey(P.seed + s) for s in range(P.seeds)]
-    teachers = _stack([init_params(init_fn, k, d_in) for k in seed_keys])
-    ntt_keys = jnp.stack([jax.random.fold_in(k, 1) for k in seed_keys])
-    train_keys = jnp.stack([jax.random.fold_in(k, 2) for k in seed_keys])  # same batches for every method
-    x, xt = jnp.asarray(split.x_train, F32), jnp.asarray(split.x_test, F32)
-    y, yt = jnp.asarray(split.labels_train), jnp.asarray(split.labels_test)
-    xv, yv = jnp.asarray(xv_np, F32), jnp.asarray(yv_np)
-    x_ntt_val = xv[: P.batch_size]  # NTT's held-out monitor batch (inputs only), as the authors'
-    x_eval = xt[: P.n_ntk_eval]
-
-    def train(p0, m, lr):
-        pT, *curves = train_seeds(p0, m, train_keys, x, y, xv, yv, xt, yt, apply_fn, P.epochs, P.batch_size, lr,
-                                  P.patience, P.plateau_rtol, min_epochs=early_fraction(P.epochs))
-        return pT, select(curves, P.patience, P.plateau_rtol)
-
-    ones = jax.tree_util.tree_map(jnp.ones_like, teachers)
-    _, dense_sel = train(teachers, ones, P.lr_train)
-    dense_acc = dense_sel["test_acc"]
-    runs, curves, ntt_logs, ntt_info, sensitivity, correct = [], {}, {}, {}, {}, {}
-    for density in P.densities:
-        ntt_out = {}
-        for name, lam, glob in (("ntt", P.lambda_ker, False), ("ntt_no_kernel", 0.0, False),
-                                ("ntt_global", P.lambda_ker, True)):
-            if name in P.methods or (name == "ntt" and "ntt_mask_fresh_init" in P.methods):
-                ntt_out[name] = ntt_seeds(teachers, x, x_ntt_val, ntt_keys, apply_fn, density, P.ntt_steps,
-                                          P.batch_size, P.mask_every, lam, P.lambda_l2, P.lr_ntt,
-                                          patience=P.ntt_patience, rtol=P.plateau_rtol, global_alloc=glob)
-                ntt_logs[f"{name}@{density:g}"] = np.asarray(ntt_out[name][2]).mean(0)
-                info = ntt_out[name][3]
-                ntt_info[f"{name}@{density:g}"] = {"steps_run": info["steps_run"],
-                                                   "plateau_step": info["plateau_step"],
-                                                   "val_curve": np.asarray(info["val_curve"]).mean(0).tolist()}
-        for method in P.methods:
-            p0, m = make_masks(method, teachers, density, P, split, apply_fn, ntt_out, seed_keys, init_fn)
-            pT, sel = train(p0, m, P.lr_train)
-            correct[f"{method}@{density:g}"] = sel["test_correct"]
-            if P.lr_grid:
-                tries = [(lr, train(p0, m, lr)[1]) for lr in P.lr_grid]
-                lr_b, sel_b = max(tries, key=lambda t: (float(np.mean(t[1]["val_acc"])), -t[0]))
-                sensitivity[f"{method}@{density:g}"] = {"lr": lr_b, "test_acc": [float(a) for a in sel_b["test_acc"]],
-                                                        "val_acc": float(np.mean(sel_b["val_acc"]))}
-            rel_ntk, rel_ntk_masked, rel_out = rel_errors(p0, m, teachers, x_eval, apply_fn)
-            losses = sel["train_loss"]
-            curves[f"{method}@{density:g}"] = losses
-            info = ntt_out[method][3] if method in NTT_FAMILY else None
-            for s in range(P.seeds):
-                ms = _unstack(m, s)
-                runs.append({
-                    "method": method, "allocation": allocation(method), "density": density, "seed": P.seed + s,
-                    "lr": P.lr_train,
-                    "rel_ntk_error": float(rel_ntk[s]), "rel_ntk_error_masked": float(rel_ntk_masked[s]),
-                    "rel_output_error": float(rel_out[s]),
-                    "test_accuracy": float(sel["test_acc"][s]), "val_accuracy": float(sel["val_acc"][s]),
-                    "epochs_to_plateau": sel["plateau"][s], "chosen_epoch": int(sel["chosen"][s]),
-                    "early_train_loss": float(losses[s, : early_fraction(P.epochs)].mean()),
-                    "final_train_loss": float(losses[s, -1]), "epochs_run": int(losses.shape[1]),
-                    "ntt_steps": None if info is None else info["plateau_step"][s],
-                    "ntt_steps_run": None if info is None else info["steps_run"],
-                    "achieved_density_per_layer": M.layer_densities(ms),
-                    "layer_count_errors": ([M.total_count_error(ms, density)] if allocation(method) == "global"
-                                           else M.layer_count_errors(ms, density)),
-                    "pruned_weights_nonzero_after_training": M.pruned_nonzero(_unstack(pT, s), ms),
-                    **M.connectivity(ms),
-                })
-    # label-free: NTT sees the training inputs only, so permuting the labels must leave its masks bitwise
-    # identical (a short run of the same entry point at the highest sparsity, on both splits)
-    identical = None
-    if "ntt" in P.methods:
-        d_min = min(P.densities)
-        perm = np.random.default_rng(P.seed + 99).permutation(len(split.labels_train))
-        shuffled = dataclasses.replace(split, labels_train=split.labels_train[perm], y_train=split.y_train[perm])
-        steps = 2 * P.mask_every
-        masks_a = ntt_masks(teachers, split, x_ntt_val, ntt_keys, apply_fn, d_min, P, P.lambda_ker, steps)
-        masks_b = ntt_masks(teachers, shuffled, x_ntt_val, ntt_keys, apply_fn, d_min, P, P.lambda_ker, steps)
-        identical = all(bool(np.array_equal(np.asarray(a), np.asarray(b)))
-                        for a, b in zip(jax.tree_util.tree_leaves(masks_a), jax.tree_util.tree_leaves(masks_b)))
-    return {"per_run": runs, "dense_test_accuracy": float(np.mean(dense_acc)), "dense_lr": P.lr_train,
-            "label_permutation_masks_identical": identical,
-            "dense_test_accuracy_per_seed": [float(a) for a in np.asarray(dense_acc)],
-            "ntt_runs": ntt_info, "sensitivity": sensitivity,
-            "_correct": correct, "_curves": curves, "_dense_curve": np.asarray(dense_sel["train_loss"]),
-            "_ntt_logs": ntt_logs}
+    sensitivity analysis (never the verdict's basis). The notebook runs these steps one cell each."""
+    data = data_arrays(split, P.n_val, P.batch_size, P.n_ntk_eval, P.snip_examples)
+    net = dense_teachers(P.hidden, data.x.shape[1], P.seed, P.seeds)
+    ntt = {d: ntt_variants(P.methods, d, net, data, P.lambda_ker, P.lambda_l2, P.lr_ntt, P.ntt_steps, P.ntt_patience,
+                           P.plateau_rtol, P.batch_size, P.mask_every) for d in P.densities}
+    masks = {d: {m: make_masks(m, d, net, ntt[d], data.x_snip, data.y_snip) for m in P.methods} for d in P.densities}
+    train = dict(epochs=P.epochs, batch_size=P.batch_size, patience=P.patience, plateau_rtol=P.plateau_rtol)
+    dense = train_dense(net, data, P.lr_train, **train)
+    trained = {d: {m: train_masked(net, data, *masks[d][m], P.lr_train, **train) for m in P.methods}
+               for d in P.densities}
+    sensitivity = {f"{m}@{d:g}": tuned_rate(net, data, *masks[d][m], P.lr_grid, **train)
+                   for d in P.densities for m in P.methods} if P.lr_grid else {}
+    identical = (label_permutation_identical(net, data, min(P.densities), P.seed, P.lambda_ker, P.lambda_l2,
+                                             P.lr_ntt, P.batch_size, P.mask_every) if "ntt" in P.methods else None)
+    return evaluate(net, data, P.densities, P.methods, ntt, masks, trained, dense, P.lr_train, P.epochs,
+                    sensitivity, identical)
 
 
 # ----- metrics and checks ---------------------------------------------------------------------
 
 
-def summarize(runs: list[dict]) -> dict[str, Any]:
+def summarize(runs: list[RunRecord]) -> dict[str, Any]:
     """Mean and sd over seeds per ``method@density``."""
     out = {}
-    for method in dict.fromkeys(r["method"] for r in runs):
-        for density in dict.fromkeys(r["density"] for r in runs):
+    for method in dict.fromkeys(r.method for r in runs):
+        for density in dict.fromkeys(r.density for r in runs):
             row = {}
             for key in ("rel_ntk_error", "rel_ntk_error_masked", "rel_output_error", "test_accuracy",
                         "early_train_loss"):
-                v = _cell(runs, method, density, key)
+                v = cell(runs, method, density, key)
                 row[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
             out[f"{method}@{density:g}"] = row
     return out
@@ -450,13 +589,13 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
 
 
 
-def paired(runs: list[dict], density: float, other: str, key: str = "test_accuracy",
+def paired(runs: list[RunRecord], density: float, other: str, key: str = "test_accuracy",
            ntt: str = "ntt") -> dict[str, float]:
     """``ntt`` minus ``other`` per seed at ``density``: mean, sd, and the one-sided paired t-test
     p-value (H1: NTT larger)."""
     from scipy.stats import ttest_rel
 
-    a, b = _cell(runs, ntt, density, key), _cell(runs, other, density, key)
+    a, b = cell(runs, ntt, density, key), cell(runs, other, density, key)
     diff = a - b
     p = float(ttest_rel(a, b, alternative="greater").pvalue) if len(a) > 1 and diff.std() > 0 else float("nan")
     return {"mean_diff": float(diff.mean()), "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
@@ -477,73 +616,83 @@ def comparisons(methods: list[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def epochs_to_plateau(runs: list[dict], method: str, density: float, epochs: int) -> dict[str, Any]:
+def epochs_to_plateau(runs: list[RunRecord], method: str, density: float, epochs: int) -> dict[str, Any]:
     """Mean epochs to the plateau over seeds; runs that never plateaued count as ``epochs`` and are
     counted in ``not_plateaued``."""
-    v = [r["epochs_to_plateau"] for r in runs if r["method"] == method and r["density"] == density]
+    v = [r.epochs_to_plateau for r in runs if r.method == method and r.density == density]
     return {"mean": float(np.mean([e if e is not None else epochs for e in v])),
             "not_plateaued": int(sum(e is None for e in v))}
 
 
-def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) -> dict[str, Any]:
+def collect(exp: Experiment, densities: list[float], methods: list[str], dataset: str, seed: int, lr: float,
+            batch_size: int, epochs: int, patience: int, plateau_rtol: float, ntt_steps: int,
+            lr_grid: list[float] = (), power: dict[str, Any] | None = None) -> NttMetrics:
+    """The claim's typed record (:class:`~ntkrepro.claims.ntt.metrics.NttMetrics`) from the runs of
+    :func:`evaluate` at ``densities`` for ``methods``: per-run rows, summaries, the paired bootstrap
+    intervals (level 0.90, resampling seeded by ``seed``) of NTT minus each method of its allocation per
+    density, NTT's steps against its budget ``ntt_steps``, plateau counts (a run that never plateaued
+    counts as ``epochs``), mask diagnostics, the supervised protocol (Adam at ``lr``, ``batch_size``,
+    ``patience``, ``plateau_rtol``, ``epochs``), the data (``dataset``, sizes as run), the tuned-rate
+    sensitivity analysis when ``lr_grid`` was run and, given ``power`` (claim.POWER), the seeds a 2-point
+    effect needs from this run's sd. Validated where it is built (a missing or renamed field raises
+    MetricsError)."""
     from ntkrepro.stats import seeds_for_power
 
-    runs = exp["per_run"]
-    d_min = min(P.densities)
-    pairs = comparisons(list(P.methods))
-    correct = exp["_correct"]
+    runs = exp.per_run
+    d_min = min(densities)
+    pairs = comparisons(list(methods))
+    correct = exp.correct
     by_density = {}
-    for d in P.densities:
-        cell = {}
+    for d in densities:
+        intervals = {}
         for key, (a, b) in pairs.items():
-            iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=P.seed)
+            iv = paired_bootstrap(correct[f"{a}@{d:g}"], correct[f"{b}@{d:g}"], 0.90, seed=seed)
             t = paired(runs, d, b, ntt=a)
-            cell[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
-                         "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
-        by_density[f"{d:g}"] = cell
-    fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in P.densities
+            intervals[key] = {**iv, "density": d, "n_seeds": iv["n"], "arms": [a, b], "allocation": allocation(b),
+                             "sd_diff": t["sd_diff"], "p_one_sided_t": t["p_one_sided"]}
+        by_density[f"{d:g}"] = intervals
+    fresh = {f"{d:g}": by_density[f"{d:g}"]["ntt_vs_ntt_mask_fresh_init_layerwise"] for d in densities
              if "ntt_vs_ntt_mask_fresh_init_layerwise" in by_density[f"{d:g}"]}
-    ntt_steps = {}
-    for name, info in exp.get("ntt_runs", {}).items():
+    steps = {}
+    for name, info in exp.ntt_runs.items():
         reached = [s for s in info["plateau_step"] if s is not None]
-        ntt_steps[name] = {"steps_run": info["steps_run"], "plateau_step_per_seed": info["plateau_step"],
-                           "reached": len(reached), "n": len(info["plateau_step"]), "budget": P.ntt_steps}
-    out = {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp["dense_test_accuracy"],
-           "dense_test_accuracy_per_seed": exp["dense_test_accuracy_per_seed"], "dense_lr": exp["dense_lr"],
-           "training": {"optimizer": "adam", "lr": P.lr_train, "batch": P.batch_size, "stop_rule": STOP_RULE,
-                        "patience": P.patience, "plateau_rtol": P.plateau_rtol, "max_epochs": P.epochs,
+        steps[name] = {"steps_run": info["steps_run"], "plateau_step_per_seed": info["plateau_step"],
+                       "reached": len(reached), "n": len(info["plateau_step"]), "budget": ntt_steps}
+    out = {"per_run": runs, "summary": summarize(runs), "dense_test_accuracy": exp.dense_test_accuracy,
+           "dense_test_accuracy_per_seed": exp.dense_test_accuracy_per_seed, "dense_lr": exp.dense_lr,
+           "training": {"optimizer": "adam", "lr": lr, "batch": batch_size, "stop_rule": STOP_RULE,
+                        "patience": patience, "plateau_rtol": plateau_rtol, "max_epochs": epochs,
                         "same_for_every_method": True},
-           "data": {"dataset": P.dataset, "n_fit": P.n_train - P.n_val, "n_validation": P.n_val,
-                    "n_test": P.n_test, "input_dim": int(784 if P.dataset == "mnist5k" else 64)},
+           "data": {"dataset": dataset, **exp.sizes},
            "interval_method": next(iter(by_density[f"{d_min:g}"].values()))["method"] if by_density[f"{d_min:g}"] else "",
            "paired_accuracy_at_highest_sparsity": by_density[f"{d_min:g}"],
            "paired_accuracy": by_density[f"{d_min:g}"],
            "paired_accuracy_by_density": by_density,
            "fresh_value_ablation": fresh,
-           "ntt_steps": ntt_steps,
-           "ntt_val_curves": {k: v["val_curve"] for k, v in exp.get("ntt_runs", {}).items()},
-           "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, P.epochs) for d in P.densities}
-                                 for m in P.methods},
-           "mask_diagnostics": {m: {k: float(np.mean(_cell(runs, m, d_min, k)))
-                                    for k in ("disconnected_classes", "units_reaching_output")} for m in P.methods},
-           "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(_cell(runs, m, d, k)))
+           "ntt_steps": steps,
+           "ntt_val_curves": {k: v["val_curve"] for k, v in exp.ntt_runs.items()},
+           "epochs_to_plateau": {m: {f"{d:g}": epochs_to_plateau(runs, m, d, epochs) for d in densities}
+                                 for m in methods},
+           "mask_diagnostics": {m: {k: float(np.mean(cell(runs, m, d_min, k)))
+                                    for k in ("disconnected_classes", "units_reaching_output")} for m in methods},
+           "mask_diagnostics_by_density": {f"{d:g}": {m: {k: float(np.mean(cell(runs, m, d, k)))
                                                           for k in ("disconnected_classes", "units_reaching_output")}
-                                                      for m in P.methods} for d in P.densities},
-           "label_permutation_masks_identical": exp["label_permutation_masks_identical"],
+                                                      for m in methods} for d in densities},
+           "label_permutation_masks_identical": exp.label_permutation_masks_identical,
            "highest_sparsity_density": d_min,
-           "ntt_rel_ntk_error_highest_sparsity": float(_cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
+           "ntt_rel_ntk_error_highest_sparsity": float(cell(runs, "ntt", d_min, "rel_ntk_error").mean()),
            "ntt_rel_ntk_error_masked_highest_sparsity":
-               float(_cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
-    if exp.get("sensitivity"):
+               float(cell(runs, "ntt", d_min, "rel_ntk_error_masked").mean())}
+    if exp.sensitivity:
         sens = {}
-        for d in P.densities:
+        for d in densities:
             for key, (a, b) in pairs.items():
-                ra, rb = exp["sensitivity"][f"{a}@{d:g}"], exp["sensitivity"][f"{b}@{d:g}"]
+                ra, rb = exp.sensitivity[f"{a}@{d:g}"], exp.sensitivity[f"{b}@{d:g}"]
                 diff = np.asarray(ra["test_acc"]) - np.asarray(rb["test_acc"])
                 sens.setdefault(f"{d:g}", {})[key] = {"lr": [ra["lr"], rb["lr"]], "mean_diff": float(diff.mean())}
         out["sensitivity_tuned_rates"] = {"label": "sensitivity analysis: each method at its own best rate on "
                                                    "validation from lr_grid; not the verdict's basis",
-                                          "lr_grid": list(P.lr_grid), "by_density": sens}
+                                          "lr_grid": list(lr_grid), "by_density": sens}
     if power is not None:
         key = "ntt_vs_snip_layerwise"
         realized = dict(power)
@@ -555,4 +704,4 @@ def collect(exp: dict[str, Any], P: Any, power: dict[str, Any] | None = None) ->
                                                                          alpha=power["alpha_one_sided"],
                                                                          power=power["power"])
         out["power"] = realized
-    return out
+    return NttMetrics.from_json(to_jsonable({**out, "per_run": [r.to_json() for r in runs]}))

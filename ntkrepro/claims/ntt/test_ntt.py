@@ -203,7 +203,9 @@ def tiny_run():
                         lr_train=1e-2, lr_grid=[1e-2, 3e-2], patience=1, plateau_rtol=0.01, hidden=[16, 8], n_ntk_eval=16,
                         snip_examples=50)
     split = load_split(P.dataset, P.n_train, P.n_test, P.seed)
-    metrics = E.collect(E.experiment(P, split), P, power=POWER)
+    metrics = E.collect(E.experiment(P, split), P.densities, P.methods, dataset=P.dataset, seed=P.seed, lr=P.lr_train,
+                        batch_size=P.batch_size, epochs=P.epochs, patience=P.patience, plateau_rtol=P.plateau_rtol,
+                        ntt_steps=P.ntt_steps, lr_grid=P.lr_grid, power=POWER)
     return metrics, dict(vars(P))
 
 
@@ -212,40 +214,39 @@ def test_every_check_passes_and_fails_on_real_metrics(tiny_run):
     from ntkrepro.ledger import apply_overrides, evaluate_check
 
     metrics, params = tiny_run
+    record = metrics.to_json()  # the overrides act on the JSON mapping; evaluate_check parses it (claim=CLAIM)
     for spec in CLAIM.checks:
-        good = evaluate_check(spec, apply_overrides(metrics, spec.passes_with), params)
-        bad = evaluate_check(spec, apply_overrides(metrics, spec.fails_with), params)
+        good = evaluate_check(spec, apply_overrides(record, spec.passes_with), params, CLAIM)
+        bad = evaluate_check(spec, apply_overrides(record, spec.fails_with), params, CLAIM)
         assert good["outcome"] == "pass", (spec.name, good["value"])
         assert bad["outcome"] == "fail", (spec.name, bad["value"])
-        plain = evaluate_check(spec, metrics, params)
+        plain = evaluate_check(spec, metrics, params, CLAIM)
         assert plain["outcome"] in ("pass", "fail", "inconclusive"), (spec.name, plain)
 
 
 def test_results_carry_the_issue_30_names(tiny_run):
     metrics, params = tiny_run
-    rows = metrics["per_run"]
-    assert {r["allocation"] for r in rows} == {"layerwise", "global"}
-    assert all("rel_ntk_error" in r and "rel_ntk_error_masked" in r and "ntt_steps" in r for r in rows)
-    assert all(r["ntt_steps_run"] == 20 for r in rows if r["method"] in E.NTT_FAMILY)
-    assert {"ntt_vs_snip_global", "ntt_vs_snip_layerwise", "ntt_vs_logit_snip_layerwise"} <= set(metrics["paired_accuracy"])
-    for key in ("paired_accuracy", "mask_diagnostics", "label_permutation_masks_identical", "training",
-                "fresh_value_ablation", "interval_method"):
-        assert key in metrics, key
-    assert metrics["training"]["optimizer"] == "adam" and metrics["training"]["lr"] == params["lr_train"]
-    assert metrics["label_permutation_masks_identical"] is True
+    rows = metrics.per_run
+    assert {r.allocation for r in rows} == {"layerwise", "global"}
+    assert all(r.rel_ntk_error is not None and r.rel_ntk_error_masked is not None for r in rows)
+    assert all(r.ntt_steps_run == 20 for r in rows if r.method in E.NTT_FAMILY)
+    assert {"ntt_vs_snip_global", "ntt_vs_snip_layerwise", "ntt_vs_logit_snip_layerwise"} <= set(metrics.paired_accuracy)
+    assert metrics.fresh_value_ablation and metrics.mask_diagnostics and metrics.interval_method
+    assert metrics.training.optimizer == "adam" and metrics.training.lr == params["lr_train"]
+    assert metrics.label_permutation_masks_identical is True
     # global masks keep the total count, layerwise each layer's
-    assert max(max(r["layer_count_errors"]) for r in rows) == 0
-    assert sum(r["pruned_weights_nonzero_after_training"] for r in rows) == 0
+    assert max(max(r.layer_count_errors) for r in rows) == 0
+    assert sum(r.pruned_weights_nonzero_after_training for r in rows) == 0
 
 
 def test_tuned_rates_are_a_labelled_sensitivity_analysis(tiny_run):
     metrics, params = tiny_run
-    sens = metrics["sensitivity_tuned_rates"]
-    assert "not the verdict's basis" in sens["label"] and sens["lr_grid"] == [1e-2, 3e-2]
-    row = sens["by_density"]["0.2"]["ntt_vs_snip_layerwise"]
-    assert set(row["lr"]) <= {1e-2, 3e-2}
+    sens = metrics.sensitivity_tuned_rates
+    assert "not the verdict's basis" in sens.label and sens.lr_grid == [1e-2, 3e-2]
+    row = sens.by_density["0.2"]["ntt_vs_snip_layerwise"]
+    assert set(row.lr) <= {1e-2, 3e-2}
     # the verdict's intervals come from the common rate
-    assert all(r["lr"] == params["lr_train"] for r in metrics["per_run"])
+    assert all(r.lr == params["lr_train"] for r in metrics.per_run)
 
 
 def test_figures_one_look_per_method_and_ntt_on_top():
