@@ -78,3 +78,12 @@ def test_committed_records_parse_into_the_claims_metrics_type(claim_id, profile)
     metrics = read_json(path)["metrics"]
     typed = claim.metrics_type.from_json(metrics)
     assert typed.to_json() == metrics
+
+
+def test_every_claim_declares_its_metrics_type():
+    """Each claim's checks read a typed record (issue 25): the declaration names the type."""
+    from ntkrepro.metrics import Metrics
+
+    untyped = [cid for cid, c in CLAIMS.items()
+               if not (isinstance(c.metrics_type, type) and issubclass(c.metrics_type, Metrics))]
+    assert untyped == [], f"claims without a metrics_type: {untyped}"
