@@ -584,11 +584,20 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
         argv = [python or sys.executable, "-m", "ntkrepro", "run", cid, "--profile", profile, "-q", "--no-html",
                 "--output-dir", str(runs / cid)]
         echo(f"==> verify {cid} ({profile}): running into {runs / cid}")
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if proc.returncode:
-            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-            return cid, (lines[-1] if lines else f"exit {proc.returncode}")
-        return cid, None
+        why = None
+        for attempt in (1, 2):  # a run is deterministic: only a failure outside it (a kernel that did not
+            # start beside another one) can pass on a second try, and a failing claim fails twice
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+            if not proc.returncode:
+                return cid, None
+            # the cause is on stderr (the runner's one ``error:`` line); stdout ends with the run's header
+            err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            out = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+            last = err[-1] if err else (out[-1] if out else "")
+            why = f"{last} (exit {proc.returncode})" if last else f"exit {proc.returncode}"
+            if attempt == 1:
+                echo(f"==> verify {cid} ({profile}): the run failed ({why}); running it once more")
+        return cid, why
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         errors = dict(pool.map(one, [c.id for c in claims]))

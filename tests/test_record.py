@@ -226,6 +226,28 @@ def test_verify_cli_on_existing_runs(tmp_path, capsys):
     assert f"metrics.{path}" in capsys.readouterr().err
 
 
+def test_verify_names_a_failed_runs_cause_and_tries_it_once_more(tmp_path, monkeypatch):
+    """A failed run is run once more (a run is deterministic; a kernel that did not start is not); the report
+    names the cause from stderr, not the header line on stdout."""
+    import subprocess
+    from types import SimpleNamespace
+
+    from ntkrepro import record
+
+    calls = []
+
+    def fake_run(argv, **kw):
+        calls.append(argv)
+        return SimpleNamespace(returncode=1, stdout="==> etf (smoke)\n", stderr="error: kernel died\n")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(record, "verify_dir", lambda profile: tmp_path)
+    lines = []
+    (report,) = record.verify(["etf"], "smoke", jobs=1, echo=lines.append)
+    assert len(calls) == 2 and any("running it once more" in ln for ln in lines)
+    assert report["error"] == "etf: the run failed: error: kernel died (exit 1)"
+
+
 # -- skip-unchanged ------------------------------------------------------------------------------------
 
 def test_skip_unchanged_uses_the_record_and_starts_no_kernel(tmp_path, monkeypatch):
