@@ -179,6 +179,6 @@ def _stop(children: list[_Child]) -> list[str]:
     return stopped
 
 
-def run_argv(args: Sequence[str]) -> list[str]:
-    """``python -m ntkrepro`` with ``args``, in this interpreter."""
-    return [sys.executable, "-m", "ntkrepro", *args]
+def run_argv(args: Sequence[str], python: str | None = None) -> list[str]:
+    """``python -m ntkrepro`` with ``args``, in ``python`` (default: this interpreter)."""
+    return [python or sys.executable, "-m", "ntkrepro", *args]

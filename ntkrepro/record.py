@@ -567,7 +567,6 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
     ``figures/``). A run that fails or a missing record gives a report with ``error``."""
     import os
     import subprocess
-    import sys
     from concurrent.futures import ThreadPoolExecutor
 
     from ntkrepro.registry import get_claim
@@ -578,11 +577,11 @@ def verify(claim_ids: Sequence[str], profile: str = "smoke", record_dir: Path | 
     def one(cid: str) -> tuple[str, str | None]:
         if fresh_dir is not None:
             return cid, None
-        from ntkrepro.jobs import SINGLE_THREAD_ENV
+        from ntkrepro.jobs import SINGLE_THREAD_ENV, run_argv
 
         env = {**os.environ, **(SINGLE_THREAD_ENV if jobs > 1 else {})}
-        argv = [python or sys.executable, "-m", "ntkrepro", "run", cid, "--profile", profile, "-q", "--no-html",
-                "--output-dir", str(runs / cid)]
+        argv = run_argv(["run", cid, "--profile", profile, "-q", "--no-html", "--output-dir", str(runs / cid)],
+                        python)
         echo(f"==> verify {cid} ({profile}): running into {runs / cid}")
         why = None
         for attempt in (1, 2):  # a run is deterministic: only a failure outside it (a kernel that did not
