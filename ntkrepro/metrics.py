@@ -22,6 +22,7 @@ Field annotations understood by :func:`parse`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import types
@@ -62,7 +63,7 @@ class Metrics:
             out[f.name] = _dump(v)
         return out
 
-    def __getitem__(self, key: str) -> Any:  # pragma: no cover - guard
+    def __getitem__(self, key: str) -> Any:
         raise TypeError(f"{type(self).__name__} is a typed metrics record: read .{key}, not [{key!r}]")
 
 
@@ -76,6 +77,7 @@ def _dump(v: Any) -> Any:
     return v
 
 
+@functools.lru_cache(maxsize=None)  # one entry per record class (a fixed, small set)
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
 

@@ -113,8 +113,9 @@ def test_log_ratio_interval_and_dn_growth():
     b = {"reached": [True] * 5, "macs": [1.0] * 5, "n": 5, "budget": 10}
     iv = E.log_ratio_interval(a, b)
     assert iv["ci_low"] < iv["cost_ratio"] < iv["ci_high"] and abs(iv["cost_ratio"] - 2) < 0.05
-    pt = lambda f, ok=True: {"factorized_macs": f, "dense_macs": [1.0] * 5, "factorized_reached": [ok] * 5,  # noqa: E731
-                             "dense_reached": [True] * 5, "budget": 10}
+    pt = lambda f, ok=True, k=4: {"factorized_macs": f, "dense_macs": [1.0] * 5,  # noqa: E731
+                                  "factorized_reached": [ok] * 5, "dense_reached": [True] * 5, "budget": 10,
+                                  "k": k, "d": 16}
     grew = E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8]), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
     assert grew["ci_low"] > 0
     # censored factorized seeds at the small d/n: a growth the lower bound already shows is gated ...
@@ -124,6 +125,11 @@ def test_log_ratio_interval_and_dn_growth():
     c = E.dn_growth({"0.5": pt([1.0, 1.1, 0.9, 1.05, 0.95], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
     assert c["censored"] is True and "value" not in c
     assert E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})["censored"] is True
+    # a small d/n where k = d reduces nothing: it is skipped for the next one with k < d
+    skip = E.dn_growth({"0.25": pt([9.0] * 5, k=16), "0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8]),
+                        "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])})
+    assert skip["d_over_n_low"] == 0.5
+    assert "k < d" in E.dn_growth({"0.25": pt([9.0] * 5, k=16), "1": pt([1.0] * 5)})["why"]
 
 
 def test_every_form_of_a_censorable_value_parses_into_the_metrics_type():
@@ -133,8 +139,9 @@ def test_every_form_of_a_censorable_value_parses_into_the_metrics_type():
     from ntkrepro.claims.factorized_ntk.metrics import AtRequiredWidth, Growth
     from ntkrepro.io import to_jsonable
 
-    pt = lambda f, ok=True: {"factorized_macs": f, "dense_macs": [1.0] * 5, "factorized_reached": [ok] * 5,  # noqa: E731
-                             "dense_reached": [True] * 5, "budget": 10}
+    pt = lambda f, ok=True, k=4: {"factorized_macs": f, "dense_macs": [1.0] * 5,  # noqa: E731
+                                  "factorized_reached": [ok] * 5, "dense_reached": [True] * 5, "budget": 10,
+                                  "k": k, "d": 16}
     grow = [E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8]), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])}),
             E.dn_growth({"0.5": pt([4.0, 4.1, 3.9, 4.2, 3.8], ok=False), "1": pt([1.0, 1.1, 0.9, 1.05, 0.95])}),
             E.dn_growth({"0.5": pt([4.0] * 5), "1": pt([1.0] * 5, ok=False)})]
