@@ -1,7 +1,9 @@
 """The claims registry. Each claim is a folder ``ntkrepro/claims/<id>/`` whose ``claim.py`` declares it
 (parameters, profiles, findings, checks with their gates, figure captions); the README, the CLI, the
 runner, the Makefile and the tests all read this registry. Claims are discovered, not listed: a new
-folder with a ``claim.py`` is a new claim (no edit here).
+folder with a ``claim.py`` is a new claim (no edit here). A folder whose name starts with ``_`` is hidden
+(never listed, so never in the README, ``run all`` or the record; loaded by its explicit id only): the
+tests' machinery probe ``_probe``.
 
 Loading is lazy and jax-free: ``CLAIMS`` (id -> :class:`~ntkrepro.spec.Claim`, ordered by claim
 number) imports every ``claim.py`` on first access, :func:`get_claim` only the one it is asked for. A
@@ -49,7 +51,10 @@ def all_claims() -> dict[str, Claim]:
 
 
 def get_claim(claim_id: str) -> Claim:
-    if claim_id not in claim_ids():
+    """The claim ``claim_id``: a listed one, or a hidden one (a folder starting with ``_``, e.g. the
+    machinery probe ``_probe`` that the tests run), which only an explicit id reaches."""
+    hidden = claim_id.startswith("_") and claim_id.isidentifier() and (CLAIMS_DIR / claim_id / "claim.py").is_file()
+    if claim_id not in claim_ids() and not hidden:
         raise ValueError(f"unknown claim {claim_id!r}; known claims: {claim_ids()}")
     return _load(claim_id)
 

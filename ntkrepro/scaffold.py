@@ -52,7 +52,7 @@ def validate_id(claim_id: str, root: Path = REPO_ROOT) -> None:
 def next_number(root: Path = REPO_ROOT) -> int:
     """One more than the largest notebook number and claim number (read from the files, no import)."""
     nums = [int(p.name[:2]) for p in (root / "notebooks").glob("[0-9][0-9]_*.py")]
-    for f in (root / "ntkrepro" / "claims").glob("*/claim.py"):
+    for f in (root / "ntkrepro" / "claims").glob("[!_]*/claim.py"):  # not the hidden probe
         m = re.search(r"^\s*number\s*=\s*(\d+)", f.read_text(), re.MULTILINE)
         if m:
             nums.append(int(m.group(1)))
@@ -111,6 +111,62 @@ def create(claim_id: str, root: Path = REPO_ROOT) -> list[Path]:
     nbformat.write(notebook_from_py(py.read_text()), str(ipynb))
     written.append(ipynb)
     return written
+
+
+PROBE_ID = "_probe"
+
+# The machinery probe is the skeleton with one knob more (``hold_s``: the run waits after staging its
+# figure, so a test can catch its kernel running) and its notebook kept in its folder (notebooks/ holds the
+# papers' claims). Each edit must hit exactly once (a changed template fails here, not in a test far away).
+_PROBE_EDITS = {
+    "claim.py": (
+        ("from ntkrepro.params import Params, ParamSet, int_list, integer, require",
+         "from ntkrepro.params import Params, ParamSet, int_list, integer, real, require"),
+        ('        int_list("m_list", 10, 10_000_000,',
+         '        real("hold_s", 0.0, 600.0, "seconds the run waits after staging its figure (a test catches its "\n'
+         '             "kernel running)"),\n'
+         '        int_list("m_list", 10, 10_000_000,'),
+        ("dict(n=8, d=4, m_list=[100, 1000, 10_000])", "dict(n=8, d=4, m_list=[100, 1000, 10_000], hold_s=0.0)"),
+        ("dict(n=16, d=16, m_list=[100, 1000, 10_000, 100_000])",
+         "dict(n=16, d=16, m_list=[100, 1000, 10_000, 100_000], hold_s=0.0)"),
+        ('notebook="99__probe.ipynb"', 'notebook="../ntkrepro/claims/_probe/notebook.ipynb"'),
+    ),
+    "notebook.py": (
+        ("m_list = None  # Monte Carlo sample sizes (the check reads the largest)\n",
+         "m_list = None  # Monte Carlo sample sizes (the check reads the largest)\n"
+         "hold_s = None  # seconds the run waits after staging its figure\n"),
+        ('run.save(F.convergence(res, P), "convergence")\n',
+         'run.save(F.convergence(res, P), "convergence")\n__import__("time").sleep(P.hold_s)\n'),
+    ),
+}
+
+
+def write_probe(root: Path = REPO_ROOT) -> Path:
+    """Write the machinery probe ``ntkrepro/claims/_probe/`` (git-ignored; the tests of sweeps and
+    interrupted runs call this): the skeleton ``new`` writes, as the hidden claim ``_probe`` (number 99,
+    never listed by the registry, loaded by its id), plus ``hold_s``. Files already up to date are not
+    rewritten. Returns the folder."""
+    import nbformat
+
+    folder = root / "ntkrepro" / "claims" / PROBE_ID
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"__init__.py": INIT, "claim.py": CLAIM_PY, "metrics.py": METRICS_PY, "science.py": SCIENCE_PY,
+             "figures.py": FIGURES_PY, "notebook.py": NOTEBOOK_PY}
+    for name, template in files.items():
+        text = render(template, PROBE_ID, 99)
+        for old, new in _PROBE_EDITS.get(name, ()):
+            if text.count(old) != 1:
+                raise RuntimeError(f"scaffold.write_probe: the {name} template changed ({old[:40]!r} not found once)")
+            text = text.replace(old, new)
+        path = folder / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        if name == "notebook.py":
+            ipynb = folder / "notebook.ipynb"
+            nb = nbformat.writes(notebook_from_py(text))
+            if not ipynb.exists() or ipynb.read_text() != nb:
+                ipynb.write_text(nb)
+    return folder
 
 
 # --------------------------------------------------------------------------------------------------

@@ -37,6 +37,16 @@ def run_smoke(out_dir, python=sys.executable, claim_ids=None):
 
 
 @pytest.fixture(scope="session")
+def probe():
+    """The machinery probe ``_probe`` (numpy only; see ``ntkrepro.scaffold.write_probe``), written (git-ignored)
+    before the tests of sweeps and interrupted runs use it."""
+    from ntkrepro.scaffold import PROBE_ID, write_probe
+
+    write_probe()
+    return PROBE_ID
+
+
+@pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory):
     """Every claim's smoke profile, executed once per test session: ``(root, {claim: results})``,
     outputs in ``root/<claim>/``. Shared by the results-contract, reproducibility, cross-stack and

@@ -16,7 +16,9 @@ from ntkrepro import cli
 from ntkrepro.io import write_json
 from ntkrepro.runner import OutputBusy, output_lock, run_claim
 
-from tiny import CLAIM, FIXED as TINY  # the fastest claim; TINY: its parameters for a run of seconds
+from tiny import PROBE  # the numpy-only machinery probe (its hold_s keeps the kernel busy after staging)
+
+pytestmark = pytest.mark.usefixtures("probe")  # the probe is written before any test here
 
 
 def _leftovers(parent):
@@ -28,8 +30,8 @@ def _leftovers(parent):
 @pytest.mark.slow
 def test_sigterm_mid_run_leaves_nothing_and_next_run_works(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "ntkrepro", "run", CLAIM, "--profile", "smoke", "-q",
-                             "--no-html", "--output-dir", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "ntkrepro", "run", PROBE, "--profile", "smoke", "-q",
+                             "--no-html", "--output-dir", str(out), "-p", "hold_s", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 180
     staged = []
@@ -42,15 +44,15 @@ def test_sigterm_mid_run_leaves_nothing_and_next_run_works(tmp_path):
     proc.send_signal(signal.SIGTERM)
     text, _ = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
-    assert text.strip().splitlines()[-1] == f"interrupted: {CLAIM} stopped, nothing written"
+    assert text.strip().splitlines()[-1] == f"interrupted: {PROBE} stopped, nothing written"
     assert "Traceback" not in text, text
     gone, alive = psutil.wait_procs(kids, timeout=20)
     assert not alive, f"kernel processes left running: {alive}"
     assert not (out / "results.json").exists()
     assert not out.exists() or not list(out.glob("*.png"))
     assert _leftovers(tmp_path) == []
-    res = run_claim(CLAIM, "smoke", overrides=TINY, output_dir=out, progress_bar=False, html=False)
-    assert (out / "results.json").exists() and res.results["claim"] == CLAIM
+    res = run_claim(PROBE, "smoke", output_dir=out, progress_bar=False, html=False)
+    assert (out / "results.json").exists() and res.results["claim"] == PROBE
     assert _leftovers(tmp_path) == []
 
 
@@ -58,8 +60,8 @@ def test_second_run_into_same_directory_is_refused(tmp_path, capsys):
     out = tmp_path / "busy"
     with output_lock(out):
         with pytest.raises(OutputBusy, match="in use by another run"):
-            run_claim(CLAIM, "smoke", output_dir=out, progress_bar=False, html=False)
-        assert cli.main(["run", CLAIM, "--output-dir", str(out), "-q"]) == 1
+            run_claim(PROBE, "smoke", output_dir=out, progress_bar=False, html=False)
+        assert cli.main(["run", PROBE, "--output-dir", str(out), "-q"]) == 1
         assert "in use by another run" in capsys.readouterr().err
     assert _leftovers(tmp_path) == []
 

@@ -140,3 +140,26 @@ def test_next_number_follows_the_checkout():
     numbers = [c.number for c in CLAIMS.values()]
     assert scaffold.next_number() == max(numbers + [int(p.name[:2]) for p in (REPO_ROOT / "notebooks").glob(
         "[0-9][0-9]_*.py")]) + 1
+
+
+def test_the_machinery_probe_is_the_skeleton_hidden_with_a_hold(root, probe):
+    """write_probe writes the skeleton as the hidden claim ``_probe`` (plus ``hold_s``, its notebook in its
+    folder), rewrites nothing that is up to date, and is never listed: not by the registry, not in the
+    numbering of new claims; an explicit id loads it."""
+    from ntkrepro.registry import claim_ids, get_claim
+
+    folder = scaffold.write_probe(root)
+    assert sorted(p.name for p in folder.iterdir()) == ["__init__.py", "claim.py", "figures.py", "metrics.py",
+                                                        "notebook.ipynb", "notebook.py", "science.py"]
+    assert 'real("hold_s"' in (folder / "claim.py").read_text()
+    assert "sleep(P.hold_s)" in (folder / "notebook.py").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    scaffold.write_probe(root)
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
+    assert scaffold.next_number(root) == 6  # the probe's number 99 is not counted
+    assert probe not in claim_ids() and probe not in CLAIMS
+    claim = get_claim(probe)
+    assert claim.id == probe and claim.notebook_path.exists()
+    assert claim.params.resolve({"profile": "smoke"}, claim.default_output_dir).hold_s == 0.0
+    with pytest.raises(ValueError, match="unknown claim '_nothing'"):
+        get_claim("_nothing")

@@ -15,11 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ntkrepro import CLAIMS
+from ntkrepro import get_claim
 from ntkrepro.ledger import apply_overrides
 from ntkrepro.sweep import expand, point_id, sweep, validate
 
-from tiny import CLAIM, FIXED  # a tiny factorized-NTK point (seconds)
+from tiny import CLAIM, FIXED, HOLD, PROBE  # PROBE: the numpy-only machinery probe; CLAIM: a paper claim
+
+pytestmark = pytest.mark.usefixtures("probe")  # the probe is written before any test here
 
 AXES = {"d": [16, 32]}
 
@@ -42,7 +44,7 @@ def test_every_point_validated_before_anything_runs():
 
 def _metrics(row_dir: Path):
     res = json.loads((row_dir / "results.json").read_text())
-    return apply_overrides(res["metrics"], {p: None for p in CLAIMS[CLAIM].nondeterministic})
+    return apply_overrides(res["metrics"], {p: None for p in get_claim(PROBE).nondeterministic})
 
 
 def _free_port():
@@ -56,7 +58,7 @@ def local(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
     broken = {"d": 64}
     (out / point_id(broken)).write_text("a file where the point's directory should be\n")
-    return out, sweep(CLAIM, {"d": [16, 32, 64]}, output_dir=out, workers=2, fixed=FIXED, progress=False)
+    return out, sweep(PROBE, {"d": [16, 32, 64]}, output_dir=out, workers=2, progress=False)
 
 
 @pytest.mark.notebook
@@ -69,7 +71,7 @@ def test_local_cluster_sweep_and_failing_point(local):
     for name in ("sweep.json", "sweep.csv", "map.png", "map.pdf"):
         assert (out / name).stat().st_size > 0
     csv_rows = (out / "sweep.csv").read_text().splitlines()
-    assert len(csv_rows) == 4 and csv_rows[0].startswith("point,d,status,verdict,F1,F2,F3")
+    assert len(csv_rows) == 4 and csv_rows[0].startswith("point,d,status,verdict,F1")
 
 
 @pytest.mark.notebook
@@ -84,8 +86,8 @@ def test_scheduler_and_worker_on_localhost_give_identical_results(local, tmp_pat
                               start_new_session=True)
     try:
         # one point is enough to show the scheduler path gives what the LocalCluster gave
-        summary = sweep(CLAIM, {"d": AXES["d"][:1]}, output_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{port}",
-                        fixed=FIXED, progress=False)
+        summary = sweep(PROBE, {"d": AXES["d"][:1]}, output_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{port}",
+                        progress=False)
         assert [r["status"] for r in summary["rows"]] == ["done"]
         for r in summary["rows"]:
             assert _metrics(tmp_path / r["point"]) == _metrics(out_local / r["point"])
@@ -96,10 +98,11 @@ def test_scheduler_and_worker_on_localhost_give_identical_results(local, tmp_pat
 
 
 def _sweep_argv(out: Path) -> list[str]:
-    """``python -m ntkrepro sweep`` of the tiny points AXES x FIXED on a one-worker LocalCluster."""
-    argv = [sys.executable, "-m", "ntkrepro", "sweep", CLAIM, "-p", "d", json.dumps(AXES["d"]), "--workers", "1",
+    """``python -m ntkrepro sweep`` of the probe's points AXES (each holding its kernel HOLD seconds) on a
+    one-worker LocalCluster."""
+    argv = [sys.executable, "-m", "ntkrepro", "sweep", PROBE, "-p", "d", json.dumps(AXES["d"]), "--workers", "1",
             "-q", "--output-dir", str(out)]
-    for k, v in FIXED.items():
+    for k, v in HOLD.items():
         argv += ["--set", k, json.dumps(v)]
     return argv
 
@@ -138,7 +141,7 @@ def test_sigterm_to_sweep_stops_every_process_and_resumes(tmp_path):
     stopped_in = time.monotonic() - t0
     assert proc.returncode == 128 + signal.SIGTERM, text
     assert "Traceback" not in text, text
-    assert text.strip().splitlines()[-1] == f"interrupted: sweep {CLAIM} stopped, 1 of 2 points done, kept", text
+    assert text.strip().splitlines()[-1] == f"interrupted: sweep {PROBE} stopped, 1 of 2 points done, kept", text
     gone, alive = psutil.wait_procs(kids, timeout=20)
     assert not alive, f"left running: {alive}"
     assert stopped_in < 60, f"the sweep took {stopped_in:.0f} s to stop"
@@ -147,6 +150,6 @@ def test_sigterm_to_sweep_stops_every_process_and_resumes(tmp_path):
     assert leftovers == []
     assert not (tmp_path / "d=32").exists() and not (tmp_path / "sweep.json").exists()
     stamp = first.stat().st_mtime
-    summary = sweep(CLAIM, AXES, output_dir=tmp_path, workers=1, fixed=FIXED, progress=False)
+    summary = sweep(PROBE, AXES, output_dir=tmp_path, workers=1, fixed=HOLD, progress=False)
     assert {r["point"]: r["status"] for r in summary["rows"]} == {"d=16": "skipped (unchanged)", "d=32": "done"}
     assert first.stat().st_mtime == stamp
