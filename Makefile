@@ -27,7 +27,7 @@ STAMP := $(VENV)/.ntkrepro-installed
 INSTALLER ?= uv
 UV_VERSION := 0.13.8
 # one target per claim folder (the registry lists the same folders; a test compares them)
-CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/claims/*/claim.py)))
+CLAIMS := $(sort $(patsubst ntkrepro/claims/%/claim.py,%,$(wildcard ntkrepro/claims/[!_]*/claim.py)))
 JOBS ?= 2
 export PYTHONHASHSEED := 0
 
