@@ -114,7 +114,7 @@ PARAMS = ParamSet(
                      break_widths=[256, 512, 1024], param_lr_factors=[0.1, 0.3, 0.9, 1.5, 1.9, 2.5, 3.5, 5.0],
                      run_cnn=True, cnn_n_train=300, cnn_n_test=300, cnn_width=32, cnn_seeds=5, cnn_steps=500,
                      zca_diag_regs=[1e-4, 1e-3, 1e-2, 1e-1], cnn_tuned_n_train=1000, cnn_tuned_n_val=250,
-                     cnn_tuned_n_test=500, cnn_tuned_width=32, cnn_tuned_seeds=5, cnn_tuned_steps=3000,
+                     cnn_tuned_n_test=500, cnn_tuned_width=32, cnn_tuned_seeds=5, cnn_tuned_steps=6000,
                      cnn_tuned_batch=100, cnn_tuned_eval_every=100, cnn_lrs=[3e-3, 1e-2, 3e-2],
                      cnn_l2s=[0.0, 1e-4, 1e-3], cnn_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
                      param_seeds=8, f2_diag_regs=[1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]),

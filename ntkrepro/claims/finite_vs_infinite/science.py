@@ -2,13 +2,14 @@
 
 Every experiment returns plain numbers (for ``results.json``) plus the arrays its figure needs.
 Kernels and solves run in float64; the finite networks train in float32 (full-batch GD in a
-jitted ``lax.scan``, seeds vmapped; the MNIST-1D CNN steps in Python, one seed at a time, because
-XLA:CPU convolutions are slow inside a scan).
+jitted ``lax.scan``, seeds vmapped; the MNIST-1D CNNs run their convolutions as im2col matmuls,
+``cnn.cnn_apply``, because XLA:CPU convolutions are slow inside a scan).
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import jax
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkrepro.data import DATASET_SHAPES, Split, accuracy, agreement, load_split
-from ntkrepro.kernels import (condition_ratio, conv_vec_kernel_fn, fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
+from ntkrepro.kernels import (condition_ratio, conv_vec_kernel_fn, fcn as _fcn, fcn_kernel_fn, gd_mean_prediction, kernel_regression,
                               max_learning_rate, relu_fcn_kernels)
 from ntkrepro.ntk import nt_fcn_ntk
 from ntkrepro.numerics import eps, loglog_fit, loglog_slope, tolerance
@@ -24,10 +25,20 @@ from ntkrepro.params import Params
 from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
 from ntkrepro.io import drop_private, to_jsonable
 from ntkrepro.compat import float32_scope
-from ntkrepro.train import gd_mse_seeds, gd_mse_seeds_stepped, init_seeds
+from ntkrepro.train import gd_mse_seeds, init_seeds
 from ntkrepro.stats import paired_bootstrap
 
 F32 = jnp.float32
+
+# one (init, apply, kernel) per architecture: the jitted training loops take apply as a static argument, so a fresh
+# stax closure per call recompiled the loop for every configuration of the breaking study (rates and L2 are traced)
+fcn = lru_cache(maxsize=64)(_fcn)
+
+
+@lru_cache(maxsize=8)
+def _empirical_ntk_fn(W_std: float, b_std: float) -> Callable:
+    """The jitted empirical NTK of the claim's FCN on (x, params), one per (W_std, b_std) (compiled once per shape)."""
+    return jax.jit(lambda x1, params: nt_fcn_ntk(params, x1, None, W_std, b_std))  # checked against nt
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ def _break_run(split: Split, setup: BreakSetup, width: int, lr: float, wd: float
     key = (jax.random.PRNGKey(setup.seed + 1) if width == setup.width
            else jax.random.fold_in(jax.random.PRNGKey(setup.seed + 1), width))
     p0 = init_seeds(init, key, setup.seeds, x.shape)
-    ntk_fn = jax.jit(lambda x1, params: nt_fcn_ntk(params, x1, None, net.W_std, net.b_std))  # checked against nt
+    ntk_fn = _empirical_ntk_fn(net.W_std, net.b_std)
     x_ntk = x[: setup.n_ntk]
     per_seed = lambda params: [np.asarray(ntk_fn(x_ntk, jax.tree_util.tree_map(lambda a: a[s], params)))  # noqa: E731
                                for s in range(setup.seeds)]
@@ -400,7 +411,7 @@ def empirical_ntk_convergence(split: Split, net: FCN, widths: list[int], n_seeds
     empirical kernel is an average over width units)."""
     x = jnp.asarray(split.x_train[:n_ntk], F32)
     _, theta = kernels(net, np.asarray(split.x_train[:n_ntk], np.float64))
-    ntk_fn = jax.jit(lambda params: nt_fcn_ntk(params, x, None, net.W_std, net.b_std))
+    ntk_fn = lambda params: _empirical_ntk_fn(net.W_std, net.b_std)(x, params)  # noqa: E731
     err = {}
     for w in widths:
         init, _, _ = fcn(w, net.depth, net.W_std, net.b_std)
@@ -522,6 +533,16 @@ def cnn_layers(width: int, W_std: float, b_std: float) -> tuple[Callable, Callab
                        stax.Dense(10, W_std=W_std, b_std=b_std))
 
 
+@lru_cache(maxsize=8)
+def _cnn_ntk_apply(W_std: float, b_std: float) -> Callable:
+    """:func:`cnn_layers`' forward pass (NTK parameterization, stride 1) on stax's parameters without the
+    empty entries of its ReLU and pooling layers, as im2col matmuls; one function object per (W_std, b_std),
+    so the jitted training loop compiles once."""
+    from ntkrepro.claims.finite_vs_infinite.cnn import cnn_apply
+
+    return lambda params, x: cnn_apply(params, x, W_std, b_std, "ntk", strides=(1, 1))
+
+
 def cnn_half(net: FCN, fcn_width: int, cnn_width: int, n_train: int, n_test: int, n_seeds: int, steps: int,
              seed: int) -> dict[str, Any]:
     """F1, both halves, on MNIST-1D (generated offline by ``mnist1d``): the FCN and CNN-GAP kernels
@@ -552,13 +573,15 @@ def cnn_half(net: FCN, fcn_width: int, cnn_width: int, n_train: int, n_test: int
             kte = cnn_gap_kernels(s.x_test, s.x_train, (1, 1), net.W_std, net.b_std)[1]
         out[f"{name}_kernel_accuracy"] = accuracy(kernel_regression(ktr, kte, s.y_train, 0.0), s.labels_test)
         lr = 0.5 * max_learning_rate(ktr, s.n_classes)
-        # float32 for both nets; the CNN traces with x64 off (float32_scope: neural-tangents' Conv would promote
-        # it to float64, 7x slower in make benchmark) and steps in Python (XLA:CPU convolutions are slow in a scan)
+        # float32 for both nets, seeds vmapped in one jitted lax.scan; the CNN draws stax's initial parameters and
+        # runs as im2col matmuls (cnn.cnn_apply, equal to stax's apply in the tests): XLA:CPU convolutions are
+        # slow inside a scan, its matmuls are not
         with float32_scope() if name == "cnn" else nullcontext():
             xj, yj, xtj = _to32(x, s.y_train, xt)
             p0 = init_seeds(init, jax.random.PRNGKey(seed + 11), n_seeds, xj.shape)
-            train = gd_mse_seeds_stepped if name == "cnn" else gd_mse_seeds
-            _, losses, f = train(apply, p0, xj, yj, xtj, lr, steps)
+            if name == "cnn":
+                p0, apply = [q for q in p0 if q != ()], _cnn_ntk_apply(net.W_std, net.b_std)
+            _, losses, f = gd_mse_seeds(apply, p0, xj, yj, xtj, lr, steps)
         acc = np.atleast_1d(accuracy(np.asarray(f, np.float64), s.labels_test))
         out[f"{name}_net_final_train_loss"] = float(np.asarray(losses)[:, -1].mean())
         out[f"{name}_net_finite"] = bool(np.all(np.isfinite(np.asarray(losses))))

@@ -198,6 +198,16 @@ def test_cnn_apply_equals_stax_apply(parameterization):
     assert np.allclose(a, b, atol=1e-12)
 
 
+def test_lazy_cnn_reference_forward_equals_stax_cnn_layers():
+    """The lazy F1-CNN reference trains stax's initial parameters through the shifted-matmul forward pass."""
+    init, apply, _ = E.cnn_layers(6, 1.3, 0.2)
+    params = init(jax.random.PRNGKey(2), (3, 40, 1))[1]
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(3, 40, 1)))
+    mine = E._cnn_ntk_apply(1.3, 0.2)([p for p in params if p != ()], x)
+    assert np.allclose(np.asarray(apply(params, x)), np.asarray(mine), atol=1e-12)
+    assert E._cnn_ntk_apply(1.3, 0.2) is E._cnn_ntk_apply(1.3, 0.2)  # one function: the scan compiles once
+
+
 def test_train_grid_cell_equals_an_optax_adam_loop_with_l2():
     import optax
 
