@@ -627,15 +627,16 @@ _F10_X2_PARAMS = (
     integer("x2_n_train", 20, 1700, "digits training points of X2"),
     integer("x2_n_test", 20, 1700, "digits test points of X2"),
     integer("x2_splits", 2, 100, "random resplits of X2"),
+    integer("x2_members", 1, 64, "randomly augmented draws of the training set in the X2 ensemble"),
     real_list("x2_diag_regs", 0.0, 1e3, "relative ridges chosen on validation in both X2 arms", min_len=2),
 )
 _F10_X2_PROFILES = {
     "smoke": dict(f10_depth=1, f10_widths=[2, 8], f10_n_train=60, f10_n_val=40, f10_n_test=60, f10_seeds=2,
                   f10_steps=20, f10_lr_factors=[0.3, 1.0], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
-                  x2_n_test=200, x2_splits=2, x2_diag_regs=[1e-3, 1e-1]),
+                  x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1]),
     "full": dict(f10_depth=1, f10_widths=[4, 64], f10_n_train=300, f10_n_val=150, f10_n_test=400, f10_seeds=5,
                  f10_steps=200, f10_lr_factors=[0.1, 0.3, 1.0, 2.0], f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-                 x2_n_train=500, x2_n_test=797, x2_splits=6, x2_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
+                 x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5, x2_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
 }
 PARAMS = _dc.replace(PARAMS, params=PARAMS.params + _F10_X2_PARAMS,
                      profiles={k: {**v, **_F10_X2_PROFILES[k]} for k, v in PARAMS.profiles.items()},
@@ -696,13 +697,13 @@ CHECKS = CHECKS + (
               arms=("CNN-VEC NTK predictor", "LCN-VEC NTK predictor"),
               matched=("train / validation / test split", "ridge grid chosen on validation in both arms")),
     CheckSpec("augmentation_ensemble_improves_kernel", "finding",
-              "digits: test accuracy of the mean of the FCN NNGP predictors fitted on the training set and its "
-              "+-1-pixel shifts in x and y, minus the predictor on the original images (each arm's ridge chosen "
-              "on validation) over x2_splits resplits: 90 % corrected resampled t interval above 0 (pass), below "
+              "digits: test accuracy of the mean of the FCN NNGP predictors fitted on x2_members random augmented "
+              "draws of the training set (each image shifted by one of: none, +-1 pixel in x or y), minus the "
+              "predictor on the original images (each arm's ridge chosen on validation) over x2_splits resplits: 90 % corrected resampled t interval above 0 (pass), below "
               "0 (fail), else inconclusive", interval_above(0.0, 0.0), _aug,
               passes_with={"augmentation.ci_low": 0.002, "augmentation.ci_high": 0.01, "augmentation.n_splits": 6},
               fails_with={"augmentation.ci_low": -0.01, "augmentation.ci_high": -0.002, "augmentation.n_splits": 6},
-              finding="X2", smoke_must_pass=False, arms=("shift ensemble (5 kernel predictors)", "single predictor"),
+              finding="X2", smoke_must_pass=False, arms=("shift-augmentation ensemble (x2_members kernel predictors)", "single predictor"),
               matched=("kernel (the claim's FCN NNGP)", "resplits", "ridge grid tuned on validation in both arms"),
               seeds_param="x2_splits"),
 )

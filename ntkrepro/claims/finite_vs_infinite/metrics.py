@@ -514,7 +514,8 @@ class Equivariance(Metrics):
 @dataclass(frozen=True)
 class AugmentationEnsemble(Metrics):
     """X2 over ``n_splits`` resplits of ``dataset``: the single kernel predictor against the mean of the
-    predictors fitted on each shifted copy of the training set (``shifts``: (dy, dx) pixels), per-split test
+    predictors fitted on ``members`` random augmented draws of the training set (each image shifted by one of
+    ``shifts``, (dy, dx) pixels, drawn uniformly and independently), per-split test
     accuracies and ridges chosen on validation; ensemble - single mean with its 90 % corrected resampled t
     interval."""
 
@@ -524,6 +525,7 @@ class AugmentationEnsemble(Metrics):
     n_test: int
     kernel: str
     shifts: list[list[int]]
+    members: int
     form: str
     mean_diff: float
     ci_low: float

@@ -80,6 +80,8 @@ def test_shift_images():
     x = np.arange(16.0).reshape(1, 16)
     s = A.shift_images(x, (4, 4), 1, 0, -1.0).reshape(4, 4)
     assert (s[0] == -1).all() and (s[1:] == x.reshape(4, 4)[:3]).all()
+    draw = A.augment(np.vstack([x, x]), (4, 4), A.SHIFTS_1PX, np.array([0, 1]), -1.0)
+    assert (draw[0] == x[0]).all() and (draw[1] == s.reshape(16)).all()
     back = A.shift_images(A.shift_images(x, (4, 4), 0, 1, 0.0), (4, 4), 0, -1, 0.0).reshape(4, 4)
     assert (back[:, :3] == x.reshape(4, 4)[:, :3]).all()
 
@@ -93,9 +95,11 @@ def test_shift_ensemble_of_shift_invariant_inputs_is_the_single_predictor():
     y = rng.normal(size=(12, 3))
     kfn = lambda a, b: (a @ (a if b is None else b).T + 1.0) ** 2  # noqa: E731
     # a one-image training set whose background (fill) is its own value: every shift leaves it unchanged
-    fill_fixed = [A.ensemble_outputs(kfn, x[i:i + 1], y[i:i + 1], xt, sh, (4, 4), float(x[i, 0]), [1e-2])
-                  for i in range(3) for sh in (((0, 0),), A.SHIFTS_1PX)]
-    for single, ens in zip(fill_fixed[::2], fill_fixed[1::2]):
+    for i in range(3):
+        xi, yi, fill = x[i:i + 1], y[i:i + 1], float(x[i, 0])
+        single = A.ensemble_outputs(kfn, xi, yi, xt, [np.zeros(1, int)], A.SHIFTS_1PX, (4, 4), fill, [1e-2])
+        draws = [np.array([j]) for j in range(len(A.SHIFTS_1PX))]
+        ens = A.ensemble_outputs(kfn, xi, yi, xt, draws, A.SHIFTS_1PX, (4, 4), fill, [1e-2])
         np.testing.assert_allclose(ens, single, rtol=1e-12)
 
 
@@ -105,8 +109,11 @@ def test_shift_ensemble_differs_on_real_images():
     s = load_split("digits", 40, 20, 0)
     kfn = lambda a, b: a @ (a if b is None else b).T / a.shape[1] + 1.0  # noqa: E731
     fill = float(s.x_train.min())
-    one = A.ensemble_outputs(kfn, s.x_train, s.y_train, s.x_test, ((0, 0),), (8, 8), fill, [1e-2])
-    ens = A.ensemble_outputs(kfn, s.x_train, s.y_train, s.x_test, A.SHIFTS_1PX, (8, 8), fill, [1e-2])
+    rng = np.random.default_rng(0)
+    one = A.ensemble_outputs(kfn, s.x_train, s.y_train, s.x_test, [np.zeros(40, int)], A.SHIFTS_1PX, (8, 8), fill,
+                             [1e-2])
+    ens = A.ensemble_outputs(kfn, s.x_train, s.y_train, s.x_test, [rng.integers(0, 5, 40) for _ in range(3)],
+                             A.SHIFTS_1PX, (8, 8), fill, [1e-2])
     assert np.abs(one - ens).max() > 1e-3
 
 
@@ -139,7 +146,7 @@ def _synthetic_record():
            "nets": {w: {"cnn": arm, "lcn": arm, "advantage": iv} for w in ("4", "64")},
            "advantage_narrow_minus_wide": {**iv, "n_test": 400, "method": "paired bootstrap"}, "architecture": "x"}
     aug = {"dataset": "digits", "n_splits": 6, "n_train": 500, "n_test": 797, "kernel": "fcn", "shifts": [[0, 0]],
-           "form": "mean", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "mde": 0.02,
+           "members": 5, "form": "mean", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "mde": 0.02,
            "single_accuracy": [0.98] * 6, "ensemble_accuracy": [0.98] * 6, "single_diag_reg": [1e-3] * 6,
            "ensemble_diag_reg": [1e-3] * 6, "diag_reg_grid": [1e-4, 1e-3, 1e-2], "wins": 0, "ties": 6}
     return {**res["metrics"], "equivariance": eqv, "augmentation": aug}, res["parameters"]
