@@ -621,8 +621,8 @@ _F10_X2_PARAMS = (
     integer("f10_n_test", 20, 2000, "MNIST-1D test points of F10"),
     integer("f10_seeds", 2, 32, "seeds of each F10 network (vmapped)"),
     integer("f10_steps", 1, 100_000, "full-batch GD steps of the F10 networks"),
-    real_list("f10_lr_factors", 1e-3, 8.0, "F10 rates in units of the infinite-width NTK's lr_max (chosen on "
-              "validation per architecture and width)", min_len=2),
+    real_list("f10_lr_factors", 1e-3, 8.0, "F10 rates in units of each network's own largest stable rate "
+              "2nk/lambda_max (empirical NTK at init; chosen on validation per architecture and width)", min_len=2),
     real_list("f10_diag_regs", 0.0, 1e3, "relative ridges of the F10 kernels (chosen on validation)", min_len=2),
     integer("x2_n_train", 20, 1700, "digits training points of X2"),
     integer("x2_n_test", 20, 1700, "digits test points of X2"),
@@ -646,7 +646,7 @@ _F10_STATEMENT = ("Equivariance of CNNs is only beneficial for narrow networks f
                   "on MNIST-1D: a CNN-VEC (stax.Conv, Flatten readout) against a locally connected network of the "
                   "same shape (stax.ConvLocal), whose infinite-width kernels coincide, and finite networks of both "
                   "at a narrow and a wide width trained alike (NTK parameterization, full-batch GD, rate chosen on "
-                  "validation)")
+                  "validation in units of each network's own largest stable rate)")
 FINDINGS = tuple(
     _dc.replace(f, statement=_F10_STATEMENT, not_run_reason="") if f.id == "F10"
     else _dc.replace(f, not_run_reason="") if f.id == "X2" else f for f in FINDINGS)
@@ -671,7 +671,8 @@ def _with_did(v, lo, hi):
 
 _F10_ARMS = ("CNN-VEC (stax.Conv: shared filters)", "LCN-VEC (stax.ConvLocal: filters per position)")
 _F10_MATCHED = ("architecture shape (depth, width, filter 5, SAME, Flatten readout, NTK parameterization)",
-                "training (full-batch GD on the MSE, steps, rate grid in units of the shared kernel's lr_max)",
+                "training (full-batch GD on the MSE, steps, rate grid in units of each network's own largest stable "
+                "rate, chosen on validation)",
                 "train / validation / test split", "test points (paired)")
 CHECKS = CHECKS + (
     CheckSpec("lcn_kernel_equals_cnn_kernel", "implementation",

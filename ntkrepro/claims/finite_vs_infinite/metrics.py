@@ -432,8 +432,10 @@ class EquivarianceKernelArm(Metrics):
 class EquivarianceNetArm(Metrics):
     """One architecture at one width: the rate factor (x lr_max) chosen on validation (mean over seeds), that
     validation accuracy, test accuracy mean and per seed, final training loss (mean over seeds), whether every
-    chosen run stayed finite, and the validation accuracy per rate of the grid (-1: a diverged run)."""
+    chosen run stayed finite, and the validation accuracy per rate of the grid (-1: a diverged run). ``lr_max``:
+    the network's own largest stable rate 2mk / lambda_max (empirical NTK at init), the rates' unit."""
 
+    lr_max: float
     lr_factor: float
     val_accuracy: float
     accuracy_mean: float

@@ -135,7 +135,7 @@ def _synthetic_record():
     from ntkrepro.io import read_json
 
     res = read_json(CLAIMS["finite_vs_infinite"].default_output_dir("full") / "results.json")
-    arm = {"lr_factor": 0.3, "val_accuracy": 0.5, "accuracy_mean": 0.5, "accuracy_per_seed": [0.5] * 5,
+    arm = {"lr_max": 20.0, "lr_factor": 0.3, "val_accuracy": 0.5, "accuracy_mean": 0.5, "accuracy_per_seed": [0.5] * 5,
            "final_train_loss": 0.1, "finite": True, "val_accuracy_per_lr": [0.4, 0.5, 0.45, -1.0]}
     iv = {"mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "n": 5, "se": 0.01, "mde": 0.03}
     eqv = {"dataset": "mnist1d", "n_train": 300, "n_val": 150, "n_test": 400, "depth": 1, "readout": "flatten",
