@@ -323,6 +323,13 @@ zca_acc, zre, zre_conv
 # (`equivariance_helps_narrow_more`) **and** the kernel-limit advantage lies within one accuracy point of 0
 # (`equivariance_kernel_advantage_nil`); an interval below 0 or a kernel advantage outside the band fails it; a
 # straddle, fewer than 5 seeds, or a rate chosen at the edge of its grid is inconclusive.
+#
+# gate added after a run: f10_every_arm_learns (premise): the first full run's narrow CNN (width 4) stayed at chance
+# (0.105 test accuracy, training loss at the constant predictor's) at every rate that did not diverge, so the
+# difference of differences (−0.17, interval wholly below 0) measured a network that did not train, not
+# equivariance. Every finite arm must now beat chance (0.1) by 5 points, else F10 is inconclusive.
+# Grids extended after that run (a choice at the edge): `f10_lr_factors` to 4 (the narrow LCN chose 2.0, the top) and
+# `x2_diag_regs` down to 1e-7 (the single predictor chose 1e-5, the bottom, on one resplit); not rerun since.
 
 # %%
 from ntkrepro.claims.finite_vs_infinite import augment as A, equivariance as Q

@@ -635,8 +635,9 @@ _F10_X2_PROFILES = {
                   f10_steps=20, f10_lr_factors=[0.3, 1.0], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
                   x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1]),
     "full": dict(f10_depth=1, f10_widths=[4, 64], f10_n_train=300, f10_n_val=150, f10_n_test=400, f10_seeds=5,
-                 f10_steps=200, f10_lr_factors=[0.1, 0.3, 1.0, 2.0], f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-                 x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5, x2_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
+                 f10_steps=200, f10_lr_factors=[0.1, 0.3, 1.0, 2.0, 4.0], f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                 x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5,
+                 x2_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
 }
 PARAMS = _dc.replace(PARAMS, params=PARAMS.params + _F10_X2_PARAMS,
                      profiles={k: {**v, **_F10_X2_PROFILES[k]} for k, v in PARAMS.profiles.items()},
@@ -697,6 +698,13 @@ CHECKS = CHECKS + (
               fails_with={"equivariance.kernel_advantage": 0.05}, finding="F10",
               arms=("CNN-VEC NTK predictor", "LCN-VEC NTK predictor"),
               matched=("train / validation / test split", "ridge grid chosen on validation in both arms")),
+    CheckSpec("f10_every_arm_learns", "premise",
+              "smallest test accuracy among the four finite F10 arms (CNN and LCN, narrow and wide; mean over seeds) "
+              "minus chance (0.1): above 0.05, else a comparison with an arm that did not train decides nothing "
+              "(declared after the first full run, where the narrow CNN stayed at chance)", above(0.05),
+              lambda m, P: min(getattr(r, a).accuracy_mean for r in _eqv(m).nets.values() for a in ("cnn", "lcn")) - 0.1,
+              passes_with={"equivariance.nets.*.cnn.accuracy_mean": 0.3, "equivariance.nets.*.lcn.accuracy_mean": 0.3},
+              fails_with={"equivariance.nets.*.cnn.accuracy_mean": 0.105}, finding="F10", smoke_must_pass=False),
     CheckSpec("augmentation_ensemble_improves_kernel", "finding",
               "digits: test accuracy of the mean of the FCN NNGP predictors fitted on x2_members random augmented "
               "draws of the training set (each image shifted by one of: none, +-1 pixel in x or y), minus the "

@@ -152,7 +152,7 @@ def _synthetic_record():
     return {**res["metrics"], "equivariance": eqv, "augmentation": aug}, res["parameters"]
 
 
-NEW_CHECKS = ["lcn_kernel_equals_cnn_kernel", "equivariance_helps_narrow_more", "equivariance_kernel_advantage_nil",
+NEW_CHECKS = ["lcn_kernel_equals_cnn_kernel", "f10_every_arm_learns", "equivariance_helps_narrow_more", "equivariance_kernel_advantage_nil",
               "augmentation_ensemble_improves_kernel"]
 
 
