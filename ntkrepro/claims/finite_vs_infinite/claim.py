@@ -590,3 +590,176 @@ CLAIM = Claim(
                    "is used as a target."),
     sweep_map={"axes": {"lr_factor": [0.1, 0.25, 0.5, 0.9]}, "fixed": {}},  # rate / largest stable rate
 )
+
+
+# ============================================================================= F10 and X2 (issue 29, items 6-7)
+# Appended: new parameters, findings made testable, checks and choices; PARAMS and CLAIM are rebuilt below.
+import dataclasses as _dc  # noqa: E402
+
+
+def _rules_f10_x2(p: Params) -> None:
+    require(len(p.f10_widths) == 2 and p.f10_widths[0] < p.f10_widths[1], "f10_widths",
+            "must be [narrow, wide] with narrow < wide")
+    n = p.f10_n_train + p.f10_n_val + p.f10_n_test
+    require(n <= DATASET_SIZES["mnist1d"], "f10_n_train",
+            f"f10_n_train + f10_n_val + f10_n_test = {n} exceeds MNIST-1D's {DATASET_SIZES['mnist1d']}")
+    require(p.x2_n_train + p.x2_n_test <= DATASET_SIZES["digits"], "x2_n_train",
+            f"x2_n_train + x2_n_test = {p.x2_n_train + p.x2_n_test} exceeds the {DATASET_SIZES['digits']} digits")
+    require(int(0.8 * p.x2_n_train) < p.x2_n_train, "x2_n_train", "leaves no validation split (needs >= 5)")
+
+
+def _all_rules(p: Params) -> None:
+    _rules(p)
+    _rules_f10_x2(p)
+
+
+_F10_X2_PARAMS = (
+    integer("f10_depth", 1, 4, "conv layers of the CNN-VEC / LCN-VEC of F10"),
+    int_list("f10_widths", 1, 1024, "[narrow, wide] channels of the F10 networks", min_len=2),
+    integer("f10_n_train", 20, 4000, "MNIST-1D training points of F10"),
+    integer("f10_n_val", 10, 2000, "MNIST-1D validation points of F10 (rate and ridge choices)"),
+    integer("f10_n_test", 20, 2000, "MNIST-1D test points of F10"),
+    integer("f10_seeds", 2, 32, "seeds of each F10 network (vmapped)"),
+    integer("f10_steps", 1, 100_000, "full-batch GD steps of the F10 networks"),
+    real_list("f10_lr_factors", 1e-3, 8.0, "F10 rates in units of each network's own largest stable rate "
+              "2nk/lambda_max (empirical NTK at init; chosen on validation per architecture and width)", min_len=2),
+    real_list("f10_diag_regs", 0.0, 1e3, "relative ridges of the F10 kernels (chosen on validation)", min_len=2),
+    integer("x2_n_train", 20, 1700, "digits training points of X2"),
+    integer("x2_n_test", 20, 1700, "digits test points of X2"),
+    integer("x2_splits", 2, 100, "random resplits of X2"),
+    integer("x2_members", 1, 64, "randomly augmented draws of the training set in the X2 ensemble"),
+    real_list("x2_diag_regs", 0.0, 1e3, "relative ridges chosen on validation in both X2 arms", min_len=2),
+)
+_F10_X2_PROFILES = {
+    "smoke": dict(f10_depth=1, f10_widths=[2, 8], f10_n_train=60, f10_n_val=40, f10_n_test=60, f10_seeds=2,
+                  f10_steps=20, f10_lr_factors=[0.3, 1.0], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
+                  x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1]),
+    "full": dict(f10_depth=1, f10_widths=[4, 64], f10_n_train=300, f10_n_val=150, f10_n_test=400, f10_seeds=5,
+                 f10_steps=200, f10_lr_factors=[0.1, 0.3, 1.0, 2.0, 4.0], f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                 x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5,
+                 x2_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
+}
+PARAMS = _dc.replace(PARAMS, params=PARAMS.params + _F10_X2_PARAMS,
+                     profiles={k: {**v, **_F10_X2_PROFILES[k]} for k, v in PARAMS.profiles.items()},
+                     rules=_all_rules)
+
+_F10_STATEMENT = ("Equivariance of CNNs is only beneficial for narrow networks far from the kernel regime. Tested "
+                  "on MNIST-1D: a CNN-VEC (stax.Conv, Flatten readout) against a locally connected network of the "
+                  "same shape (stax.ConvLocal), whose infinite-width kernels coincide, and finite networks of both "
+                  "at a narrow and a wide width trained alike (NTK parameterization, full-batch GD, rate chosen on "
+                  "validation in units of each network's own largest stable rate)")
+FINDINGS = tuple(
+    _dc.replace(f, statement=_F10_STATEMENT, not_run_reason="") if f.id == "F10"
+    else _dc.replace(f, not_run_reason="") if f.id == "X2" else f for f in FINDINGS)
+
+
+def _eqv(m):
+    return _ran(m.equivariance, "equivariance")
+
+
+def _did(m, P):
+    return _eqv(m).advantage_narrow_minus_wide.to_json()
+
+
+def _aug(m, P):
+    return _resampled(_ran(m.augmentation, "augmentation"))
+
+
+def _with_did(v, lo, hi):
+    return {**v, "advantage_narrow_minus_wide": {**v["advantage_narrow_minus_wide"], "mean_diff": (lo + hi) / 2,
+                                                  "ci_low": lo, "ci_high": hi, "n": 5}}
+
+
+_F10_ARMS = ("CNN-VEC (stax.Conv: shared filters)", "LCN-VEC (stax.ConvLocal: filters per position)")
+_F10_MATCHED = ("architecture shape (depth, width, filter 5, SAME, Flatten readout, NTK parameterization)",
+                "training (full-batch GD on the MSE, steps, rate grid in units of each network's own largest stable "
+                "rate, chosen on validation)",
+                "train / validation / test split", "test points (paired)")
+CHECKS = CHECKS + (
+    CheckSpec("lcn_kernel_equals_cnn_kernel", "implementation",
+              "largest |K_CNN - K_LCN| / max |K_CNN| over the train and evaluation NTK matrices of F10 (Flatten "
+              "readout: the two infinite-width kernels coincide, Novak et al. 2019), float64",
+              below(tolerance(np.float64, 1.0, safety=1e6)), lambda m, P: _eqv(m).kernel_relative_difference,
+              passes_with={"equivariance.kernel_relative_difference": 0.0},
+              fails_with={"equivariance.kernel_relative_difference": 1e-3}),
+    CheckSpec("equivariance_helps_narrow_more", "finding",
+              "MNIST-1D: (CNN - LCN test accuracy at the narrow width) - (CNN - LCN at the wide width), finite "
+              "networks trained alike: 90 % paired bootstrap interval over seeds and test points above 0 (pass), "
+              "below 0 (fail), else inconclusive", interval_above(0.0, 0.0), _did,
+              passes_with={"equivariance": lambda v: _with_did(v, 0.01, 0.05)},
+              fails_with={"equivariance": lambda v: _with_did(v, -0.05, -0.01)}, finding="F10",
+              smoke_must_pass=False, arms=("narrow-width advantage", "wide-width advantage"),
+              matched=_F10_MATCHED, seeds_param="f10_seeds"),
+    CheckSpec("equivariance_kernel_advantage_nil", "finding",
+              "MNIST-1D: CNN-VEC NTK minus LCN-VEC NTK test accuracy at infinite time (each ridge chosen on "
+              "validation): within the effect of interest (one accuracy point) of 0, the kernel regime where "
+              "equivariance brings nothing", between(-0.01, 0.01), lambda m, P: _eqv(m).kernel_advantage,
+              passes_with={"equivariance.kernel_advantage": 0.0},
+              fails_with={"equivariance.kernel_advantage": 0.05}, finding="F10",
+              arms=("CNN-VEC NTK predictor", "LCN-VEC NTK predictor"),
+              matched=("train / validation / test split", "ridge grid chosen on validation in both arms")),
+    CheckSpec("f10_every_arm_learns", "premise",
+              "smallest test accuracy among the four finite F10 arms (CNN and LCN, narrow and wide; mean over seeds) "
+              "minus chance (0.1): above 0.05, else a comparison with an arm that did not train decides nothing "
+              "(declared after the first full run, where the narrow CNN stayed at chance)", above(0.05),
+              lambda m, P: min(getattr(r, a).accuracy_mean for r in _eqv(m).nets.values() for a in ("cnn", "lcn")) - 0.1,
+              passes_with={"equivariance.nets.*.cnn.accuracy_mean": 0.3, "equivariance.nets.*.lcn.accuracy_mean": 0.3},
+              fails_with={"equivariance.nets.*.cnn.accuracy_mean": 0.105}, finding="F10", smoke_must_pass=False),
+    CheckSpec("augmentation_ensemble_improves_kernel", "finding",
+              "digits: test accuracy of the mean of the FCN NNGP predictors fitted on x2_members random augmented "
+              "draws of the training set (each image shifted by one of: none, +-1 pixel in x or y), minus the "
+              "predictor on the original images (each arm's ridge chosen on validation) over x2_splits resplits: 90 % corrected resampled t interval above 0 (pass), below "
+              "0 (fail), else inconclusive", interval_above(0.0, 0.0), _aug,
+              passes_with={"augmentation.ci_low": 0.002, "augmentation.ci_high": 0.01, "augmentation.n_splits": 6},
+              fails_with={"augmentation.ci_low": -0.01, "augmentation.ci_high": -0.002, "augmentation.n_splits": 6},
+              finding="X2", smoke_must_pass=False, arms=("shift-augmentation ensemble (x2_members kernel predictors)", "single predictor"),
+              matched=("kernel (the claim's FCN NNGP)", "resplits", "ridge grid tuned on validation in both arms"),
+              seeds_param="x2_splits"),
+)
+
+
+def _f10_rate_choice(arch, which):
+    def chosen(m, P):
+        e = _eqv(m)
+        return getattr(e.nets[str(e.widths[0 if which == "narrow" else 1])], arch).lr_factor
+    return ChoiceSpec(f"lr_factor ({arch.upper()}, {which} width)", f"finite {arch.upper()}-VEC",
+                      lambda m, P: P["f10_lr_factors"], chosen,
+                      "validation split (mean accuracy over seeds; diverged runs never chosen)", ("F10",))
+
+
+CHOICES = CHOICES + (
+    _f10_rate_choice("cnn", "narrow"), _f10_rate_choice("lcn", "narrow"),
+    _f10_rate_choice("cnn", "wide"), _f10_rate_choice("lcn", "wide"),
+    ChoiceSpec("diag_reg (CNN-VEC kernel, F10)", "CNN-VEC NTK", lambda m, P: P["f10_diag_regs"],
+               lambda m, P: _eqv(m).kernel_cnn.diag_reg, "validation split (accuracy)", ("F10",)),
+    ChoiceSpec("diag_reg (LCN-VEC kernel, F10)", "LCN-VEC NTK", lambda m, P: P["f10_diag_regs"],
+               lambda m, P: _eqv(m).kernel_lcn.diag_reg, "validation split (accuracy)", ("F10",)),
+    ChoiceSpec("diag_reg (single predictor, X2)", "single predictor", lambda m, P: P["x2_diag_regs"],
+               lambda m, P: _ran(m.augmentation, "augmentation").single_diag_reg,
+               "a validation split of each resplit's training set (one value per resplit)", ("X2",)),
+    ChoiceSpec("diag_reg (shift ensemble, X2)", "shift ensemble", lambda m, P: P["x2_diag_regs"],
+               lambda m, P: _ran(m.augmentation, "augmentation").ensemble_diag_reg,
+               "a validation split of each resplit's training set (one value per resplit)", ("X2",)),
+)
+
+
+def with_f10_x2(metrics: FiniteVsInfiniteMetrics, equivariance: dict | None,
+                augmentation: dict | None) -> FiniteVsInfiniteMetrics:
+    """The typed record with F10's and X2's results attached (None: the section did not run)."""
+    from ntkrepro.io import to_jsonable
+
+    data = metrics.to_json()
+    for key, part in (("equivariance", equivariance), ("augmentation", augmentation)):
+        if part is not None:
+            data[key] = to_jsonable(part)
+    return FiniteVsInfiniteMetrics.from_json(data)
+
+
+def f10_x2_interval_rows(m) -> list:
+    """The F10 and X2 rows for the ``intervals`` figure (appended to :func:`interval_rows`'s)."""
+    return [("F10", "(CNN − LCN) narrow − (CNN − LCN) wide, MNIST-1D",
+             _eqv(m).advantage_narrow_minus_wide.to_json() if m.equivariance is not None else None),
+            ("X2", "shift ensemble − single kernel, digits resplits", _json(m.augmentation))]
+
+
+CLAIM = _dc.replace(CLAIM, params=PARAMS, findings=FINDINGS, checks=CHECKS, choices=CHOICES)

@@ -405,6 +405,8 @@ class FiniteVsInfiniteMetrics(Metrics):
     empirical_ntk_relative_error: dict[str, float]
     zca_reposed: ZcaReposed | None = optional()
     zca_reposed_conv: ZcaReposed | None = optional()
+    equivariance: Equivariance | None = optional()  # F10 (issue 29)
+    augmentation: AugmentationEnsemble | None = optional()  # X2 (issue 29)
 
     def largest_width(self, widths: list[int]) -> WidthRow:
         """The width-sweep row of the largest of ``widths`` (the claim's increasing ``widths`` parameter)."""
@@ -413,3 +415,128 @@ class FiniteVsInfiniteMetrics(Metrics):
     def nngp_vs_ntk_rows(self) -> list[NngpVsNtk]:
         """The F2 comparisons this run made (the claim's data set, then MNIST-1D when it ran)."""
         return [self.nngp_vs_ntk] + ([self.nngp_vs_ntk_mnist1d] if self.nngp_vs_ntk_mnist1d is not None else [])
+
+
+# ----------------------------------------------------------------------------- F10 (issue 29)
+@dataclass(frozen=True)
+class EquivarianceKernelArm(Metrics):
+    """One architecture's infinite-width NTK predictor (infinite time): ridge chosen on validation, its
+    validation and test accuracy."""
+
+    diag_reg: float
+    val_accuracy: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class EquivarianceNetArm(Metrics):
+    """One architecture at one width: the rate factor (x lr_max) chosen on validation (mean over seeds), that
+    validation accuracy, test accuracy mean and per seed, final training loss (mean over seeds), whether every
+    chosen run stayed finite, and the validation accuracy per rate of the grid (-1: a diverged run). ``lr_max``:
+    the network's own largest stable rate 2mk / lambda_max (empirical NTK at init), the rates' unit."""
+
+    lr_max: float
+    lr_factor: float
+    val_accuracy: float
+    accuracy_mean: float
+    accuracy_per_seed: list[float]
+    final_train_loss: float
+    finite: bool
+    val_accuracy_per_lr: list[float]
+
+
+@dataclass(frozen=True)
+class BootInterval(Metrics):
+    """A paired bootstrap interval over seeds and test points: mean, 90 % [ci_low, ci_high], ``n`` seeds,
+    bootstrap standard error ``se``, minimum detectable effect ``mde``."""
+
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    n: int
+    se: float
+    mde: float
+
+
+@dataclass(frozen=True)
+class EquivarianceWidth(Metrics):
+    """One width: the CNN and LCN arms and the CNN - LCN test accuracy advantage."""
+
+    cnn: EquivarianceNetArm
+    lcn: EquivarianceNetArm
+    advantage: BootInterval
+
+
+@dataclass(frozen=True)
+class DidInterval(Metrics):
+    """(CNN - LCN at the narrow width) - (CNN - LCN at the wide width): paired bootstrap over seeds and test
+    points."""
+
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    n: int
+    se: float
+    mde: float
+    n_test: int
+    method: str
+
+
+@dataclass(frozen=True)
+class Equivariance(Metrics):
+    """F10 on MNIST-1D: CNN-VEC (``stax.Conv``) against LCN-VEC (``stax.ConvLocal``), Flatten readout, NTK
+    parameterization. Kernel half: each NTK predictor with its ridge chosen on validation
+    (``kernel_cnn`` / ``kernel_lcn``), their accuracy difference ``kernel_advantage`` and the largest
+    relative entry difference of the two kernel matrices (0 in exact arithmetic). Finite half: ``nets`` keyed
+    by width (narrow, wide), and the narrow-minus-wide advantage interval."""
+
+    dataset: str
+    n_train: int
+    n_val: int
+    n_test: int
+    depth: int
+    readout: str
+    kernel: str
+    widths: list[int]
+    n_seeds: int
+    steps: int
+    lr_max: float
+    lr_factor_grid: list[float]
+    diag_reg_grid: list[float]
+    kernel_relative_difference: float
+    kernel_cnn: EquivarianceKernelArm
+    kernel_lcn: EquivarianceKernelArm
+    kernel_advantage: float
+    nets: dict[str, EquivarianceWidth]
+    advantage_narrow_minus_wide: DidInterval
+    architecture: str
+
+
+# ----------------------------------------------------------------------------- X2 (issue 29)
+@dataclass(frozen=True)
+class AugmentationEnsemble(Metrics):
+    """X2 over ``n_splits`` resplits of ``dataset``: the single kernel predictor against the mean of the
+    predictors fitted on ``members`` random augmented draws of the training set (each image shifted by one of
+    ``shifts``, (dy, dx) pixels, drawn uniformly and independently), per-split test
+    accuracies and ridges chosen on validation; ensemble - single mean with its 90 % corrected resampled t
+    interval."""
+
+    dataset: str
+    n_splits: int
+    n_train: int
+    n_test: int
+    kernel: str
+    shifts: list[list[int]]
+    members: int
+    form: str
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    mde: float
+    single_accuracy: list[float]
+    ensemble_accuracy: list[float]
+    single_diag_reg: list[float]
+    ensemble_diag_reg: list[float]
+    diag_reg_grid: list[float]
+    wins: int
+    ties: int
