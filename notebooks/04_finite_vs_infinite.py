@@ -385,7 +385,7 @@ run.conclude(metrics);
 #
 # The verdict, the findings table and the reading above are generated from this run's numbers; every gate is
 # declared in `ntkrepro/claims/finite_vs_infinite/claim.py`. The findings are the notes' F1-F10 (the abstract's
-# order); those this notebook does not test (F9, F10; F1-CNN outside the full profile) are listed as `not run`. What
+# order); those this notebook does not test (F9; F1-CNN, F10 and X2 outside the full profile) are listed as `not run`. What
 # would falsify each tested finding:
 #
 # - **F1** (FCN half): single finite networks not below the NTK predictor by more than 2 s.e.m.
@@ -420,17 +420,15 @@ run.conclude(metrics);
 # ungated reference. `tuned_cnn_beats_tuned_kernel` poses the comparison as the paper does (issue 29).
 #
 # **Not tested in this version (declared `not run`, with the reason in the findings table):** F9 (non-monotonic width
-# dependence: exploratory, the width sweep's accuracies are reported and plotted), F10 (CNN against locally
-# connected networks, `stax.ConvLocal`), and the abstract's three further contributions: layer-wise L2 scaling for
-# the standard parameterization (X1), kernel ensembling over data augmentation (X2), and state-of-the-art CIFAR-10
-# kernels (X3: CIFAR-10 is not installable offline).
+# dependence: exploratory, the width sweep's accuracies are reported and plotted), and two of the abstract's further
+# contributions: layer-wise L2 scaling for the standard parameterization (X1) and state-of-the-art CIFAR-10 kernels
+# (X3: CIFAR-10 is not installable offline).
 #
 # The `intervals` figure puts every interval-gated comparison of the run side by side.
 
 # %% [markdown]
-# **F10 and X2 (issue 29), now tested.** The list above predates them: F10 (CNN against a locally connected
-# network, sections 7) and X2 (kernel ensembling over ±1-pixel shifts, section 8) are now gated. What would falsify
-# them:
+# **F10 and X2 (issue 29).** F10 (CNN against a locally connected network, section 7) and X2 (kernel ensembling over
+# ±1-pixel shifts, section 8) are gated in the full profile. What would falsify them:
 #
 # - **F10**: the interval of (CNN − LCN at the narrow width) − (CNN − LCN at the wide width) lying below 0, or the
 #   kernel-limit advantage (CNN-VEC NTK − LCN-VEC NTK, ridges tuned on validation) outside ±1 accuracy point.
