@@ -6,7 +6,7 @@
 - ``CLAIM``/``FIXED``: tiny parameters of the fastest paper claim, for tests that need a paper claim's
   parameter rules (e.g. a sweep point that fails validation) or its jax path.
 """
-PROBE = "_probe"
+from ntkrepro.scaffold import PROBE_ID as PROBE  # one name for the probe: scaffold writes it
 HOLD = {"hold_s": 4.0}
 CLAIM = "factorized_ntk"
 FIXED = {"n": 8, "m": 64, "m_list": [16, 64], "k_list": [2, 4], "steps": 10, "n_draws": 2, "bench_batch": 8,
