@@ -227,7 +227,8 @@ run.save(F.equal_compute(ec, P.eps), "equal_compute")
 # counted (a seed that never reaches $\varepsilon$ enters at its budget, a lower bound, and only where that bound
 # cannot favour the finding). F3 reads the growth of the benefit from the smallest $d/n<1$ where the factorization
 # reduces the dimension ($k<d$) and the dense arm reached $\varepsilon$, to $d=n$; `dn_peak` says where the benefit
-# peaks.
+# peaks, over the points with $k<d$ (in the record at f580f12 it still counted the fixed-$k$ point $d/n=0.25$, where
+# $k=d$; the figure marks such a point with a ring).
 #
 # *Protocol change after the record at 9b40dec (a referee's point, recorded here).* The fixed-$k$ series caps $k$ at
 # $d$, so at $d/n=0.25$ ($d=16$, `dn_fixed_k` $=16$) it had $k=d$: the square Gaussian $J$ projects nothing away and

@@ -141,7 +141,10 @@ def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> di
     (default 0.90); the per-seed spread is assumed to stay the same as n grows, so the standard error
     falls as 1/sqrt(n). For a corrected resampled t (overlapping resplits) the standard error has a floor
     (sd sqrt(n_test/n_train)), so ``seeds_to_decide`` is then a lower bound. The interval's n is read
-    from ``n`` (or ``n_splits``)."""
+    from ``n`` (or ``n_splits``). A paired bootstrap over seeds and test points (a row with ``se_seeds``,
+    ``se_points`` and ``n_test``) has a floor too, its test-set sampling error: ``seeds_to_decide`` then
+    counts it (:func:`ntkrepro.stats.seeds_to_decide_with_floor`), and where the floor alone is too large
+    it is None and ``note`` (added to the row's reason) says how many test points would be needed."""
     from ntkrepro import stats  # scipy: imported only when an interval is inconclusive
 
     n = value.get("n", value.get("n_splits"))
@@ -155,11 +158,22 @@ def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> di
     if effect == 0:
         mean = value.get("mean_diff", value.get("mean"))
         effect = abs(mean - gate.bound) if _finite(mean) else float("nan")
-    need = stats.seeds_to_decide(effect, se, n, level, min_n=max(spec.required_seeds or 2, 2))
+    note = None
+    floor = value.get("se_points")
+    if _finite(floor) and _finite(value.get("se_seeds")) and isinstance(value.get("n_test"), int):
+        need, points = stats.seeds_to_decide_with_floor(effect, value["se_seeds"], floor, n, value["n_test"], level,
+                                                        min_n=max(spec.required_seeds or 2, 2))
+        if points is not None:
+            note = (f"the test-set sampling error alone (se {floor:.3g} on {value['n_test']} test points) is "
+                    f"too large for an effect of {effect:.3g}: no number of seeds decides it; at least "
+                    f"{points} test points would be needed")
+    else:
+        need = stats.seeds_to_decide(effect, se, n, level, min_n=max(spec.required_seeds or 2, 2))
     knob = spec.seeds_param or (claim.seeds_param if claim is not None else "")
     cmd = (f"python -m ntkrepro run {claim.id} --profile full -p {knob} {need}"
            if (knob and need is not None and claim is not None) else None)
-    return {"mde": mde if math.isfinite(mde) else None, "seeds_to_decide": need, "decide_command": cmd}
+    out = {"mde": mde if math.isfinite(mde) else None, "seeds_to_decide": need, "decide_command": cmd}
+    return {**out, "note": note} if note else out
 
 
 def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[str, Any],
@@ -220,6 +234,8 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
                 reason = "the interval straddles the gate: the test cannot decide at this size"
             if outcome == "inconclusive":
                 power = _power(spec, iv, claim)
+                if "note" in power:
+                    reason += f"; {power.pop('note')}"
     else:
         outcome = spec.gate.outcome(gated)
     if censored is not None and spec.censoring and not reason:

@@ -140,6 +140,26 @@ def seeds_to_decide(effect: float, se: float, n: int, level: float = 0.90, power
     return None
 
 
+def seeds_to_decide_with_floor(effect: float, se_seeds: float, se_points: float, n: int, n_test: int,
+                               level: float = 0.90, power: float = 0.80, min_n: int = 2,
+                               max_n: int = 10_000) -> tuple[int | None, int | None]:
+    """``(seeds, test_points)`` for an interval whose standard error has a seed part and a test-set part
+    (:func:`paired_bootstrap`): with m seeds and T test points, se(m, T)^2 = se_seeds^2 n / m +
+    se_points^2 n_test / T (normal theory). ``seeds`` is the smallest m >= ``min_n`` with
+    (z_{1-alpha} + z_power) se(m, n_test) <= |effect|, or None when the test-set part alone
+    (m -> infinity) is too large: then more seeds cannot decide, and ``test_points`` is the smallest T
+    that would with the seed part at its limit of zero (a lower bound: both parts must shrink).
+    ``test_points`` is None when seeds suffice."""
+    if not all(math.isfinite(x) for x in (effect, se_seeds, se_points)) or effect == 0 or n < 1 or n_test < 1:
+        return None, None
+    z = _st.norm.ppf(1 - (1 - level) / 2) + _st.norm.ppf(power)
+    room = (abs(effect) / z) ** 2 - se_points ** 2
+    if room <= 0:
+        return None, int(math.ceil(se_points ** 2 * n_test / (abs(effect) / z) ** 2)) + 1
+    m = max(min_n, 2, int(math.ceil(se_seeds ** 2 * n / room)))
+    return (m if m <= max_n else None), None
+
+
 def paired_bootstrap(a, b, level: float = 0.90, n_boot: int = 2000, seed: int = 0) -> dict:
     """Interval for mean(a) - mean(b) where ``a`` and ``b`` are per-(seed, test point) scores of two arms
     on the same test points, shape ``(seeds, test_points)`` (e.g. 0/1 correctness; a deterministic arm
@@ -151,7 +171,13 @@ def paired_bootstrap(a, b, level: float = 0.90, n_boot: int = 2000, seed: int = 
     v_t ~ Multinomial(T, 1/T); its statistic is sum_st w_s v_t D_st / (S T) with D = a - b. Percentile
     interval at ``level``; ``se`` is the bootstrap standard deviation and ``mde`` the normal-theory
     minimum detectable effect (z_{1-alpha/2} + z_0.8) se. No ``sd``: the interval is not a t interval,
-    so :func:`se_of_interval` reads its half-width."""
+    so :func:`se_of_interval` reads its half-width.
+
+    The row also splits the standard error into its two sources (normal theory, no interaction term):
+    ``se_seeds`` = sd_s(mean_t D_st) / sqrt(S), the part more seeds shrink, and ``se_points`` =
+    sd_t(mean_s D_st) / sqrt(T), the test-set sampling error, which no number of seeds removes. With m
+    seeds the standard error is about sqrt(se_seeds^2 S / m + se_points^2), so ``se_points`` is a floor
+    (:func:`seeds_to_decide_with_floor`)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     if a.ndim == 1:
@@ -169,6 +195,9 @@ def paired_bootstrap(a, b, level: float = 0.90, n_boot: int = 2000, seed: int = 
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha])
     se = float(boots.std(ddof=1))
+    se_seeds = float(d.mean(axis=1).std(ddof=1) / np.sqrt(S)) if S > 1 else float("nan")
+    se_points = float(d.mean(axis=0).std(ddof=1) / np.sqrt(T)) if T > 1 else float("nan")
     return {"mean_diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(S),
-            "n_test": int(T), "level": level, "se": se, "mde": float((_st.norm.ppf(1 - alpha) + _st.norm.ppf(0.8)) * se),
+            "n_test": int(T), "level": level, "se": se, "se_seeds": se_seeds, "se_points": se_points,
+            "mde": float((_st.norm.ppf(1 - alpha) + _st.norm.ppf(0.8)) * se),
             "method": f"paired bootstrap over seeds and test points ({n_boot} two-way resamples, percentile)"}

@@ -7,6 +7,8 @@ import dataclasses
 import math
 import re
 
+import numpy as np
+
 import pytest
 
 from ntkrepro import CLAIMS
@@ -251,6 +253,32 @@ def test_power_against_a_hand_computation():
     half = 0.29 / 2.919986
     r2 = evaluate_check(_spec(no_sd, interval_above(0.0, 0.1)), {}, {})
     assert r2["mde"] == pytest.approx((2.919986 + 1.060660) * half, rel=1e-5) and r2["decide_command"] is None
+
+
+def test_power_counts_the_test_set_floor_of_a_two_way_bootstrap():
+    from ntkrepro import stats
+    z = 1.6448536269514722 + 0.8416212335729143  # z_{0.95} + z_{0.80}
+    # the floor alone is too large: se_points 0.006 on 500 points against an effect of 0.01
+    value = {"mean_diff": 0.0004, "ci_low": -0.014, "ci_high": 0.015, "n": 5, "n_test": 500,
+             "se_seeds": 0.002, "se_points": 0.006}
+    row = evaluate_check(_spec(value, interval_above(0.0, 0.01), seeds_param="n_seeds"), {}, {},
+                         dataclasses.replace(CLAIMS["finite_vs_infinite"], metrics_type=None))
+    assert row["outcome"] == "inconclusive" and row["seeds_to_decide"] is None and row["decide_command"] is None
+    points = math.ceil(0.006 ** 2 * 500 / (0.01 / z) ** 2) + 1
+    assert f"at least {points} test points" in row["reason"] and "no number of seeds" in row["reason"]
+    assert "note" not in row
+    # a small floor: m from se_seeds^2 n / m + se_points^2 <= (effect / z)^2
+    m, p = stats.seeds_to_decide_with_floor(0.01, 0.004, 0.001, 5, 3750)
+    assert p is None and m == math.ceil(0.004 ** 2 * 5 / ((0.01 / z) ** 2 - 0.001 ** 2))
+    # the split of paired_bootstrap's se: seed means and point means
+    rng = np.random.default_rng(0)
+    a = (rng.random((6, 400)) < 0.8).astype(float)
+    b = (rng.random(400) < 0.78).astype(float)
+    iv = stats.paired_bootstrap(a, b)
+    d = a - b[None, :]
+    assert iv["se_seeds"] == pytest.approx(d.mean(1).std(ddof=1) / math.sqrt(6))
+    assert iv["se_points"] == pytest.approx(d.mean(0).std(ddof=1) / math.sqrt(400))
+    assert iv["se"] == pytest.approx(math.hypot(iv["se_seeds"], iv["se_points"]), rel=0.15)
 
 
 def test_gate_sha_detects_a_changed_declaration():

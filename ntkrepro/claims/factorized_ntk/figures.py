@@ -154,7 +154,11 @@ def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
             ax[2].plot(np.array(miss) * (1 + 0.04 * i), [0.95 - 0.05 * i] * len(miss), "x", color=f"C{i}", ms=9,
                        transform=ax[2].get_xaxis_transform(),
                        label=f"{label}: censored (not every seed reached eps; top of the axis)")
-    ax[2].legend(fontsize="x-small", loc="lower left")
+        same = [float(v) for v in rows if rows[v].get("cost_ratio") is not None and rows[v]["k"] >= rows[v]["d"]]
+        if same:  # k = d: J projects nothing away (not a factorized point; F3 and dn_peak skip it)
+            ax[2].plot(np.array(same) * (1 + 0.04 * i), [rows[f"{v:g}"]["cost_ratio"] for v in same], "o", ms=12,
+                       mfc="none", color="k", label=f"{label}: k = d (no projection; skipped by F3)")
+    ax[2].legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18))
     ax[2].set(yscale="log", ylabel="factorized / dense (equal per-step MACs)",
               title="Measured cost to eps (90% CI over seeds)")
     for a in ax[1:]:

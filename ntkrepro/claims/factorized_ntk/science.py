@@ -664,8 +664,10 @@ def dn_growth(series: Mapping[str, Any], level: float = 0.90) -> dict[str, Any]:
 
 def dn_peak(series: Mapping[str, Any]) -> dict[str, Any]:
     """Where the measured benefit peaks: the d/n with the smallest cost ratio among the uncensored
-    points, and whether the ratio still falls past d = n."""
-    pts = {float(r): v["cost_ratio"] for r, v in series.items() if v.get("cost_ratio") is not None}
+    points with k < d (at k = d the projection J removes nothing: not a factorized point), and whether
+    the ratio still falls past d = n."""
+    pts = {float(r): v["cost_ratio"] for r, v in series.items()
+           if v.get("cost_ratio") is not None and v["k"] < v["d"]}
     if not pts:
         return {"argmin_d_over_n": None, "ratios": {}}
     best = min(pts, key=pts.get)

@@ -132,6 +132,14 @@ def test_log_ratio_interval_and_dn_growth():
     assert "k < d" in E.dn_growth({"0.25": pt([9.0] * 5, k=16), "1": pt([1.0] * 5)})["why"]
 
 
+def test_dn_peak_skips_points_where_k_equals_d():
+    row = lambda r, k: {"cost_ratio": r, "k": k, "d": 16}  # noqa: E731
+    peak = E.dn_peak({"0.25": row(1.9, 16), "0.5": row(2.3, 8), "1": row(2.2, 4), "2": row(2.25, 2)})
+    assert peak["argmin_d_over_n"] == 1.0 and "0.25" not in peak["ratios"]
+    assert peak["keeps_falling_past_d_eq_n"] is False
+    assert E.dn_peak({"0.25": row(1.9, 16)})["argmin_d_over_n"] is None
+
+
 def test_every_form_of_a_censorable_value_parses_into_the_metrics_type():
     """dn_growth's three forms (interval; censored with why; censored with the bound interval) and
     at_own_m_star's three (uncensored; m* censored above the grid; a seed at m* short of eps) parse into

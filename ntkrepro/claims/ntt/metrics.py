@@ -107,8 +107,9 @@ class PairedInterval(Metrics):
     """Test accuracy of ``arms[0]`` (NTT) minus ``arms[1]`` at ``density``: ``mean_diff`` and the
     ``level`` (0.90) percentile interval [ci_low, ci_high] of the paired bootstrap over seeds and test
     points (``n`` = ``n_seeds`` seeds, ``n_test`` points, standard error ``se``, minimum detectable
-    effect ``mde``); ``sd_diff`` and ``p_one_sided_t``: the paired t over seeds (H1: NTT larger; None
-    when undefined)."""
+    effect ``mde``, split into its seed part ``se_seeds`` and its test-set part ``se_points``, the floor
+    no number of seeds removes); ``sd_diff`` and ``p_one_sided_t``: the paired t over seeds (H1: NTT
+    larger; None when undefined)."""
 
     mean_diff: float
     ci_low: float
@@ -125,6 +126,8 @@ class PairedInterval(Metrics):
     allocation: str
     sd_diff: float
     p_one_sided_t: float
+    se_seeds: float | None = optional()
+    se_points: float | None = optional()
 
 
 @dataclass(frozen=True)
