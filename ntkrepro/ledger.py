@@ -11,7 +11,9 @@ Check outcome (``pass``, ``fail``, ``inconclusive``, ``not run``):
 - an ``interval>`` gate with fewer than ``min_seeds`` (default 5) seeds is ``inconclusive`` whatever
   its interval; every inconclusive interval check reports its minimum detectable effect at its n
   (``mde``), the seeds that would decide the declared effect of interest at 80 % power
-  (``seeds_to_decide``) and the command that would run them (``decide_command``).
+  (``seeds_to_decide``) and the command that would run them (``decide_command``);
+- in the smoke profile, a check declared ``smoke_decides=False`` (smoke sizes cannot decide it) is
+  ``inconclusive`` whatever it would have been, pass or fail (the reason says which).
 
 Finding verdict, in this order:
 1. a control or premise of the finding that fails, is inconclusive or is not run -> ``inconclusive``
@@ -240,6 +242,10 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
         outcome = spec.gate.outcome(gated)
     if censored is not None and spec.censoring and not reason:
         reason = f"censored ({censored['reached']} of {censored['n']} reached): {spec.censoring}"
+    if not spec.smoke_decides and params.get("profile") == "smoke" and outcome in ("pass", "fail"):
+        reason = (f"smoke sizes do not decide this check (declared): it would {outcome} here"
+                  + (f"; {reason}" if reason else ""))
+        outcome = "inconclusive"
     return {"name": spec.name, "kind": spec.kind, "finding": spec.finding, "outcome": outcome,
             "passed": outcome == "pass", "value": value, "expected": spec.gate.describe(),
             "gate": to_jsonable(spec.gate.as_dict()), "description": description,

@@ -203,7 +203,11 @@ class CheckSpec:
     metrics, and the metric overrides under which it must pass and must fail.
 
     ``profiles``: the profiles it runs in; ``smoke_must_pass``: whether the smoke tests require it
-    to pass there (small sizes can make a full-scale effect unreachable; it is still reported)."""
+    to pass there (small sizes can make a full-scale effect unreachable; it is still reported);
+    ``smoke_decides``: False for a check the smoke sizes cannot decide either way (a trend over sizes
+    the smoke profile shrinks, an effect below a smoke-sized run's resolution; declared from the smoke
+    and full records disagreeing, a referee's point about smoke-sized claim maps): in the smoke profile
+    its pass or fail is recorded as ``inconclusive``, with the outcome it would have had in the reason."""
 
     name: str
     kind: str
@@ -215,6 +219,7 @@ class CheckSpec:
     finding: str | None = None
     profiles: tuple[str, ...] = ("smoke", "full")
     smoke_must_pass: bool = True
+    smoke_decides: bool = True
     # fair comparisons (issue 24): what is compared, what is held equal between the arms
     arms: tuple[str, ...] = ()
     matched: tuple[str, ...] = ()
@@ -235,6 +240,8 @@ class CheckSpec:
                              "between its arms")
         if self.arms and len(self.arms) < 2:
             raise ValueError(f"check {self.name}: a comparison has at least two arms, got {self.arms}")
+        if not self.smoke_decides and self.smoke_must_pass:
+            raise ValueError(f"check {self.name}: a check smoke sizes do not decide cannot be required to pass there")
         if self.min_seeds is not None and (self.gate.op != "interval>" or self.min_seeds < 2):
             raise ValueError(f"check {self.name}: min_seeds applies to interval> gates and must be >= 2")
 

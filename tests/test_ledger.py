@@ -255,6 +255,17 @@ def test_power_against_a_hand_computation():
     assert r2["mde"] == pytest.approx((2.919986 + 1.060660) * half, rel=1e-5) and r2["decide_command"] is None
 
 
+def test_a_check_smoke_sizes_do_not_decide_is_inconclusive_in_smoke_only():
+    from ntkrepro.spec import below
+    for value, would in ((0.5, "fail"), (-0.5, "pass")):
+        spec = _spec(value, below(0.0), smoke_must_pass=False, smoke_decides=False)
+        smoke = evaluate_check(spec, {}, {"profile": "smoke"})
+        assert smoke["outcome"] == "inconclusive" and f"would {would}" in smoke["reason"]
+        assert evaluate_check(spec, {}, {"profile": "full"})["outcome"] == would
+    with pytest.raises(ValueError, match="smoke sizes do not decide"):
+        _spec(0.0, below(0.0), smoke_decides=False)
+
+
 def test_power_counts_the_test_set_floor_of_a_two_way_bootstrap():
     from ntkrepro import stats
     z = 1.6448536269514722 + 0.8416212335729143  # z_{0.95} + z_{0.80}

@@ -346,7 +346,7 @@ CHECKS = (
               lambda m, P: _finite_trend(m, P, "gram_offdiag_max_dev"),
               passes_with={"finite_n.*.gram_offdiag_max_dev_draws": lambda v: v},
               fails_with={"finite_n.*.gram_offdiag_max_dev_draws": lambda v: [0.01 + 1e-4 * i for i in range(len(v))]},
-              finding="F4", smoke_must_pass=False),
+              finding="F4", smoke_must_pass=False, smoke_decides=False),
     CheckSpec("finite_n_loss_approaches_mean_field", "finding",
               f"worst d: upper end of the {SLOPE_LEVEL:.0%} t interval of the slope of log |L_exact,min - L_MF,d| / "
               "L_MF,d against log N, over every draw", below(0.0), lambda m, P: _finite_trend(m, P, "loss_gap_rel"),
