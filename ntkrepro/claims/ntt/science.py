@@ -217,7 +217,8 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
     seeds, for at most ``epochs`` epochs in chunks of ``chunk``. Returns the final raw params and,
     per seed and epoch run, the mean training loss and the validation loss and accuracy, then per
     seed the test accuracy and the per-test-point correctness (int8) at the epoch the stopping rule
-    chooses (:func:`plateau_epoch`; the lowest validation loss without ``patience``): the params of
+    chooses (:func:`plateau_epoch`; the lowest validation loss without ``patience``), and last that
+    chosen epoch per seed (0-based): the params of
     that epoch are kept as the run goes (the rule looks back only, so the choice made after a chunk
     never moves to an earlier chunk) and the test set is read once, there. With ``patience`` set,
     training stops after the first chunk (and at least ``min_epochs`` epochs) at which every seed has
@@ -247,7 +248,7 @@ def train_seeds(params0: Any, masks: Any, keys: jax.Array, x: jnp.ndarray, y: jn
     curves = tuple(np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
     assert best_epoch == [_chosen(v, patience, rtol) for v in curves[1]], "kept params are not the chosen epoch's"
     correct = np.asarray(_test_correct(_stack(best), x_test, y_test, apply_fn))
-    return (state[0], *curves, correct.mean(1), correct.astype(np.int8))
+    return (state[0], *curves, correct.mean(1), correct.astype(np.int8), np.array(best_epoch))
 
 
 def plateau_epoch(val_loss: np.ndarray, patience: int, rtol: float) -> tuple[int | None, int]:
@@ -263,13 +264,13 @@ def plateau_epoch(val_loss: np.ndarray, patience: int, rtol: float) -> tuple[int
 
 
 def select(curves: tuple[np.ndarray, ...], patience: int, rtol: float) -> dict[str, np.ndarray]:
-    """Per seed: plateau epoch, chosen epoch, the validation accuracy there, and the test accuracy and
-    per-test-point correctness that :func:`train_seeds` read at that same epoch."""
-    tr, vl, va, te, tc = (np.asarray(c) for c in curves)
-    rows = [plateau_epoch(vl[s], patience, rtol) for s in range(len(vl))]
-    chosen = np.array([c for _, c in rows])
+    """Per seed: plateau epoch, and from :func:`train_seeds` (``curves``: its outputs after the params)
+    the epoch it chose, the validation accuracy there, and the test accuracy and per-test-point
+    correctness it read at that same epoch (1-based epochs)."""
+    tr, vl, va, te, tc, chosen = (np.asarray(c) for c in curves)
     idx = np.arange(len(vl))
-    return {"plateau": [None if e is None else e + 1 for e, _ in rows], "chosen": chosen + 1,
+    return {"plateau": [None if e is None else e + 1 for e, _ in (plateau_epoch(v, patience, rtol) for v in vl)],
+            "chosen": chosen + 1,
             "val_acc": va[idx, chosen], "test_acc": te, "train_loss": tr, "test_correct": tc}
 
 
