@@ -1,4 +1,5 @@
-"""What a claim notebook calls first: read (runner) or resolve (plain run) its parameters, start its run, set the style."""
+"""What a claim notebook calls first: read (runner) or resolve (plain run) its parameters, start its run,
+set the style."""
 from __future__ import annotations
 
 import ast

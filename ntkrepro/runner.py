@@ -10,8 +10,9 @@ parameters and only reads it (:func:`ntkrepro.notebook.start`).
 
 A run's outputs appear together or not at all: the notebook writes into a staging directory
 beside the output directory, handed to it as the papermill parameter ``stage_dir``
-(:data:`~ntkrepro.results.STAGE_PARAM`), and only a run that finished moves its files into place. Ctrl-C or SIGTERM stops the kernel and removes the staging directory. A lock
-beside the output directory refuses a second run into the same directory while one is running.
+(:data:`~ntkrepro.results.STAGE_PARAM`), and only a run that finished moves its files into place.
+Ctrl-C or SIGTERM stops the kernel and removes the staging directory. A lock beside the output
+directory refuses a second run into the same directory while one is running.
 """
 from __future__ import annotations
 
@@ -127,15 +128,18 @@ DROP_MIME = ("application/javascript", "application/vnd.jupyter.widget-view+json
 
 def slim_notebook(src: Path, dest: Path) -> Path:
     """Write ``src`` (an executed notebook) to ``dest`` without widget state, papermill's per-cell
-    timing metadata, JavaScript, and any single output over :data:`NOTEBOOK_OUTPUT_MAX_BYTES`
-    (PNG figures and text are kept)."""
+    timing metadata, the staging folder's parameter (it no longer exists), JavaScript, and any single
+    output over :data:`NOTEBOOK_OUTPUT_MAX_BYTES` (PNG figures and text are kept)."""
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
     nb.metadata.pop("widgets", None)
     nb.metadata.get("papermill", {}).pop("input_path", None)
     nb.metadata.get("papermill", {}).pop("output_path", None)
+    nb.metadata.get("papermill", {}).get("parameters", {}).pop(STAGE_PARAM, None)  # gone once committed
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = "\n".join(ln for ln in cell.source.splitlines() if not ln.startswith(f"{STAGE_PARAM} = "))
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         outs = []

@@ -1,6 +1,7 @@
 """The types of the findings ledger: a leaf module (it imports no other part of ntkrepro but
-:mod:`ntkrepro.params` and :mod:`ntkrepro.layout`, which says where a run's outputs go). Each claim's declaration (``ntkrepro/claims/<id>/claim.py``) builds a
-:class:`Claim` from these; :mod:`ntkrepro.registry` collects the claims.
+:mod:`ntkrepro.params` and :mod:`ntkrepro.layout`, which says where a run's outputs go). Each claim's
+declaration (``ntkrepro/claims/<id>/claim.py``) builds a :class:`Claim` from these; :mod:`ntkrepro.registry`
+collects the claims.
 
 A claim lists the paper's **findings** it tests (:class:`Finding`) and its **checks**
 (:class:`CheckSpec`). A check has a kind:

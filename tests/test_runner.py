@@ -133,3 +133,17 @@ def test_default_output_dirs_come_from_the_layout():
     assert claim.default_output_dir("full") == layout.FIGURES_DIR / "etf" == layout.default_output_dir("etf", "full")
     assert claim.default_output_dir("smoke") == layout.BUILD_DIR / "smoke" / "etf"
     assert layout.record_path("etf", "smoke") == layout.FIGURES_DIR / "etf" / "smoke" / "results.json"
+
+
+def test_committed_notebook_leaves_out_the_staging_folder(tmp_path):
+    from ntkrepro.results import STAGE_PARAM
+    from ntkrepro.runner import slim_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f'# Parameters\nprofile = "full"\n{STAGE_PARAM} = "/x/.y.staging-1"\n',
+                                          metadata={"tags": ["injected-parameters"]})]
+    nb.metadata["papermill"] = {"parameters": {"profile": "full", STAGE_PARAM: "/x/.y.staging-1"}}
+    nbformat.write(nb, tmp_path / "src.ipynb")
+    out = nbformat.read(slim_notebook(tmp_path / "src.ipynb", tmp_path / "notebook.ipynb"), as_version=4)
+    assert out.cells[0].source == '# Parameters\nprofile = "full"'
+    assert out.metadata["papermill"]["parameters"] == {"profile": "full"}
