@@ -39,6 +39,7 @@
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 n = None               # training points
 d = None               # input dimension (a power of 2)
 m = None               # width of the trained networks

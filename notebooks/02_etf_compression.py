@@ -39,6 +39,7 @@
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 d = None                # input dimension (simplified and tilted problems)
 M_list = None           # compressed widths, each at most d + 1
 N_list = None           # target widths for the finite-N experiments

@@ -38,6 +38,7 @@
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 n_train = None
 n_test = None
 input_dim = None

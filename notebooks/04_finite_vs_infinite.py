@@ -41,6 +41,7 @@
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 dataset = None            # "digits" | "mnist5k" | "mnist1d"
 n_train = None
 n_test = None

@@ -46,6 +46,7 @@
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 dataset = None        # mnist5k (784 inputs) | digits (64 inputs, the harsher earlier testbed)
 n_train = None        # training examples (the last n_val are the validation split)
 n_test = None

@@ -50,16 +50,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--output-dir needs a single claim, not 'all'")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
-    for cid in ids:  # validate every claim's parameters before running any
-        get_claim(cid).params.resolve({**overrides, "profile": args.profile},
-                                       get_claim(cid).default_output_dir)
+    from ntkrepro.runner import plan
+
+    # every claim's parameters resolved (so validated) before any runs; a serial run hands its plan on as
+    # is, a parallel one's child process (its own run) resolves the same arguments again
+    plans = {cid: plan(cid, args.profile, overrides, args.output_dir) for cid in ids}
     try:
         if args.jobs > 1 and len(ids) > 1:
             from ntkrepro.jobs import run_parallel
 
             failures = run_parallel({cid: _child_argv(args, cid) for cid in ids}, args.jobs, args.heartbeat)
         else:
-            failures = _run_serial(args, ids, overrides)
+            failures = _run_serial(args, plans)
     except Interrupted as err:  # run_parallel has printed a line per stopped claim
         return 128 + err.signum
     if failures:
@@ -68,22 +70,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_serial(args: argparse.Namespace, ids: list[str], overrides: dict[str, Any]) -> list[str]:
-    """One claim after another in this process; raises :class:`Interrupted` (after printing one line)
-    on Ctrl-C or SIGTERM."""
+def _run_serial(args: argparse.Namespace, plans: dict[str, Any]) -> list[str]:
+    """One planned claim (:func:`ntkrepro.runner.plan`) after another in this process; raises
+    :class:`Interrupted` (after printing one line) on Ctrl-C or SIGTERM."""
     from ntkrepro.jobs import signals_as_interrupt
     from ntkrepro.ledger import IMPLEMENTATION_ERROR, failed_implementation_checks
-    from ntkrepro.runner import NotebookFailed, OutputBusy, run_claim
+    from ntkrepro.runner import NotebookFailed, OutputBusy, run_plan
 
     failures = []
-    for cid in ids:
+    for cid, p in plans.items():
         t0 = time.perf_counter()
         print(f"==> {cid} ({args.profile})", flush=True)
         try:
             with signals_as_interrupt():
-                res = run_claim(cid, args.profile, overrides, args.output_dir,
-                                skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
-                                html=not args.no_html, cell_timeout=args.timeout)
+                res = run_plan(p, skip_unchanged=args.skip_unchanged, progress_bar=not args.quiet,
+                               html=not args.no_html, cell_timeout=args.timeout)
         except (NotebookFailed, OutputBusy) as err:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             failures.append(cid)

@@ -1,4 +1,5 @@
-"""What a claim notebook calls first: resolve and validate its parameters, start its run, set the style."""
+"""What a claim notebook calls first: read (runner) or resolve (plain run) its parameters, start its run,
+set the style."""
 from __future__ import annotations
 
 import ast
@@ -7,7 +8,7 @@ from typing import Any, Mapping
 from ntkrepro.params import Params
 from ntkrepro.plotting import set_style
 from ntkrepro.registry import get_claim, resolve_params
-from ntkrepro.results import Run
+from ntkrepro.results import STAGE_PARAM, Run
 
 INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill injects after the parameters cell
 
@@ -34,14 +35,27 @@ def _history() -> list[str]:
 
 
 def start(claim_id: str, namespace: Mapping[str, Any]) -> tuple[Params, Run]:
-    """``P, run = start("etf", globals())``: the claim's parameters (profile values overridden by the
-    notebook's non-None knobs, all validated before any compute) and a :class:`Run` that saves
-    figures and writes ``results.json``. A parameter injected by plain papermill (``-p NAME
-    VALUE``) that the claim does not declare is refused here, naming it, as the CLI does."""
-    known = set(get_claim(claim_id).params.names)
+    """``P, run = start("etf", globals())``: the run's parameters and a :class:`Run` that saves figures
+    and writes ``results.json``. Two ways in, told apart by ``stage_dir`` (:data:`STAGE_PARAM`):
+
+    - the runner (``python -m ntkrepro run``) resolved the parameters once, before any kernel started,
+      and injected them all, with the staging directory as ``stage_dir``: ``P`` is those values as they
+      are (each type-checked, no profile applied again) and ``run`` writes into ``stage_dir``;
+    - a plain run (JupyterLab top to bottom, or plain papermill) leaves ``stage_dir`` None: the
+      notebook's non-None knobs override the profile, resolved and validated here before any compute,
+      and ``run`` writes into ``P.output_dir``.
+
+    A parameter injected by plain papermill (``-p NAME VALUE``) that the claim does not declare is
+    refused here, naming it, as the CLI does."""
+    params = get_claim(claim_id).params
+    known = set(params.names) | {STAGE_PARAM}
     unknown = sorted(set(injected_names(_history())) - known)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for claim {claim_id!r}; allowed: {sorted(known)}")
-    P = resolve_params(claim_id, namespace)
+        raise ValueError(f"unknown parameter(s) {unknown} for claim {claim_id!r}; allowed: {sorted(params.names)}")
+    stage_dir = namespace.get(STAGE_PARAM)
+    if stage_dir is None:
+        P = resolve_params(claim_id, namespace)
+    else:
+        P = params.check({n: namespace[n] for n in params.names if n in namespace})
     set_style()
-    return P, Run(claim_id, P)
+    return P, Run(claim_id, P, stage_dir)

@@ -165,6 +165,19 @@ class ParamSet:
             self.rules(out)
         return out
 
+    def check(self, resolved: Mapping[str, Any]) -> Params:
+        """Read a set that :meth:`resolve` produced (the runner hands it to the notebook): every name
+        present, none unknown, each value of its kind; no profile is applied and nothing is merged.
+        Raises ``ValueError`` naming the parameter."""
+        unknown = sorted(set(resolved) - set(self.by_name))
+        missing = [n for n in self.by_name if n not in resolved]
+        if unknown or missing:
+            raise ValueError(f"resolved parameters: unknown {unknown}, missing {missing}")
+        out = Params({n: self.by_name[n].validate(resolved[n]) for n in self.by_name})
+        if out["output_dir"] is None:
+            raise ValueError("resolved parameters: 'output_dir' is None (resolve() sets it)")
+        return out
+
 
 def require(condition: bool, name: str, message: str) -> None:
     """Cross-parameter rule helper: raise ``ValueError`` naming ``name`` unless ``condition``."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ntkrepro.layout import map_record_path, record_path  # noqa: F401  (the layout's owner; re-exported)
 from ntkrepro.provenance import REPO_ROOT
 
 LOCK_FILE = "requirements.lock"
@@ -175,16 +176,6 @@ def changed_inputs(recorded: Mapping[str, str] | None, current: Mapping[str, str
 
 # --------------------------------------------------------------------------------------------------
 # status
-
-def record_path(claim_id: str, profile: str, figures: Path | None = None) -> Path:
-    """``figures/<id>/results.json`` (full) or ``figures/<id>/smoke/results.json`` (smoke)."""
-    base = (figures or REPO_ROOT / "figures") / claim_id
-    return base / "results.json" if profile == "full" else base / profile / "results.json"
-
-
-def map_record_path(claim_id: str, root: Path = REPO_ROOT) -> Path:
-    return root / "figures" / "maps" / f"{claim_id}.json"
-
 
 @dataclass(frozen=True)
 class Status:

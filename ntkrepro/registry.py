@@ -10,7 +10,7 @@ number) imports every ``claim.py`` on first access, :func:`get_claim` only the o
 ``claim.py`` imports its science only inside the functions that need it, so reading the registry
 imports neither jax nor any claim's science.
 
-Import order (no cycles): ``params``, ``provenance`` -> ``spec`` -> ``claims.<id>.claim`` ->
+Import order (no cycles): ``params``, ``provenance`` -> ``layout`` -> ``spec`` -> ``claims.<id>.claim`` ->
 ``registry`` -> ``ledger``, ``results`` -> ``runner``, ``jobs`` -> ``sweep``, ``cli``.
 """
 from __future__ import annotations

@@ -9,7 +9,6 @@ checks, evidence}``. The verdict summarizes the findings, or is ``implementation
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,20 +20,22 @@ from ntkrepro.provenance import provenance
 from ntkrepro.registry import get_claim
 from ntkrepro.spec import Claim
 
-STAGE_ENV = "NTKREPRO_STAGE_DIR"
+# The parameter under which the runner hands a notebook its staging directory (a papermill parameter,
+# declared as ``stage_dir = None`` in every notebook's parameters cell; not a knob of any claim).
+STAGE_PARAM = "stage_dir"
 
 
 class Run:
     """Collects a notebook run's metrics, evaluates the claim's declared checks and writes
     ``results.json`` atomically.
 
-    Files go to ``output_dir``, or, when the runner sets ``NTKREPRO_STAGE_DIR``, to that staging
-    directory, which the runner moves into place only when the whole run succeeded."""
+    Files go to ``write_dir`` when given (the runner's staging directory, which it moves into
+    ``params["output_dir"]`` only when the whole run succeeded), else to ``params["output_dir"]``."""
 
-    def __init__(self, claim_id: str, params: Mapping[str, Any]):
+    def __init__(self, claim_id: str, params: Mapping[str, Any], write_dir: str | Path | None = None):
         self.claim = get_claim(claim_id)
         self.params = dict(params)
-        self.output_dir = Path(os.environ.get(STAGE_ENV) or self.params["output_dir"])
+        self.output_dir = Path(write_dir if write_dir is not None else self.params["output_dir"])
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.metrics: dict[str, Any] = {}
         self.results_: dict[str, Any] | None = None

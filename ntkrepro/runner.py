@@ -4,10 +4,15 @@ The notebook's directory is the working directory, the kernel is the pinned ``nt
 kernel, each cell has a timeout, parameters are validated before the kernel starts, and a
 failing cell becomes one line: notebook, cell number, exception.
 
+Parameters are resolved once, here (:func:`plan`: profile, overrides and output directory merged and
+validated, before any kernel starts); the kernel receives the resolved set as its papermill
+parameters and only reads it (:func:`ntkrepro.notebook.start`).
+
 A run's outputs appear together or not at all: the notebook writes into a staging directory
-beside the output directory (``NTKREPRO_STAGE_DIR``), and only a run that finished moves its
-files into place. Ctrl-C or SIGTERM stops the kernel and removes the staging directory. A lock
-beside the output directory refuses a second run into the same directory while one is running.
+beside the output directory, handed to it as the papermill parameter ``stage_dir``
+(:data:`~ntkrepro.results.STAGE_PARAM`), and only a run that finished moves its files into place.
+Ctrl-C or SIGTERM stops the kernel and removes the staging directory. A lock beside the output
+directory refuses a second run into the same directory while one is running.
 """
 from __future__ import annotations
 
@@ -23,13 +28,14 @@ from typing import Any, Iterator, Mapping
 
 from ntkrepro.io import atomic_path, write_json, write_text
 from ntkrepro.jobs import descendants, kill, signals_as_interrupt
+from ntkrepro.layout import BUILD_DIR
+from ntkrepro.params import Params
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import get_claim
-from ntkrepro.results import STAGE_ENV
+from ntkrepro.results import STAGE_PARAM
 from ntkrepro.spec import Claim
 
 KERNEL_NAME = "ntkrepro"
-BUILD_DIR = REPO_ROOT / "build"
 CELL_TIMEOUT_S = 1800
 
 
@@ -77,19 +83,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
-
-
 def _commit(stage: Path, out: Path) -> None:
     """Move every file of ``stage`` into ``out`` with signals held back, so that the set lands whole."""
     out.mkdir(parents=True, exist_ok=True)
@@ -135,15 +128,18 @@ DROP_MIME = ("application/javascript", "application/vnd.jupyter.widget-view+json
 
 def slim_notebook(src: Path, dest: Path) -> Path:
     """Write ``src`` (an executed notebook) to ``dest`` without widget state, papermill's per-cell
-    timing metadata, JavaScript, and any single output over :data:`NOTEBOOK_OUTPUT_MAX_BYTES`
-    (PNG figures and text are kept)."""
+    timing metadata, the staging folder's parameter (it no longer exists), JavaScript, and any single
+    output over :data:`NOTEBOOK_OUTPUT_MAX_BYTES` (PNG figures and text are kept)."""
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
     nb.metadata.pop("widgets", None)
     nb.metadata.get("papermill", {}).pop("input_path", None)
     nb.metadata.get("papermill", {}).pop("output_path", None)
+    nb.metadata.get("papermill", {}).get("parameters", {}).pop(STAGE_PARAM, None)  # gone once committed
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = "\n".join(ln for ln in cell.source.splitlines() if not ln.startswith(f"{STAGE_PARAM} = "))
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         outs = []
@@ -208,20 +204,52 @@ def export_html(notebook: Path) -> Path:
     return write_text(notebook.with_suffix(".html"), body)
 
 
-def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None,
-              output_dir: str | Path | None = None, skip_unchanged: bool = False,
-              progress_bar: bool = True, html: bool = True,
-              cell_timeout: int = CELL_TIMEOUT_S) -> RunResult:
-    """Validate, execute and export one claim notebook. Raises ``ValueError`` on bad
-    parameters (before any compute), :class:`OutputBusy` when another run holds the output
-    directory and :class:`NotebookFailed` when a cell fails (then no output is replaced)."""
+@dataclass(frozen=True)
+class Plan:
+    """One run, resolved before any kernel starts: the claim, its parameters (the profile's values with
+    the overrides applied, validated, ``output_dir`` set; what the kernel receives, as they are) and the
+    folder the executed notebook goes to."""
+    claim: Claim
+    params: Params
+    notebook_dir: Path
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.params["output_dir"])
+
+
+def plan(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None,
+         output_dir: str | Path | None = None) -> Plan:
+    """Resolve one run's parameters (the one place they are resolved). Raises ``ValueError`` naming
+    the claim or the parameter; imports no jax."""
     claim = get_claim(claim_id)
     explicit = dict(overrides or {})
     explicit["profile"] = profile
     if output_dir is not None:
         explicit["output_dir"] = str(Path(output_dir).resolve())
-    params = claim.params.resolve(explicit, claim.default_output_dir)  # fails fast
-    out = Path(params["output_dir"])
+    params = claim.params.resolve(explicit, claim.default_output_dir)
+    # the executed notebook goes beside the outputs when an output directory is given, else to build/
+    notebook_dir = Path(params["output_dir"]) if output_dir is not None else BUILD_DIR / "notebooks" / profile
+    return Plan(claim, params, notebook_dir)
+
+
+def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None,
+              output_dir: str | Path | None = None, skip_unchanged: bool = False,
+              progress_bar: bool = True, html: bool = True,
+              cell_timeout: int = CELL_TIMEOUT_S) -> RunResult:
+    """Validate, execute and export one claim notebook: :func:`plan` then :func:`run_plan`. Raises
+    ``ValueError`` on bad parameters (before any compute), :class:`OutputBusy` when another run holds
+    the output directory and :class:`NotebookFailed` when a cell fails (then no output is replaced)."""
+    return run_plan(plan(claim_id, profile, overrides, output_dir), skip_unchanged, progress_bar, html,
+                    cell_timeout)
+
+
+def run_plan(p: Plan, skip_unchanged: bool = False, progress_bar: bool = True, html: bool = True,
+             cell_timeout: int = CELL_TIMEOUT_S) -> RunResult:
+    """Execute a planned run: the kernel gets ``p.params`` (every knob, resolved) and the staging
+    directory as its papermill parameters; the staged files move into ``p.output_dir`` together."""
+    claim, params, notebook_dir = p.claim, p.params, p.notebook_dir
+    profile, out = params["profile"], p.output_dir
     from ntkrepro.record import is_up_to_date, provenance_fields
 
     # up to date = the record in the output directory (the committed one in figures/ for a full run)
@@ -230,38 +258,34 @@ def run_claim(claim_id: str, profile: str = "smoke", overrides: Mapping[str, Any
         return RunResult(claim.id, True, out, None, json.loads((out / "results.json").read_text()))
     fields = provenance_fields(claim, params)  # the inputs as they are when the run starts
 
-    # the executed notebook goes beside the outputs when an output directory is given, else to build/
-    notebook_dir = out if output_dir is not None else BUILD_DIR / "notebooks" / profile
-    pm_params = {k: v for k, v in explicit.items() if k != "output_dir"}
-    pm_params["output_dir"] = str(out)
     with _sigterm_as_interrupt(), output_lock(out):  # the cleanup below runs whole
         stage = out.parent / f".{out.name}.staging-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         try:
-            with _env(STAGE_ENV, str(stage)):
-                executed = stage / claim.notebook
-                try:
-                    execute(claim.notebook_path, executed, pm_params, progress_bar, cell_timeout)
-                except NotebookFailed as err:
-                    failed = executed.with_name(executed.stem + ".failed.ipynb")
-                    notebook_dir.mkdir(parents=True, exist_ok=True)
-                    if failed.exists():
-                        os.replace(failed, notebook_dir / failed.name)
-                    raise NotebookFailed(str(err).replace(_relative(failed), _relative(notebook_dir / failed.name))) \
-                        from None
-                if html:
-                    export_html(executed)
-                results = json.loads((stage / "results.json").read_text())
-                results.setdefault("provenance", {}).update(fields)
-                write_json(stage / "results.json", results)
-                if profile == "full":  # the executed notebook, kept with the record (GitHub renders it)
-                    slim_notebook(executed, stage / "notebook.ipynb")
-                if notebook_dir != out:
-                    notebook_dir.mkdir(parents=True, exist_ok=True)
-                    for f in stage.glob(Path(claim.notebook).stem + ".*"):
-                        os.replace(f, notebook_dir / f.name)
-                _commit(stage, out)
+            executed = stage / claim.notebook
+            try:
+                execute(claim.notebook_path, executed, {**params, STAGE_PARAM: str(stage)}, progress_bar,
+                        cell_timeout)
+            except NotebookFailed as err:
+                failed = executed.with_name(executed.stem + ".failed.ipynb")
+                notebook_dir.mkdir(parents=True, exist_ok=True)
+                if failed.exists():
+                    os.replace(failed, notebook_dir / failed.name)
+                raise NotebookFailed(str(err).replace(_relative(failed), _relative(notebook_dir / failed.name))) \
+                    from None
+            if html:
+                export_html(executed)
+            results = json.loads((stage / "results.json").read_text())
+            results.setdefault("provenance", {}).update(fields)
+            write_json(stage / "results.json", results)
+            if profile == "full":  # the executed notebook, kept with the record (GitHub renders it)
+                slim_notebook(executed, stage / "notebook.ipynb")
+            if notebook_dir != out:
+                notebook_dir.mkdir(parents=True, exist_ok=True)
+                for f in stage.glob(Path(claim.notebook).stem + ".*"):
+                    os.replace(f, notebook_dir / f.name)
+            _commit(stage, out)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     return RunResult(claim.id, False, out, notebook_dir / claim.notebook, results)

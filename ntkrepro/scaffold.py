@@ -461,6 +461,7 @@ NOTEBOOK_PY = '''# ---
 profile = "smoke"
 seed = None
 output_dir = None
+stage_dir = None  # set by `python -m ntkrepro run` (its staging folder); None: write to output_dir
 n = None       # points on the unit sphere
 d = None       # input dimension
 m_list = None  # Monte Carlo sample sizes (the check reads the largest)

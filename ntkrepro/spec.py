@@ -1,6 +1,7 @@
 """The types of the findings ledger: a leaf module (it imports no other part of ntkrepro but
-:mod:`ntkrepro.params`). Each claim's declaration (``ntkrepro/claims/<id>/claim.py``) builds a
-:class:`Claim` from these; :mod:`ntkrepro.registry` collects the claims.
+:mod:`ntkrepro.params` and :mod:`ntkrepro.layout`, which says where a run's outputs go). Each claim's
+declaration (``ntkrepro/claims/<id>/claim.py``) builds a :class:`Claim` from these; :mod:`ntkrepro.registry`
+collects the claims.
 
 A claim lists the paper's **findings** it tests (:class:`Finding`) and its **checks**
 (:class:`CheckSpec`). A check has a kind:
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ntkrepro.layout import default_output_dir
 from ntkrepro.params import ParamSet
 from ntkrepro.provenance import REPO_ROOT
 
@@ -336,9 +338,8 @@ class Claim:
         return REPO_ROOT / "notebooks" / self.notebook
 
     def default_output_dir(self, profile: str) -> Path:
-        if profile == "full":
-            return REPO_ROOT / "figures" / self.id
-        return REPO_ROOT / "build" / profile / self.id
+        """Where a run writes when no output directory is given (:func:`ntkrepro.layout.default_output_dir`)."""
+        return default_output_dir(self.id, profile)
 
     @property
     def figure_stems(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from ntkrepro import CLAIMS
 from ntkrepro.ledger import IMPLEMENTATION_ERROR
+from ntkrepro.results import STAGE_PARAM
 from ntkrepro.runner import KERNEL_NAME
 from ntkrepro.spec import FINDING_VERDICTS, KINDS, OUTCOMES
 
@@ -64,7 +65,7 @@ def test_notebook_is_clean_and_matches_registry(claim_id):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, "strip outputs before committing"
     params = _parameters_cell(nb)
-    assert set(params) == set(claim.params.names)
+    assert set(params) == set(claim.params.names) | {STAGE_PARAM}  # the runner's staging folder, not a knob
     assert params["profile"] == "smoke"
     assert all(v is None for k, v in params.items() if k != "profile")
     assert "reconstruct" in nb.cells[0].source.lower()

@@ -118,3 +118,17 @@ def test_file_errors_answer_before_jax_is_imported(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
     assert [line.split(":")[0] for line in out.stderr.strip().splitlines()] == ["error", "error"]
+
+
+def test_check_reads_a_resolved_set_without_applying_the_profile():
+    """The kernel side of a runner run (:meth:`ParamSet.check`): the resolved values come back as they
+    are (a value the profile would not give stays), a missing, unknown or ill-typed one is refused."""
+    claim = CLAIMS["finite_vs_infinite"]
+    resolved = resolve_params("finite_vs_infinite", profile="smoke", steps=7)
+    assert claim.params.check(dict(resolved)) == resolved and resolved["steps"] == 7
+    with pytest.raises(ValueError, match="missing \\['steps'\\]"):
+        claim.params.check({k: v for k, v in resolved.items() if k != "steps"})
+    with pytest.raises(ValueError, match="unknown \\['stepz'\\]"):
+        claim.params.check({**resolved, "stepz": 1})
+    with pytest.raises(ValueError, match="'steps'"):
+        claim.params.check({**resolved, "steps": "seven"})

@@ -14,6 +14,7 @@ import ntkrepro.claims
 from ntkrepro import CLAIMS, cli, scaffold
 from ntkrepro.ledger import apply_overrides, conclude, evaluate_check
 from ntkrepro.provenance import REPO_ROOT
+from ntkrepro.results import STAGE_PARAM
 from ntkrepro.runner import KERNEL_NAME
 
 CID = "scaffold_probe"
@@ -108,7 +109,7 @@ def test_its_notebook_pair_is_clean_and_matches_the_declaration(generated):
     assert len(params_cells) == 1
     names = {}
     exec(params_cells[0].source, {}, names)
-    assert set(names) == set(claim.params.names) and names["profile"] == "smoke"
+    assert set(names) == set(claim.params.names) | {STAGE_PARAM} and names["profile"] == "smoke"
     assert all(v is None for k, v in names.items() if k != "profile")
     assert "reconstruct" in nb.cells[0].source.lower()
     assert f'start("{CID}", globals())' in ipynb.with_suffix(".py").read_text()

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ntkrepro import masks as M
+from ntkrepro.claims.ntt import masks as M
 from ntkrepro.data import Split
 from ntkrepro.io import to_jsonable
 from ntkrepro.ntk import example_stax_layers, mlp_ntk

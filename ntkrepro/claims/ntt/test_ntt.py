@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntkrepro import masks as M
+from ntkrepro.claims.ntt import masks as M
 from ntkrepro.claims.ntt import science as E
 
 
@@ -113,7 +113,7 @@ def test_global_snip_keeps_exactly_k_weights_over_all_layers():
     import jax
     import jax.numpy as jnp
 
-    from ntkrepro import masks as M
+    from ntkrepro.claims.ntt import masks as M
 
     params = {"a": jnp.arange(12.0).reshape(3, 4), "b": jnp.ones(3), "c": 100 + jnp.arange(6.0).reshape(2, 3)}
     m = M.saliency_masks_global(params, lambda p: sum(jnp.sum(x) for x in jax.tree_util.tree_leaves(p)), 0.25)
