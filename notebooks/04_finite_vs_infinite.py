@@ -375,9 +375,9 @@ x2 = A.augmentation_ensemble(lambda a, b: E.kernels(net, a, b)[0], "digits", (8,
 
 # %%
 metrics = E.collect(kern, finite, P.widths, brk, shrink, drt, prec, nvn, nvn1, emp, dvw, par, zca_acc=zca_acc, cnn=cnn,
-                    tuned=tuned, zre=zre, zre_conv=zre_conv)  # the typed record (claims/finite_vs_infinite/metrics.py)
-metrics = C.with_f10_x2(metrics, f10, x2)  # F10 and X2 (issue 29)
-run.save(F.intervals(C.interval_rows(metrics) + C.f10_x2_interval_rows(metrics)), "intervals")
+                    tuned=tuned, zre=zre, zre_conv=zre_conv, equivariance=f10,
+                    augmentation=x2)  # the typed record (claims/finite_vs_infinite/metrics.py)
+run.save(F.intervals(C.interval_rows(metrics)), "intervals")
 run.conclude(metrics);
 
 # %% [markdown]

@@ -610,15 +610,17 @@ def cnn_with_tuned(cnn: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]
 
 def collect(kern: dict, finite: dict, widths: list[int], brk: dict, shrink: dict, drt: dict, prec: dict, nvn: dict,
             nvn1: dict | None, emp: dict, dvw: dict, par: dict, zca_acc: dict | None = None, cnn: dict | None = None,
-            tuned: dict | None = None, zre: dict | None = None, zre_conv: dict | None = None
-            ) -> FiniteVsInfiniteMetrics:
+            tuned: dict | None = None, zre: dict | None = None, zre_conv: dict | None = None,
+            equivariance: dict | None = None, augmentation: dict | None = None) -> FiniteVsInfiniteMetrics:
     """The run's typed metrics record from each section's result: ``kern`` (:func:`kernel_baselines`),
     ``finite`` (:func:`width_sweep` over ``widths``), ``brk`` (:func:`breaking`), ``shrink``
     (:func:`l2_shrinkage_prediction`), ``drt`` (:func:`diag_reg_vs_time`), ``prec`` (:func:`precision`),
     ``nvn`` / ``nvn1`` (:func:`nngp_vs_ntk` on the claim's data set / MNIST-1D, None when that is the
     claim's), ``emp`` (:func:`empirical_ntk_convergence`), ``dvw`` (:func:`delta_ntk_vs_width`), ``par``
     (:func:`parameterization`); those a flag may skip (None): ``zca_acc`` (:func:`zca`), ``cnn`` / ``tuned``
-    (:func:`cnn_half` / :func:`cnn_tuned`), ``zre`` / ``zre_conv`` (:func:`zca_reposed`). Private ``_`` arrays
+    (:func:`cnn_half` / :func:`cnn_tuned`), ``zre`` / ``zre_conv`` (:func:`zca_reposed`), ``equivariance`` (F10,
+    :func:`~ntkrepro.claims.finite_vs_infinite.equivariance.equivariance`) and ``augmentation`` (X2,
+    :func:`~ntkrepro.claims.finite_vs_infinite.augment.augmentation_ensemble`). Private ``_`` arrays
     (kept for the figures) are dropped; the mapping is validated against the claim's type where it is built."""
     metrics: dict[str, Any] = {
         "kernel": drop_private(kern), "finite": finite,
@@ -641,6 +643,9 @@ def collect(kern: dict, finite: dict, widths: list[int], brk: dict, shrink: dict
     metrics["empirical_ntk_relative_error"] = emp["relative_error"]
     if zre is not None:
         metrics.update({"zca_reposed": zre, "zca_reposed_conv": zre_conv})
+    for key, part in (("equivariance", equivariance), ("augmentation", augmentation)):
+        if part is not None:
+            metrics[key] = part
     return FiniteVsInfiniteMetrics.from_json(to_jsonable(metrics))
 
 
