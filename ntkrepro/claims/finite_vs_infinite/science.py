@@ -660,7 +660,8 @@ def cnn_tuned(W_std: float, b_std: float, n_train: int, n_val: int, n_test: int,
     (:func:`~ntkrepro.claims.finite_vs_infinite.cnn.train_grid`), early-stopped per seed on the validation
     split (every ``eval_every`` steps), the cell chosen by the mean
     validation accuracy over seeds; against the same architecture's infinite-width NNGP and NTK
-    (infinite time), kernel and diag_reg (``diag_regs``) chosen on the same validation split. Interval of (net - kernel)
+    (infinite time; the kernel computed and solved in float64), kernel and diag_reg (``diag_regs``) chosen on the same
+    validation split. Interval of (net - kernel)
     test accuracy: a paired bootstrap over seeds and test points (test-set sampling error included)."""
     from ntkrepro.claims.finite_vs_infinite import cnn as K
 
@@ -669,10 +670,11 @@ def cnn_tuned(W_std: float, b_std: float, n_train: int, n_val: int, n_test: int,
     x, y, lab = s.x_train[:n_fit], s.y_train[:n_fit], s.labels_train[:n_fit]
     xv, labv = s.x_train[n_fit:], s.labels_train[n_fit:]
     strides = (2, 1)
-    # kernel arm: one kernel evaluation for train x (train, validation, test)
+    # kernel arm: one kernel evaluation for train x (train, validation, test), in float64 (block rows of 16 points at a
+    # time; a float32 kernel flipped the ridge choice on one validation point in the f580f12 record)
     xe = np.concatenate([xv, s.x_test])
-    g_tr, t_tr = K.cnn_gap_kernels(x, None, strides, W_std, b_std, dtype=np.float32)
-    g_e, t_e = K.cnn_gap_kernels(xe, x, strides, W_std, b_std, dtype=np.float32)
+    g_tr, t_tr = K.cnn_gap_kernels(x, None, strides, W_std, b_std, dtype=np.float64)
+    g_e, t_e = K.cnn_gap_kernels(xe, x, strides, W_std, b_std, dtype=np.float64)
     val_scores = {}
     for name, ktr, ke in (("nngp", g_tr, g_e), ("ntk", t_tr, t_e)):
         ktr = (ktr + ktr.T) / 2
