@@ -347,6 +347,15 @@ zca_acc, zre, zre_conv
 # equivariance. Every finite arm must now beat chance (0.1) by 5 points, else F10 is inconclusive.
 # Grids extended after that run (a choice at the edge): `f10_lr_factors` to 4 (the narrow LCN chose 2.0, the top) and
 # `x2_diag_regs` down to 1e-7 (the single predictor chose 1e-5, the bottom, on one resplit); not rerun since.
+#
+# Narrow width changed after the premise failed (the gate unchanged): the record at f580f12 (width 4, rate grid up to
+# 4) still had the narrow CNN at chance (0.104 test accuracy; its validation accuracy 0.105 / 0.115 at rates 0.1 / 0.3,
+# every larger rate diverged), so `f10_every_arm_learns` failed and F10 was inconclusive. With the same rate grid,
+# seeds, split and steps, the F10 networks alone at full size gave, at width 8: CNN 0.124 (chance + 0.024, premise still
+# fails), LCN 0.243; at width 16: CNN 0.193, LCN 0.259 (both beat chance by more than 5 points, each at rate 1.0, inside
+# the grid; the wide arms at 64 gave 0.247 / 0.241 in that record). `f10_widths` is now [16, 64], the smallest narrow
+# width of {8, 16} at which every arm learns; the wide width and everything else are unchanged. The cost: a narrow width
+# 4× (not 16×) below the wide one, a weaker contrast of "narrow" and "wide".
 
 # %%
 from ntkrepro.claims.finite_vs_infinite import augment as A, equivariance as Q
