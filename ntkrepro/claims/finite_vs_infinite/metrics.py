@@ -294,8 +294,9 @@ class TunedKernel(Metrics):
 
 @dataclass(frozen=True)
 class Interval(Metrics):
-    """A paired bootstrap interval of (net - kernel) test accuracy over seeds and test points: mean, 90 %
-    [ci_low, ci_high], ``n`` seeds, standard error ``se``, minimum detectable effect ``mde``, test points."""
+    """A paired bootstrap interval of a test-accuracy difference over seeds and test points (F1-CNN's net - kernel,
+    F10's (CNN - LCN narrow) - (CNN - LCN wide)): mean, 90 % [ci_low, ci_high], ``n`` seeds, standard error ``se``,
+    minimum detectable effect ``mde``, test points."""
 
     mean_diff: float
     ci_low: float
@@ -508,7 +509,7 @@ class Equivariance(Metrics):
     kernel_lcn: EquivarianceKernelArm
     kernel_advantage: float
     nets: dict[str, EquivarianceWidth]
-    advantage_narrow_minus_wide: DidInterval
+    advantage_narrow_minus_wide: Interval  # (CNN - LCN narrow) - (CNN - LCN wide)
     architecture: str
 
 

@@ -183,3 +183,17 @@ def test_missing_sections_are_not_run():
     for name in NEW_CHECKS:
         spec = next(s for s in claim.checks if s.name == name)
         assert evaluate_check(spec, metrics, res["parameters"], claim)["outcome"] == "not run"
+
+
+def test_interval_rows_include_f10_and_x2():
+    """The intervals figure's F10 and X2 rows come from interval_rows (no separate glue): the gated intervals when
+    the sections ran, None when they did not."""
+    from ntkrepro.claims.finite_vs_infinite import claim as C
+    from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
+
+    metrics, _ = _synthetic_record()
+    rows = {f: iv for f, _, iv in C.interval_rows(FiniteVsInfiniteMetrics.from_json(metrics)) if f in ("F10", "X2")}
+    assert rows["F10"] == metrics["equivariance"]["advantage_narrow_minus_wide"]
+    assert (rows["X2"]["ci_low"], rows["X2"]["ci_high"]) == (-0.01, 0.01)
+    bare = {k: v for k, v in metrics.items() if k not in ("equivariance", "augmentation")}
+    assert all(iv is None for f, _, iv in C.interval_rows(FiniteVsInfiniteMetrics.from_json(bare)) if f in ("F10", "X2"))

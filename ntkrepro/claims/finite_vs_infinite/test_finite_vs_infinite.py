@@ -294,10 +294,8 @@ def test_collect_rebuilds_a_committed_record(record):
         {"table": m["delta_ntk_vs_width"], "slope": m["delta_ntk_width_slope"], "l2_to_init": m["l2_to_init"]},
         m["parameterization"], zca_acc=m.get("zca"),
         cnn=None if cnn is None else {k: v for k, v in cnn.items() if k not in tuned_keys}, tuned=tuned,
-        zre=m.get("zca_reposed"), zre_conv=m.get("zca_reposed_conv"))
-    from ntkrepro.claims.finite_vs_infinite.claim import with_f10_x2
-
-    got = with_f10_x2(got, m.get("equivariance"), m.get("augmentation"))  # F10 and X2, as the notebook attaches them
+        zre=m.get("zca_reposed"), zre_conv=m.get("zca_reposed_conv"), equivariance=m.get("equivariance"),
+        augmentation=m.get("augmentation"))
     assert isinstance(got, FiniteVsInfiniteMetrics)
     # the same names, order and values (to 1e-12: collect re-fits a few slopes, whose last bits differ between
     # numpy 1.26 and 2), leaf by leaf as record.compare walks them
