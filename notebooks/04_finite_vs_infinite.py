@@ -397,6 +397,11 @@ x2 = A.augmentation_ensemble(lambda a, b: E.kernels(net, a, b)[0], "digits", (8,
 # Each row compares against a closed form, an independent implementation, a threshold stated in advance, or a
 # negative control; any of them can fail. Each finding's verdict (reproduced, not reproduced, inconclusive, not
 # run) follows the ledger's rules; the claim's verdict counts the findings.
+#
+# Three checks are declared `smoke_decides=False`: in the smoke profile they are inconclusive whatever their
+# outcome, because the smoke sizes cannot decide them (in the f580f12 records `ensemble_recovers_gap` and
+# `low_precision_breaks_beyond_a_size` failed at smoke size and passed at full size, and `large_lr_changes_ntk_shape`
+# passed at smoke size and failed at full size). Their full-profile gates are unchanged.
 
 # %%
 metrics = E.collect(kern, finite, P.widths, brk, shrink, drt, prec, nvn, nvn1, emp, dvw, par, zca_acc=zca_acc, cnn=cnn,

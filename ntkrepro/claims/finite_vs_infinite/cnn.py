@@ -18,7 +18,7 @@ Three pieces, each checked against an independent computation in ``test_finite_v
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -168,10 +168,11 @@ def _sq_norm(p) -> jnp.ndarray:
     return sum(jnp.sum(a ** 2) for a in jax.tree_util.tree_leaves(p))
 
 
-@partial(jax.jit, static_argnames=("steps", "eval_every", "batch", "strides"))
-def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, strides):
+@partial(jax.jit, static_argnames=("steps", "eval_every", "batch", "strides", "keep_params"))
+def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, strides, keep_params=False):
     """Adam (optax.scale_by_adam) on 0.5 mean((f - y)^2) + wd/2 ||theta||^2 for every network on the
-    leading axis (its own rate, L2 and minibatch order); eval outputs every ``eval_every`` steps."""
+    leading axis (its own rate, L2 and minibatch order); eval outputs every ``eval_every`` steps (and,
+    with ``keep_params``, the params there)."""
     import optax
 
     adam = optax.scale_by_adam()
@@ -189,21 +190,24 @@ def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, st
 
         def chunk(carry, c):
             carry, _ = jax.lax.scan(step, carry, c * eval_every + jnp.arange(eval_every))
-            return carry, cnn_apply(carry[0], x_eval, strides=strides)
+            out = cnn_apply(carry[0], x_eval, strides=strides)
+            return carry, ((out, carry[0]) if keep_params else out)
 
         _, outs = jax.lax.scan(chunk, (p0, adam.init(p0)), jnp.arange(steps // eval_every))
-        return outs  # (n_evals, n_eval_points, n_out)
+        return outs  # (n_evals, n_eval_points, n_out) [, params with a leading n_evals axis]
 
     return jax.vmap(one)(params0, lrs, wds, orders)
 
 
 def train_grid(x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, lrs: list[float], wds: list[float], n_seeds: int,
                width: int, strides: tuple[int, ...], W_std: float, b_std: float, steps: int, batch: int,
-               eval_every: int, seed: int) -> np.ndarray:
+               eval_every: int, seed: int, keep_params: bool = False) -> np.ndarray | tuple[np.ndarray, Any]:
     """Every (lr, wd, seed) standard-parameterization CNN-GAP of the grid, trained at once in float32;
     returns the outputs on ``x_eval`` after every ``eval_every`` steps, shape (len(lrs), len(wds),
     n_seeds, steps // eval_every, len(x_eval), n_out). Seed s is the same initial network and the same
-    minibatch order in every (lr, wd) cell (the grid is paired by seed)."""
+    minibatch order in every (lr, wd) cell (the grid is paired by seed). With ``keep_params`` also the
+    params at every read (leaves of shape (len(lrs), len(wds), n_seeds, steps // eval_every, ...)), so that
+    a test set is read only where early stopping chose (:func:`apply_at`) instead of at every read."""
     from ntkrepro.compat import float32_scope
 
     n = len(x)
@@ -220,6 +224,25 @@ def train_grid(x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, lrs: list[float
         outs = _train(p0, jnp.asarray([c[0] for c in cells], jnp.float32), jnp.asarray([c[1] for c in cells], jnp.float32),
                       jnp.asarray(np.stack([orders[s] for _, _, s in cells]), jnp.int32),
                       jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), jnp.asarray(x_eval, jnp.float32),
-                      steps, eval_every, batch, tuple(strides))
+                      steps, eval_every, batch, tuple(strides), keep_params)
+        if keep_params:
+            outs, kept = outs
         outs = np.asarray(outs, np.float64)
-    return outs.reshape(len(lrs), len(wds), n_seeds, *outs.shape[1:])
+    shape = (len(lrs), len(wds), n_seeds)
+    outs = outs.reshape(*shape, *outs.shape[1:])
+    if not keep_params:
+        return outs
+    return outs, jax.tree_util.tree_map(lambda a: a.reshape(*shape, *a.shape[1:]), kept)
+
+
+def apply_at(kept: Any, cell: tuple[int, int], stops: Sequence[int], x: np.ndarray,
+             strides: tuple[int, ...]) -> np.ndarray:
+    """Outputs on ``x`` of the networks :func:`train_grid` kept (``keep_params``) in grid cell ``cell`` = (lr
+    index, wd index), seed s at its read ``stops[s]``: shape (n_seeds, len(x), n_out), float32 as trained."""
+    from ntkrepro.compat import float32_scope
+
+    i, j = cell
+    with float32_scope():
+        params = jax.tree_util.tree_map(lambda a: jnp.stack([a[i, j, sd, e] for sd, e in enumerate(stops)]), kept)
+        xs = jnp.asarray(x, jnp.float32)
+        return np.asarray(jax.vmap(lambda p: cnn_apply(p, xs, strides=strides))(params), np.float64)

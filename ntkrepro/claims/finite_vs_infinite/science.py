@@ -684,16 +684,18 @@ def cnn_tuned(W_std: float, b_std: float, n_train: int, n_val: int, n_test: int,
     (kname, kdr), (kval, kpred) = max(val_scores.items(), key=lambda kv: (kv[1][0], kv[0][1]))  # ties: larger ridge
     k_correct = np.argmax(kpred, -1) == s.labels_test
     # network arm
-    outs = K.train_grid(x, y, xe, lrs, l2s, n_seeds, width, strides, W_std,
-                        b_std, steps, batch, eval_every, seed + 29)
-    pred_lab = outs.argmax(-1)  # (lr, l2, seed, eval, point)
-    val_acc = (pred_lab[..., :n_val] == labv).mean(-1)
+    # (validation outputs at every read; the params kept there, so the test set is read once, where each seed stopped)
+    outs, kept = K.train_grid(x, y, xv, lrs, l2s, n_seeds, width, strides, W_std,
+                              b_std, steps, batch, eval_every, seed + 29, keep_params=True)
+    pred_lab = outs.argmax(-1)  # (lr, l2, seed, eval, validation point)
+    val_acc = (pred_lab == labv).mean(-1)
     best_eval = val_acc.argmax(-1)  # early stopping per seed
     cell_val = val_acc.max(-1).mean(-1)  # (lr, l2)
     i, j = np.unravel_index(np.argmax(cell_val), cell_val.shape)
     stops = best_eval[i, j]
-    finite = np.isfinite(outs[i, j]).all()
-    net_correct = np.stack([pred_lab[i, j, sd, stops[sd], n_val:] == s.labels_test for sd in range(n_seeds)])
+    test_out = K.apply_at(kept, (i, j), stops, s.x_test, strides)  # (seed, test point, class)
+    finite = np.isfinite(outs[i, j]).all() and np.isfinite(test_out).all()
+    net_correct = test_out.argmax(-1) == s.labels_test[None, :]
     gap = paired_bootstrap(net_correct, k_correct, seed=seed)
     net_iv = paired_bootstrap(net_correct, np.zeros_like(k_correct), seed=seed)
     method = gap["method"]
