@@ -175,14 +175,23 @@ def _choose(grid: np.ndarray) -> tuple[int, int]:
     cand = np.argwhere(grid == grid.max())
     i, j = max(((int(i), int(j)) for i, j in cand), key=lambda ij: (ij[0], -ij[1]))
     return i, j
+
+
 # the rates: a lambda = 0 network (momentum 0.9, batch 50) peaks near 0.018 at width 128 and diverges at 0.036; at
-# width 512 it peaks at 0.012 and diverges at 0.018 (the pilot's first grid, 0.003..0.012, chose its top edge)
+# width 512 it peaks at 0.012 and diverges at 0.018. The pilot's first grid, 0.003..0.012 (500 steps), chose its top
+# edge at both widths; the second, 0.006..0.024 (800 steps), its top edge at width 128 only, so width 128's grid
+# goes up to 0.048 (widened at the edge, not otherwise tuned).
 _LR = [0.006, 0.012, 0.024]
 _PLAIN = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 _SCALED = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]  # ~ the plain grid x W_std^2 / n_l (n_l ~ 64 to 512)
-FULL_GRIDS = {w: {"lr": _LR, "plain": _PLAIN, "scaled": _SCALED} for w in (128, 256, 512, 1024, 2048)}
+FULL_GRIDS = {w: {"lr": _LR + [0.048] if w <= 128 else _LR, "plain": _PLAIN, "scaled": _SCALED}
+              for w in (128, 256, 512, 1024, 2048)}
 FULL = {"widths": [128, 512], "depth": 2, "n_train": 500, "n_val": 300, "n_test": 997, "steps": 800,
         "eval_every": 20, "batch": 50, "tuning_seeds": 3, "n_seeds": 5}
+SMOKE_GRIDS = {w: {"lr": [0.01, 0.03, 0.1], "plain": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                   "scaled": [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]} for w in (16, 64)}
+SMOKE = {"widths": [16, 64], "depth": 2, "n_train": 200, "n_val": 100, "n_test": 200, "steps": 100,
+         "eval_every": 20, "batch": 50, "tuning_seeds": 2, "n_seeds": 3}
 
 
 def x1_study(widths: Sequence[int], grids: dict, depth: int = 2, n_train: int = 500, n_val: int = 300,
