@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ntkrepro.layout import MAPS_DIR
 from ntkrepro.provenance import REPO_ROOT
 from ntkrepro.registry import CLAIMS
 from ntkrepro.results import get_metric, latest_results  # noqa: F401  (latest_results re-exported)
@@ -32,7 +33,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-MAPS = REPO_ROOT / "figures" / "maps"
+MAPS = MAPS_DIR
 
 
 def map_agreement(claim_id: str, maps_dir: Path = MAPS) -> dict[str, tuple[int, int]]:
@@ -100,7 +101,7 @@ def claims_table() -> str:
         key = _cell(f"{label} = {_fmt(get_metric(res, path))}") if res else "n/a"
         lines.append(f"| {c.number} | {c.title} | [{c.paper.short}]({c.paper.url}) | "
                      f"[{c.notebook}](notebooks/{c.notebook}) | {_verdict(res)} | {key} |")
-    maps = [c for c in CLAIMS.values() if (REPO_ROOT / "figures" / "maps" / f"{c.id}.png").exists()]
+    maps = [c for c in CLAIMS.values() if (MAPS / f"{c.id}.png").exists()]
     if maps:
         lines += ["", "**Claim maps** (`make maps`: each claim's declared sweep, smoke-sized points, on Dask; "
                   "each finding's verdict across the swept parameter):", ""]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ntkrepro.layout import map_record_path, record_path  # noqa: F401  (the layout's owner; re-exported)
+from ntkrepro.layout import FIGURES, map_record_path, record_path  # noqa: F401  (the layout's owner; re-exported)
 from ntkrepro.provenance import REPO_ROOT
 
 LOCK_FILE = "requirements.lock"
@@ -201,7 +201,7 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def record_status(claim: Any, profile: str, root: Path = REPO_ROOT) -> Status:
-    path = record_path(claim.id, profile, root / "figures")
+    path = record_path(claim.id, profile, root / FIGURES)
     rec = _read(path)
     if rec is None:
         return Status(f"{claim.id} ({profile})", path, ("no record (run it)",))
@@ -223,8 +223,8 @@ def record_status(claim: Any, profile: str, root: Path = REPO_ROOT) -> Status:
 
 
 def map_status(claim: Any, root: Path = REPO_ROOT) -> Status | None:
-    png = root / "figures" / "maps" / f"{claim.id}.png"
     path = map_record_path(claim.id, root)
+    png = path.with_suffix(".png")
     if not png.exists() and not path.exists():
         return None
     rec = _read(path)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ntkrepro.io import write_text
-from ntkrepro.provenance import REPO_ROOT
+from ntkrepro.layout import BUILD_DIR, FIGURES_DIR, MAPS_DIR, map_record_path
 from ntkrepro.readme import latest_results
 from ntkrepro.registry import CLAIMS
 
-REPORT_DIR = REPO_ROOT / "build" / "report"
-NOTEBOOK_HTML = REPO_ROOT / "build" / "notebooks" / "full"  # make figures on this machine (fallback)
+REPORT_DIR = BUILD_DIR / "report"
+NOTEBOOK_HTML = BUILD_DIR / "notebooks" / "full"  # make figures on this machine (fallback)
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;width:100%}td,th{border:1px solid #ccc;padding:4px 8px;
@@ -197,7 +197,7 @@ def checklist(claim: Any, res: Mapping[str, Any]) -> str:
 
 def notebook_link(claim: Any, out: Path) -> str:
     """The executed notebook kept with the record, converted to HTML under the report."""
-    src = REPO_ROOT / "figures" / claim.id / "notebook.ipynb"
+    src = FIGURES_DIR / claim.id / "notebook.ipynb"
     dest = out / "notebooks" / f"{claim.id}.html"
     if src.exists():
         if not dest.exists() or dest.stat().st_mtime < src.stat().st_mtime:
@@ -279,12 +279,12 @@ def build(out: Path = REPORT_DIR) -> Path:
                 shutil.copy2(png, out / "figures" / c.id / png.name)
                 sec.append(f"<figure><img src='figures/{c.id}/{_e(png.name)}' alt='{_e(fig.stem)}'>"
                            f"<figcaption><b>{_e(fig.stem)}</b>: {_e(fig.caption)}</figcaption></figure>")
-        cmap = REPO_ROOT / "figures" / "maps" / f"{c.id}.png"
+        cmap = MAPS_DIR / f"{c.id}.png"
         if cmap.exists() and c.sweep_map:
             (out / "figures" / "maps").mkdir(parents=True, exist_ok=True)
             shutil.copy2(cmap, out / "figures" / "maps" / cmap.name)
             note = ""
-            mrec = REPO_ROOT / "figures" / "maps" / f"{c.id}.json"
+            mrec = map_record_path(c.id)
             try:
                 failed = json.loads(mrec.read_text()).get("failed_points") or []
                 if failed:
