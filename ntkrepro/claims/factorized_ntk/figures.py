@@ -136,7 +136,7 @@ def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
     """lambda_0 ratio and rho_4 against d/n, and the measured cost-to-eps ratio at equal per-step
     multiply-adds with its interval over seeds, at fixed k/d and at fixed k (x: censored)."""
     r = np.array([float(v) for v in sw])
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, ax = plt.subplots(1, 3, figsize=(17, 3.8))  # wide: the third panel's legend sits beside it
     ax[0].plot(r, [sw[v]["lambda0_ratio"] for v in sw], "o-")
     ax[0].set(ylabel="λ0^J / λ0", title="Least eigenvalue kept (k = d/4)")
     ax[1].plot(r, [sw[v]["rho4"] for v in sw], "o-")
@@ -158,7 +158,7 @@ def dn_sweep(sw: dict[str, Any], fair: dict[str, Any], n: int) -> plt.Figure:
         if same:  # k = d: J projects nothing away (not a factorized point; F3 and dn_peak skip it)
             ax[2].plot(np.array(same) * (1 + 0.04 * i), [rows[f"{v:g}"]["cost_ratio"] for v in same], "o", ms=12,
                        mfc="none", color="k", label=f"{label}: k = d (no projection; skipped by F3)")
-    ax[2].legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    ax[2].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the panel: clear of its labels
     ax[2].set(yscale="log", ylabel="factorized / dense (equal per-step MACs)",
               title="Measured cost to eps (90% CI over seeds)")
     for a in ax[1:]:
