@@ -433,7 +433,7 @@ class EquivarianceKernelArm(Metrics):
     accuracy: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: the old records' fields keep their place (record.compare's order)
 class EquivarianceNetArm(Metrics):
     """One architecture at one width: the Adam rate ``lr`` chosen on validation (mean over seeds of the
     early-stopped validation accuracy), that validation accuracy, test accuracy mean and per seed (each seed at
@@ -444,17 +444,17 @@ class EquivarianceNetArm(Metrics):
     rate) and ``lr_factor`` (the chosen rate in its units) instead of ``lr``, ``stop_steps`` and
     ``train_loss_at_stop``."""
 
+    lr_max: float | None = optional()
+    lr_factor: float | None = optional()
+    lr: float | None = optional()
     val_accuracy: float
     accuracy_mean: float
     accuracy_per_seed: list[float]
     final_train_loss: float
+    train_loss_at_stop: float | None = optional()
+    stop_steps: list[int] | None = optional()
     finite: bool
     val_accuracy_per_lr: list[float]
-    lr: float | None = optional()
-    stop_steps: list[int] | None = optional()
-    train_loss_at_stop: float | None = optional()
-    lr_max: float | None = optional()
-    lr_factor: float | None = optional()
 
 
 @dataclass(frozen=True)
@@ -499,7 +499,7 @@ class DidInterval(Metrics):
     se_points: float | None = optional()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: the old records' fields keep their place (record.compare's order)
 class Equivariance(Metrics):
     """F10 on MNIST-1D: CNN-VEC (``stax.Conv``) against LCN-VEC (``stax.ConvLocal``), Flatten readout, NTK
     parameterization. Kernel half: each NTK predictor with its ridge chosen on validation
@@ -521,14 +521,6 @@ class Equivariance(Metrics):
     widths: list[int]
     n_seeds: int
     steps: int
-    diag_reg_grid: list[float]
-    kernel_relative_difference: float
-    kernel_cnn: EquivarianceKernelArm
-    kernel_lcn: EquivarianceKernelArm
-    kernel_advantage: float
-    nets: dict[str, EquivarianceWidth]
-    advantage_narrow_minus_wide: Interval  # (CNN - LCN narrow) - (CNN - LCN wide)
-    architecture: str
     eval_every: int | None = optional()
     batch: int | None = optional()
     lr_grid: list[float] | None = optional()
@@ -538,6 +530,14 @@ class Equivariance(Metrics):
     zero_predictor_train_loss: float | None = optional()
     lr_max: float | None = optional()
     lr_factor_grid: list[float] | None = optional()
+    diag_reg_grid: list[float]
+    kernel_relative_difference: float
+    kernel_cnn: EquivarianceKernelArm
+    kernel_lcn: EquivarianceKernelArm
+    kernel_advantage: float
+    nets: dict[str, EquivarianceWidth]
+    advantage_narrow_minus_wide: Interval  # (CNN - LCN narrow) - (CNN - LCN wide)
+    architecture: str
 
 
 # ----------------------------------------------------------------------------- X2 (issue 29)
