@@ -503,5 +503,7 @@ run.conclude(metrics);
 #
 # - **F10**: the interval of (CNN − LCN at the narrow width) − (CNN − LCN at the wide width) lying below 0, or the
 #   kernel-limit advantage (CNN-VEC NTK − LCN-VEC NTK, ridges tuned on validation) outside ±1 accuracy point.
-#   Control: the two infinite-width kernels must coincide (Flatten readout), an implementation check.
+#   Control: the two infinite-width kernels must coincide (Flatten readout), an implementation check. Premises (each
+#   failing makes F10 inconclusive): every finite arm fits its training set (final loss below 0.1 × predicting 0's)
+#   and reaches at least 0.7 × the NTK predictor's test accuracy.
 # - **X2**: the 90 % corrected resampled interval of shift-ensemble − single FCN NNGP accuracy on digits lying below 0.
