@@ -44,6 +44,8 @@ def _rules(p: Params) -> None:
     n = p.f10_n_train + p.f10_n_val + p.f10_n_test
     require(n <= DATASET_SIZES["mnist1d"], "f10_n_train",
             f"f10_n_train + f10_n_val + f10_n_test = {n} exceeds MNIST-1D's {DATASET_SIZES['mnist1d']}")
+    require(p.f10_steps % p.f10_eval_every == 0, "f10_eval_every", "must divide f10_steps")
+    require(p.f10_batch <= p.f10_n_train, "f10_batch", f"must be <= f10_n_train = {p.f10_n_train}")
     require(p.x2_n_train + p.x2_n_test <= DATASET_SIZES["digits"], "x2_n_train",
             f"x2_n_train + x2_n_test = {p.x2_n_train + p.x2_n_test} exceeds the {DATASET_SIZES['digits']} digits")
     require(int(0.8 * p.x2_n_train) < p.x2_n_train, "x2_n_train", "leaves no validation split (needs >= 5)")
@@ -105,11 +107,14 @@ PARAMS = ParamSet(
         int_list("f10_widths", 1, 1024, "[narrow, wide] channels of the F10 networks", min_len=2),
         integer("f10_n_train", 20, 4000, "MNIST-1D training points of F10"),
         integer("f10_n_val", 10, 2000, "MNIST-1D validation points of F10 (rate and ridge choices)"),
-        integer("f10_n_test", 20, 2000, "MNIST-1D test points of F10"),
+        integer("f10_n_test", 20, 4990, "MNIST-1D test points of F10 (full profile: every point not in train or "
+                "validation)"),
         integer("f10_seeds", 2, 32, "seeds of each F10 network (vmapped)"),
-        integer("f10_steps", 1, 100_000, "full-batch GD steps of the F10 networks"),
-        real_list("f10_lr_factors", 1e-3, 8.0, "F10 rates in units of each network's own largest stable rate "
-                  "2nk/lambda_max (empirical NTK at init; chosen on validation per architecture and width)", min_len=2),
+        integer("f10_steps", 2, 100_000, "Adam steps of the F10 networks (standard parameterization)"),
+        integer("f10_eval_every", 1, 100_000, "steps between the F10 validation reads (early stopping)"),
+        integer("f10_batch", 2, 4000, "minibatch size of the F10 networks (f10_n_train: full batch)"),
+        real_list("f10_lrs", 1e-6, 1.0, "Adam rates of the F10 networks (chosen on validation per architecture and "
+                  "width)", min_len=3),
         real_list("f10_diag_regs", 0.0, 1e3, "relative ridges of the F10 kernels (chosen on validation)", min_len=2),
         integer("x2_n_train", 20, 1700, "digits training points of X2"),
         integer("x2_n_test", 20, 1700, "digits test points of X2"),
@@ -130,7 +135,7 @@ PARAMS = ParamSet(
                       cnn_tuned_eval_every=20, cnn_lrs=[1e-3, 1e-2], cnn_l2s=[0.0, 1e-3],
                       cnn_diag_regs=[1e-4, 1e-2, 1.0], param_seeds=2, f2_diag_regs=[1e-6, 1e-2, 1.0],
                       f10_depth=1, f10_widths=[2, 8], f10_n_train=60, f10_n_val=40, f10_n_test=60, f10_seeds=2,
-                      f10_steps=20, f10_lr_factors=[0.3, 1.0], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
+                      f10_steps=20, f10_eval_every=10, f10_batch=30, f10_lrs=[1e-3, 3e-3, 1e-2], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
                       x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,
                      widths=[128, 256, 512, 1024, 2048], n_seeds=8, steps=300, lr_factor=0.5,
@@ -152,8 +157,15 @@ PARAMS = ParamSet(
                      param_seeds=8, f2_diag_regs=[1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
                      # narrow width 16 (was 4: its CNN stayed at chance, 0.104, and failed f10_every_arm_learns;
                      # width 8's CNN reached 0.124, width 16's 0.193; set after that premise failed, gate unchanged)
-                     f10_depth=1, f10_widths=[16, 64], f10_n_train=300, f10_n_val=150, f10_n_test=400, f10_seeds=5,
-                     f10_steps=200, f10_lr_factors=[0.1, 0.3, 1.0, 2.0, 4.0], f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                     # F10's nets trained to convergence (after the record at 53aef4b, barely trained by 200 GD steps,
+                     # and a referee's Adam re-run): standard parameterization, Adam, early stopping on validation;
+                     # the test set is every MNIST-1D point not in train/validation (4550; was 400); gate unchanged.
+                     # 1200 steps of minibatch 100 and 4 rates: the F10 section took 119 s at full size (2 shared cores).
+                     # Rate grid [1e-2 .. 3e-1]: the one pilot (grid [3e-3 .. 1e-1]) had the narrow LCN at the top, 1e-1,
+                     # and 3e-3 never chosen (lowest validation accuracy in every arm); moved up one step, budget kept
+                     f10_depth=1, f10_widths=[16, 64], f10_n_train=300, f10_n_val=150, f10_n_test=4550, f10_seeds=5,
+                     f10_steps=1200, f10_eval_every=100, f10_batch=100, f10_lrs=[1e-2, 3e-2, 1e-1, 3e-1],
+                     f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
                      x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5,
                      x2_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
     },
@@ -163,8 +175,9 @@ PARAMS = ParamSet(
 _F10_STATEMENT = ("Equivariance of CNNs is only beneficial for narrow networks far from the kernel regime. Tested "
                   "on MNIST-1D: a CNN-VEC (stax.Conv, Flatten readout) against a locally connected network of the "
                   "same shape (stax.ConvLocal), whose infinite-width kernels coincide, and finite networks of both "
-                  "at a narrow and a wide width trained alike (NTK parameterization, full-batch GD, rate chosen on "
-                  "validation in units of each network's own largest stable rate)")
+                  "at a narrow and a wide width trained alike to convergence (standard parameterization, Adam on the "
+                  "MSE, each seed early-stopped on validation, the rate chosen on validation per architecture and "
+                  "width)")
 FINDINGS = (
     Finding("F1", "Kernel methods outperform fully-connected finite-width networks (the FCN half of the "
             "abstract's first finding).", "abstract"),
@@ -346,9 +359,9 @@ def _with_did(v, lo, hi):
                                                   "ci_low": lo, "ci_high": hi, "n": 5}}
 
 
-_F10_MATCHED = ("architecture shape (depth, width, filter 5, SAME, Flatten readout, NTK parameterization)",
-                "training (full-batch GD on the MSE, steps, rate grid in units of each network's own largest stable "
-                "rate, chosen on validation)",
+_F10_MATCHED = ("architecture shape (depth, width, filter 5, SAME, Flatten readout, standard parameterization)",
+                "training (Adam on the MSE on centred one-hot targets, steps, minibatch, rate grid chosen on "
+                "validation, each seed early-stopped on validation)",
                 "train / validation / test split", "test points (paired)")
 
 
@@ -594,13 +607,30 @@ CHECKS = (
               fails_with={"equivariance.kernel_advantage": 0.05}, finding="F10",
               arms=("CNN-VEC NTK predictor", "LCN-VEC NTK predictor"),
               matched=("train / validation / test split", "ridge grid chosen on validation in both arms")),
-    CheckSpec("f10_every_arm_learns", "premise",
-              "smallest test accuracy among the four finite F10 arms (CNN and LCN, narrow and wide; mean over seeds) "
-              "minus chance (0.1): above 0.05, else a comparison with an arm that did not train decides nothing "
-              "(declared after the first full run, where the narrow CNN stayed at chance)", above(0.05),
-              lambda m, P: min(getattr(r, a).accuracy_mean for r in _eqv(m).nets.values() for a in ("cnn", "lcn")) - 0.1,
-              passes_with={"equivariance.nets.*.cnn.accuracy_mean": 0.3, "equivariance.nets.*.lcn.accuracy_mean": 0.3},
-              fails_with={"equivariance.nets.*.cnn.accuracy_mean": 0.105}, finding="F10", smoke_must_pass=False),
+    # premises replaced after the record at 53aef4b (f10_every_arm_learns: every arm above chance + 0.05, passed at
+    # 0.093 with nets barely trained) and a referee's re-run; declared before the Adam protocol's first full run
+    CheckSpec("f10_nets_fit_training_set", "premise",
+              "largest final full-batch training loss (after f10_steps, at the chosen rate, mean over seeds) among "
+              "the four finite F10 arms (CNN and LCN, narrow and wide), relative to the loss of predicting 0 "
+              "(0.5 mean y^2): below 0.1, else the nets are not trained to convergence and the comparison decides "
+              "nothing (F10 inconclusive)", below(0.1),
+              lambda m, P: max(getattr(r, a).final_train_loss for r in _eqv(m).nets.values() for a in ("cnn", "lcn"))
+              / _eqv(m).zero_predictor_train_loss,
+              passes_with={"equivariance.nets.*.cnn.final_train_loss": 1e-3,
+                           "equivariance.nets.*.lcn.final_train_loss": 1e-3,
+                           "equivariance.zero_predictor_train_loss": 0.045},
+              fails_with={"equivariance.nets.*.cnn.final_train_loss": 0.03,
+                          "equivariance.zero_predictor_train_loss": 0.045}, finding="F10", smoke_must_pass=False),
+    CheckSpec("f10_nets_reach_kernel", "premise",
+              "smallest test accuracy among the four finite F10 arms (mean over seeds, each seed early-stopped) "
+              "relative to the better of the two NTK predictors' test accuracy: above 0.7, else an arm did not "
+              "learn what its kernel limit does and the comparison decides nothing (F10 inconclusive)", above(0.7),
+              lambda m, P: min(getattr(r, a).accuracy_mean for r in _eqv(m).nets.values() for a in ("cnn", "lcn"))
+              / max(_eqv(m).kernel_cnn.accuracy, _eqv(m).kernel_lcn.accuracy),
+              passes_with={"equivariance.nets.*.cnn.accuracy_mean": 0.35, "equivariance.nets.*.lcn.accuracy_mean": 0.35,
+                           "equivariance.kernel_cnn.accuracy": 0.38, "equivariance.kernel_lcn.accuracy": 0.38},
+              fails_with={"equivariance.nets.*.cnn.accuracy_mean": 0.15, "equivariance.kernel_cnn.accuracy": 0.38,
+                          "equivariance.kernel_lcn.accuracy": 0.38}, finding="F10", smoke_must_pass=False),
     CheckSpec("augmentation_ensemble_improves_kernel", "finding",
               "digits: test accuracy of the mean of the FCN NNGP predictors fitted on x2_members random augmented "
               "draws of the training set (each image shifted by one of: none, +-1 pixel in x or y), minus the "
@@ -614,13 +644,23 @@ CHECKS = (
 )
 
 
+def _f10_arm(m, arch, which):
+    e = _eqv(m)
+    return getattr(e.nets[str(e.widths[0 if which == "narrow" else 1])], arch)
+
+
 def _f10_rate_choice(arch, which):
-    def chosen(m, P):
-        e = _eqv(m)
-        return getattr(e.nets[str(e.widths[0 if which == "narrow" else 1])], arch).lr_factor
-    return ChoiceSpec(f"lr_factor ({arch.upper()}, {which} width)", f"finite {arch.upper()}-VEC",
-                      lambda m, P: P["f10_lr_factors"], chosen,
-                      "validation split (mean accuracy over seeds; diverged runs never chosen)", ("F10",))
+    return ChoiceSpec(f"Adam learning rate ({arch.upper()}, {which} width, F10)", f"finite {arch.upper()}-VEC",
+                      lambda m, P: P["f10_lrs"], lambda m, P: _f10_arm(m, arch, which).lr,
+                      "validation split (mean over seeds of the early-stopped accuracy; diverged runs never chosen)",
+                      ("F10",))
+
+
+def _f10_stop_choice(arch, which):
+    return ChoiceSpec(f"early-stopping step ({arch.upper()}, {which} width, F10, per seed)",
+                      f"finite {arch.upper()}-VEC", lambda m, P: [P["f10_eval_every"], P["f10_steps"]],
+                      lambda m, P: _f10_arm(m, arch, which).stop_steps,
+                      "validation split (each seed's best read, every f10_eval_every steps)", ("F10",))
 
 
 def _zca_choice(key, arm, kernel, grid_param, field):
@@ -674,6 +714,8 @@ CHOICES = (
     # F10 and X2 (issue 29, items 6-7)
     _f10_rate_choice("cnn", "narrow"), _f10_rate_choice("lcn", "narrow"),
     _f10_rate_choice("cnn", "wide"), _f10_rate_choice("lcn", "wide"),
+    _f10_stop_choice("cnn", "narrow"), _f10_stop_choice("lcn", "narrow"),
+    _f10_stop_choice("cnn", "wide"), _f10_stop_choice("lcn", "wide"),
     ChoiceSpec("diag_reg (CNN-VEC kernel, F10)", "CNN-VEC NTK", lambda m, P: P["f10_diag_regs"],
                lambda m, P: _eqv(m).kernel_cnn.diag_reg, "validation split (accuracy)", ("F10",)),
     ChoiceSpec("diag_reg (LCN-VEC kernel, F10)", "LCN-VEC NTK", lambda m, P: P["f10_diag_regs"],

@@ -296,7 +296,9 @@ class TunedKernel(Metrics):
 class Interval(Metrics):
     """A paired bootstrap interval of a test-accuracy difference over seeds and test points (F1-CNN's net - kernel,
     F10's (CNN - LCN narrow) - (CNN - LCN wide)): mean, 90 % [ci_low, ci_high], ``n`` seeds, standard error ``se``,
-    minimum detectable effect ``mde``, test points."""
+    minimum detectable effect ``mde``, test points; ``se_seeds`` / ``se_points``: the parts of the standard error
+    that more seeds / more test points shrink (:func:`ntkrepro.stats.paired_bootstrap`; absent in records that
+    predate them)."""
 
     mean_diff: float
     ci_low: float
@@ -306,6 +308,8 @@ class Interval(Metrics):
     mde: float
     n_test: int
     method: str
+    se_seeds: float | None = optional()
+    se_points: float | None = optional()
 
 
 @dataclass(frozen=True)
@@ -429,19 +433,26 @@ class EquivarianceKernelArm(Metrics):
     accuracy: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: the old records' fields keep their place (record.compare's order)
 class EquivarianceNetArm(Metrics):
-    """One architecture at one width: the rate factor (x lr_max) chosen on validation (mean over seeds), that
-    validation accuracy, test accuracy mean and per seed, final training loss (mean over seeds), whether every
-    chosen run stayed finite, and the validation accuracy per rate of the grid (-1: a diverged run). ``lr_max``:
-    the network's own largest stable rate 2mk / lambda_max (empirical NTK at init), the rates' unit."""
+    """One architecture at one width: the Adam rate ``lr`` chosen on validation (mean over seeds of the
+    early-stopped validation accuracy), that validation accuracy, test accuracy mean and per seed (each seed at
+    its early-stopping read ``stop_steps``), the full-batch training loss after the last step
+    (``final_train_loss``) and at the stop (``train_loss_at_stop``), both mean over seeds, whether every chosen
+    run stayed finite, and the validation accuracy per rate of the grid (-1: a diverged run). Records that
+    predate the Adam protocol (GD in the NTK parameterization) have ``lr_max`` (the network's own largest stable
+    rate) and ``lr_factor`` (the chosen rate in its units) instead of ``lr``, ``stop_steps`` and
+    ``train_loss_at_stop``."""
 
-    lr_max: float
-    lr_factor: float
+    lr_max: float | None = optional()
+    lr_factor: float | None = optional()
+    lr: float | None = optional()
     val_accuracy: float
     accuracy_mean: float
     accuracy_per_seed: list[float]
     final_train_loss: float
+    train_loss_at_stop: float | None = optional()
+    stop_steps: list[int] | None = optional()
     finite: bool
     val_accuracy_per_lr: list[float]
 
@@ -449,7 +460,8 @@ class EquivarianceNetArm(Metrics):
 @dataclass(frozen=True)
 class BootInterval(Metrics):
     """A paired bootstrap interval over seeds and test points: mean, 90 % [ci_low, ci_high], ``n`` seeds,
-    bootstrap standard error ``se``, minimum detectable effect ``mde``."""
+    bootstrap standard error ``se``, minimum detectable effect ``mde``; ``se_seeds`` / ``se_points``: its seed and
+    test-point parts (absent in records that predate them)."""
 
     mean_diff: float
     ci_low: float
@@ -457,6 +469,8 @@ class BootInterval(Metrics):
     n: int
     se: float
     mde: float
+    se_seeds: float | None = optional()
+    se_points: float | None = optional()
 
 
 @dataclass(frozen=True)
@@ -481,15 +495,21 @@ class DidInterval(Metrics):
     mde: float
     n_test: int
     method: str
+    se_seeds: float | None = optional()
+    se_points: float | None = optional()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: the old records' fields keep their place (record.compare's order)
 class Equivariance(Metrics):
     """F10 on MNIST-1D: CNN-VEC (``stax.Conv``) against LCN-VEC (``stax.ConvLocal``), Flatten readout, NTK
     parameterization. Kernel half: each NTK predictor with its ridge chosen on validation
     (``kernel_cnn`` / ``kernel_lcn``), their accuracy difference ``kernel_advantage`` and the largest
     relative entry difference of the two kernel matrices (0 in exact arithmetic). Finite half: ``nets`` keyed
-    by width (narrow, wide), and the narrow-minus-wide advantage interval."""
+    by width (narrow, wide), and the narrow-minus-wide advantage interval. Since issue 29's re-run the nets are
+    standard-parameterization networks trained with Adam (``optimizer``, ``parameterization``, ``loss``,
+    ``lr_grid``, ``batch``, ``eval_every``: early stopping on validation), and ``zero_predictor_train_loss`` is
+    the training loss of the constant 0 (what a net that learnt nothing keeps); older records have ``lr_max``
+    and ``lr_factor_grid`` (GD in the NTK parameterization) instead."""
 
     dataset: str
     n_train: int
@@ -501,8 +521,15 @@ class Equivariance(Metrics):
     widths: list[int]
     n_seeds: int
     steps: int
-    lr_max: float
-    lr_factor_grid: list[float]
+    eval_every: int | None = optional()
+    batch: int | None = optional()
+    lr_grid: list[float] | None = optional()
+    optimizer: str | None = optional()
+    parameterization: str | None = optional()
+    loss: str | None = optional()
+    zero_predictor_train_loss: float | None = optional()
+    lr_max: float | None = optional()
+    lr_factor_grid: list[float] | None = optional()
     diag_reg_grid: list[float]
     kernel_relative_difference: float
     kernel_cnn: EquivarianceKernelArm

@@ -717,6 +717,7 @@ def cnn_tuned(W_std: float, b_std: float, n_train: int, n_val: int, n_test: int,
                          "chosen": {"kernel": kname, "diag_reg": float(kdr)}, "val_accuracy": float(kval),
                          "accuracy": float(k_correct.mean()),
                          "val_accuracy_grid": {f"{n}/{d:g}": float(v[0]) for (n, d), v in val_scores.items()}},
-        "gap": {k: gap[k] for k in ("mean_diff", "ci_low", "ci_high", "n", "se", "mde", "n_test", "method")},
+        "gap": {k: gap[k] for k in ("mean_diff", "ci_low", "ci_high", "n", "se", "mde", "n_test", "method",
+                                    "se_seeds", "se_points")},
         "interval_method": method,
     }

@@ -66,14 +66,48 @@ def test_tied_lcn_is_the_cnn():
 
 
 def test_equivariance_small_run_shapes():
-    r = Q.equivariance(1, (2, 4), 30, 20, 30, 2, 3, [0.3, 1.0], [1e-3, 1e-1], W_STD, B_STD, seed=0)
+    lrs = [1e-3, 3e-3, 1e-2]
+    r = Q.equivariance(1, (2, 4), 30, 20, 30, 2, 6, 2, 10, lrs, [1e-3, 1e-1], W_STD, B_STD, seed=0)
     assert r["kernel_relative_difference"] < 1e-12 and r["kernel_advantage"] == 0.0
-    assert set(r["nets"]) == {"2", "4"}
+    assert set(r["nets"]) == {"2", "4"} and r["lr_grid"] == lrs and r["batch"] == 10
+    assert r["zero_predictor_train_loss"] == pytest.approx(0.045)  # centred one-hot: 0.5 (0.9^2 + 9 x 0.1^2) / 10
     for row in r["nets"].values():
-        assert len(row["cnn"]["accuracy_per_seed"]) == 2 and row["cnn"]["lr_factor"] in (0.3, 1.0)
+        for arch in ("cnn", "lcn"):
+            a = row[arch]
+            assert len(a["accuracy_per_seed"]) == 2 and a["lr"] in lrs and len(a["val_accuracy_per_lr"]) == 3
+            assert all(st in (2, 4, 6) for st in a["stop_steps"]) and len(a["stop_steps"]) == 2
+            assert a["final_train_loss"] > 0 and a["finite"]
+        assert {"se_seeds", "se_points"} <= set(row["advantage"])
     did = r["advantage_narrow_minus_wide"]
     adv = {w: r["nets"][w]["advantage"]["mean_diff"] for w in ("2", "4")}
-    assert did["mean_diff"] == pytest.approx(adv["2"] - adv["4"])
+    assert did["mean_diff"] == pytest.approx(adv["2"] - adv["4"]) and did["se_points"] > 0
+
+
+def test_standard_parameterization_is_the_same_function_at_init():
+    """A standard-parameterization network (W ~ N(0, W_std^2 / fan_in), b ~ N(0, b_std^2)) computes the NTK-
+    parameterized network of the same draw: the two parameterizations differ in training, not at init."""
+    x = _signals(3)
+    for arch in ("cnn", "lcn"):
+        key = jax.random.PRNGKey(1)
+        pn = Q.vec_init(key, arch, 4, 2, 40)
+        ps = Q.vec_init(key, arch, 4, 2, 40, parameterization="standard", W_std=W_STD, b_std=B_STD)
+        np.testing.assert_allclose(Q.vec_apply(ps, x, 1.0, 1.0, parameterization="standard"),
+                                   Q.vec_apply(pn, x, W_STD, B_STD), rtol=1e-5, atol=1e-5)
+
+
+def test_adam_training_fits_and_early_stopping_reads_back():
+    """Adam drives the training loss well below the constant predictor's, and the parameters kept at a read give
+    back the validation outputs recorded there."""
+    from ntkrepro.data import load_split
+
+    s = load_split("mnist1d", 60, 20, 0)
+    x, y, xv = s.x_train[:40], s.y_train[:40], s.x_train[40:]
+    outs, loss, kept = Q.train_adam("lcn", 4, 1, x, y, xv, [1e-2], 2, 60, 20, 40, W_STD, B_STD, seed=0)
+    assert outs.shape == (1, 2, 3, 20, 10) and loss.shape == (1, 2, 3)
+    assert loss[0, :, -1].max() < 0.5 * 0.5 * np.mean(y ** 2) and (loss[0, :, -1] < loss[0, :, 0]).all()
+    back = Q.apply_at(kept, 0, [1, 2], xv)
+    np.testing.assert_allclose(back[0], outs[0, 0, 1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(back[1], outs[0, 1, 2], rtol=1e-4, atol=1e-5)
 
 
 def test_shift_images():
@@ -135,16 +169,19 @@ def _synthetic_record():
     from ntkrepro.io import read_json
 
     res = read_json(CLAIMS["finite_vs_infinite"].default_output_dir("full") / "results.json")
-    arm = {"lr_max": 20.0, "lr_factor": 0.3, "val_accuracy": 0.5, "accuracy_mean": 0.5, "accuracy_per_seed": [0.5] * 5,
-           "final_train_loss": 0.1, "finite": True, "val_accuracy_per_lr": [0.4, 0.5, 0.45, -1.0]}
-    iv = {"mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "n": 5, "se": 0.01, "mde": 0.03}
-    eqv = {"dataset": "mnist1d", "n_train": 300, "n_val": 150, "n_test": 400, "depth": 1, "readout": "flatten",
-           "kernel": "ntk", "widths": [4, 64], "n_seeds": 5, "steps": 200, "lr_max": 20.0,
-           "lr_factor_grid": [0.1, 0.3, 1.0, 2.0], "diag_reg_grid": [1e-4, 1e-2], "kernel_relative_difference": 0.0,
+    arm = {"lr": 3e-3, "val_accuracy": 0.5, "accuracy_mean": 0.5, "accuracy_per_seed": [0.5] * 5,
+           "final_train_loss": 0.1, "train_loss_at_stop": 0.2, "stop_steps": [500, 300, 400, 600, 200],
+           "finite": True, "val_accuracy_per_lr": [0.4, 0.5, 0.45]}
+    iv = {"mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "n": 5, "se": 0.01, "mde": 0.03, "se_seeds": 0.005,
+          "se_points": 0.008}
+    eqv = {"dataset": "mnist1d", "n_train": 300, "n_val": 150, "n_test": 4550, "depth": 1, "readout": "flatten",
+           "kernel": "ntk", "widths": [16, 64], "n_seeds": 5, "steps": 1500, "eval_every": 100, "batch": 100,
+           "lr_grid": [1e-3, 3e-3, 1e-2], "optimizer": "Adam", "parameterization": "standard", "loss": "mse",
+           "zero_predictor_train_loss": 0.045, "diag_reg_grid": [1e-4, 1e-2], "kernel_relative_difference": 0.0,
            "kernel_cnn": {"diag_reg": 1e-4, "val_accuracy": 0.4, "accuracy": 0.4},
            "kernel_lcn": {"diag_reg": 1e-4, "val_accuracy": 0.4, "accuracy": 0.4}, "kernel_advantage": 0.0,
-           "nets": {w: {"cnn": arm, "lcn": arm, "advantage": iv} for w in ("4", "64")},
-           "advantage_narrow_minus_wide": {**iv, "n_test": 400, "method": "paired bootstrap"}, "architecture": "x"}
+           "nets": {w: {"cnn": arm, "lcn": arm, "advantage": iv} for w in ("16", "64")},
+           "advantage_narrow_minus_wide": {**iv, "n_test": 4550, "method": "paired bootstrap"}, "architecture": "x"}
     aug = {"dataset": "digits", "n_splits": 6, "n_train": 500, "n_test": 797, "kernel": "fcn", "shifts": [[0, 0]],
            "members": 5, "form": "mean", "mean_diff": 0.0, "ci_low": -0.01, "ci_high": 0.01, "mde": 0.02,
            "single_accuracy": [0.98] * 6, "ensemble_accuracy": [0.98] * 6, "single_diag_reg": [1e-3] * 6,
@@ -152,7 +189,7 @@ def _synthetic_record():
     return {**res["metrics"], "equivariance": eqv, "augmentation": aug}, res["parameters"]
 
 
-NEW_CHECKS = ["lcn_kernel_equals_cnn_kernel", "f10_every_arm_learns", "equivariance_helps_narrow_more", "equivariance_kernel_advantage_nil",
+NEW_CHECKS = ["lcn_kernel_equals_cnn_kernel", "f10_nets_fit_training_set", "f10_nets_reach_kernel", "equivariance_helps_narrow_more", "equivariance_kernel_advantage_nil",
               "augmentation_ensemble_improves_kernel"]
 
 
@@ -197,3 +234,21 @@ def test_interval_rows_include_f10_and_x2():
     assert (rows["X2"]["ci_low"], rows["X2"]["ci_high"]) == (-0.01, 0.01)
     bare = {k: v for k, v in metrics.items() if k not in ("equivariance", "augmentation")}
     assert all(iv is None for f, _, iv in C.interval_rows(FiniteVsInfiniteMetrics.from_json(bare)) if f in ("F10", "X2"))
+
+
+def test_old_f10_records_still_parse():
+    """A record made before the Adam protocol (GD in the NTK parameterization: lr_max, lr_factor) still parses
+    (its new fields absent), so the committed record reads until it is regenerated."""
+    from ntkrepro.claims.finite_vs_infinite.metrics import FiniteVsInfiniteMetrics
+
+    metrics, _ = _synthetic_record()
+    eqv = metrics["equivariance"]
+    old_arm = {k: v for k, v in eqv["nets"]["16"]["cnn"].items() if k not in ("lr", "stop_steps", "train_loss_at_stop")}
+    old = {k: v for k, v in eqv.items() if k not in ("eval_every", "batch", "lr_grid", "optimizer", "parameterization",
+                                                     "loss", "zero_predictor_train_loss")}
+    old = {**old, "lr_max": 20.0, "lr_factor_grid": [0.1, 1.0],
+           "nets": {w: {**r, "cnn": {**old_arm, "lr_max": 20.0, "lr_factor": 0.1}, "lcn": {**old_arm, "lr_max": 20.0,
+                                                                                            "lr_factor": 1.0}}
+                    for w, r in eqv["nets"].items()}}
+    m = FiniteVsInfiniteMetrics.from_json({**metrics, "equivariance": old})
+    assert m.equivariance.nets["16"].cnn.lr is None and m.equivariance.nets["16"].cnn.lr_factor == 0.1
