@@ -397,7 +397,12 @@ zca_acc, zre, zre_conv
 # `f10_nets_reach_kernel` would pass (0.376 / 0.362 = 1.04). Changed after the pilot, on the edge rule alone (a
 # validation choice, not the test numbers): `f10_lrs` moved up one step to [1e-2, 3e-2, 1e-1, 3e-1] (3e-3 was never
 # chosen and had the lowest validation accuracy in every arm; four rates keep the section within its 150 s budget).
-# Not piloted again; the next full run is the record.
+#
+# Then, before any run of that grid (declared in the next session, premises and gate unchanged): a constant Adam rate
+# on minibatches does not settle, which is what the premise caught, so the rate now **decays by a cosine to 0 at
+# `f10_steps`** (every run ends settled, at whatever rate validation picks), and the grid spans both sides of the
+# pilot's choices, `f10_lrs` = [3e-3, 1e-2, 3e-2, 1e-1, 3e-1] (five rates; 3e-3 is back because a decayed rate is
+# on average half the peak). The second pilot below is the only run of this protocol before the record.
 
 # %%
 from ntkrepro.claims.finite_vs_infinite import augment as A, equivariance as Q

@@ -161,8 +161,9 @@ def train_nets(arch: str, width: int, depth: int, x: np.ndarray, y: np.ndarray, 
 @partial(jax.jit, static_argnames=("steps", "eval_every", "batch"))
 def _train_adam(params0, lrs, orders, x, y, x_val, steps, eval_every, batch):
     """Adam (optax.scale_by_adam) on 0.5 mean((f - y)^2) for every standard-parameterization network on the
-    leading axis (its own rate and minibatch order); at every read (each ``eval_every`` steps): the outputs on
-    ``x_val``, the full-batch training loss and the parameters."""
+    leading axis (its own rate and minibatch order), the rate decayed by a cosine to 0 at ``steps``:
+    lr_t = lr (1 + cos(pi t / steps)) / 2, so every run settles by its last step; at every read (each
+    ``eval_every`` steps): the outputs on ``x_val``, the full-batch training loss and the parameters."""
     import optax
 
     adam = optax.scale_by_adam()
@@ -176,7 +177,8 @@ def _train_adam(params0, lrs, orders, x, y, x_val, steps, eval_every, batch):
             idx = jax.lax.dynamic_slice_in_dim(order, i * batch, batch)
             g = jax.grad(loss)(p, x[idx], y[idx])
             upd, st = adam.update(g, st)
-            return (jax.tree_util.tree_map(lambda a, u: a - lr * u, p, upd), st), None
+            lr_t = lr * 0.5 * (1.0 + jnp.cos(jnp.pi * i / steps))
+            return (jax.tree_util.tree_map(lambda a, u: a - lr_t * u, p, upd), st), None
 
         def chunk(carry, c):
             carry, _ = jax.lax.scan(step, carry, c * eval_every + jnp.arange(eval_every))
@@ -330,7 +332,7 @@ def equivariance(depth: int, widths: tuple[int, int], n_train: int, n_val: int, 
         "dataset": "mnist1d", "n_train": n_train, "n_val": n_val, "n_test": n_test, "depth": depth,
         "readout": "flatten", "kernel": "ntk", "widths": [int(narrow), int(wide)], "n_seeds": n_seeds,
         "steps": steps, "eval_every": eval_every, "batch": batch, "lr_grid": [float(a) for a in lrs],
-        "optimizer": "Adam (optax.scale_by_adam), early stopping per seed on validation",
+        "optimizer": "Adam (optax.scale_by_adam), rate decayed by a cosine to 0 at the last step, early stopping per seed on validation",
         "parameterization": "standard", "loss": "0.5 mean((f - y)^2), centred one-hot targets",
         "zero_predictor_train_loss": float(0.5 * np.mean(y ** 2)),
         "diag_reg_grid": [float(d) for d in diag_regs],
