@@ -135,7 +135,7 @@ def changed_gates(claim: Claim, results: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> dict[str, Any]:
+def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> tuple[dict[str, Any], str | None]:
     """``mde`` at the interval's n, ``seeds_to_decide`` and ``decide_command`` for an inconclusive
     interval check. The effect to decide is the declared effect of interest |effect - bound|, or,
     where the gate declares none (effect == bound), the observed |mean - bound|. The standard error
@@ -146,12 +146,13 @@ def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> di
     from ``n`` (or ``n_splits``). A paired bootstrap over seeds and test points (a row with ``se_seeds``,
     ``se_points`` and ``n_test``) has a floor too, its test-set sampling error: ``seeds_to_decide`` then
     counts it (:func:`ntkrepro.stats.seeds_to_decide_with_floor`), and where the floor alone is too large
-    it is None and ``note`` (added to the row's reason) says how many test points would be needed."""
+    it is None and the returned note (added to the row's reason) says how many test points would be needed.
+    Returns (power, note); note is None except in that case."""
     from ntkrepro import stats  # scipy: imported only when an interval is inconclusive
 
     n = value.get("n", value.get("n_splits"))
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        return {"mde": None, "seeds_to_decide": None, "decide_command": None}
+        return {"mde": None, "seeds_to_decide": None, "decide_command": None}, None
     level = float(value.get("level", 0.90))
     se = stats.se_of_interval(dict(value), level)
     mde = stats.mde_from_se(se, n, level)
@@ -174,8 +175,7 @@ def _power(spec: CheckSpec, value: Mapping[str, Any], claim: Claim | None) -> di
     knob = spec.seeds_param or (claim.seeds_param if claim is not None else "")
     cmd = (f"python -m ntkrepro run {claim.id} --profile full -p {knob} {need}"
            if (knob and need is not None and claim is not None) else None)
-    out = {"mde": mde if math.isfinite(mde) else None, "seeds_to_decide": need, "decide_command": cmd}
-    return {**out, "note": note} if note else out
+    return {"mde": mde if math.isfinite(mde) else None, "seeds_to_decide": need, "decide_command": cmd}, note
 
 
 def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[str, Any],
@@ -235,9 +235,9 @@ def evaluate_check(spec: CheckSpec, metrics: Mapping[str, Any], params: Mapping[
             elif outcome == "inconclusive":
                 reason = "the interval straddles the gate: the test cannot decide at this size"
             if outcome == "inconclusive":
-                power = _power(spec, iv, claim)
-                if "note" in power:
-                    reason += f"; {power.pop('note')}"
+                power, note = _power(spec, iv, claim)
+                if note:
+                    reason += f"; {note}"
     else:
         outcome = spec.gate.outcome(gated)
     if censored is not None and spec.censoring and not reason:

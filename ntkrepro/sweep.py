@@ -356,25 +356,22 @@ def claim_map(summary: Mapping[str, Any], out: Path) -> list[Path]:
     return paths
 
 
-MAPS_DIR = "figures/maps"
-
-
 def make_maps(claim_ids: Sequence[str], workers: int | None = None, scheduler: str | None = None,
               progress: bool = True) -> list[Path]:
     """``make maps``: each claim's declared ``sweep_map`` (smoke-sized points) swept into
     ``build/maps/<claim>/``; its map (PNG + PDF) and ``sweep.csv`` copied to ``figures/maps/``, with
     ``<claim>.json`` beside them: the map's input hash (:func:`ntkrepro.record.map_inputs`), which
     ``python -m ntkrepro status`` compares with the current inputs."""
-    from ntkrepro.provenance import REPO_ROOT
+    from ntkrepro.layout import BUILD_DIR, MAPS_DIR
 
-    dest = REPO_ROOT / MAPS_DIR
+    dest = MAPS_DIR
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for cid in claim_ids:
         spec = get_claim(cid).sweep_map
         if not spec:
             continue
-        out = REPO_ROOT / "build" / "maps" / cid
+        out = BUILD_DIR / "maps" / cid
         from ntkrepro.provenance import git_state
         from ntkrepro.record import inputs_digest, map_inputs, map_record_path
 

@@ -164,22 +164,20 @@ def cnn_apply(params, x: jnp.ndarray, W_std: float = 1.0, b_std: float = 0.0,
 
 
 # ----------------------------------------------------------------------------- batched Adam over a grid
-def _sq_norm(p) -> jnp.ndarray:
-    return sum(jnp.sum(a ** 2) for a in jax.tree_util.tree_leaves(p))
-
-
-@partial(jax.jit, static_argnames=("steps", "eval_every", "batch", "strides", "keep_params"))
-def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, strides, keep_params=False):
+@partial(jax.jit, static_argnames=("steps", "eval_every", "batch", "strides"))
+def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, strides):
     """Adam (optax.scale_by_adam) on 0.5 mean((f - y)^2) + wd/2 ||theta||^2 for every network on the
-    leading axis (its own rate, L2 and minibatch order); eval outputs every ``eval_every`` steps (and,
-    with ``keep_params``, the params there)."""
+    leading axis (its own rate, L2 and minibatch order); eval outputs and the params every ``eval_every``
+    steps."""
     import optax
+
+    from ntkrepro.train import sq_norm
 
     adam = optax.scale_by_adam()
 
     def one(p0, lr, wd, order):
         def loss(p, xb, yb):
-            return 0.5 * jnp.mean((cnn_apply(p, xb, strides=strides) - yb) ** 2) + 0.5 * wd * _sq_norm(p)
+            return 0.5 * jnp.mean((cnn_apply(p, xb, strides=strides) - yb) ** 2) + 0.5 * wd * sq_norm(p)
 
         def step(carry, i):
             p, st = carry
@@ -191,21 +189,21 @@ def _train(params0, lrs, wds, orders, x, y, x_eval, steps, eval_every, batch, st
         def chunk(carry, c):
             carry, _ = jax.lax.scan(step, carry, c * eval_every + jnp.arange(eval_every))
             out = cnn_apply(carry[0], x_eval, strides=strides)
-            return carry, ((out, carry[0]) if keep_params else out)
+            return carry, (out, carry[0])
 
         _, outs = jax.lax.scan(chunk, (p0, adam.init(p0)), jnp.arange(steps // eval_every))
-        return outs  # (n_evals, n_eval_points, n_out) [, params with a leading n_evals axis]
+        return outs  # (n_evals, n_eval_points, n_out), params with a leading n_evals axis
 
     return jax.vmap(one)(params0, lrs, wds, orders)
 
 
 def train_grid(x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, lrs: list[float], wds: list[float], n_seeds: int,
                width: int, strides: tuple[int, ...], W_std: float, b_std: float, steps: int, batch: int,
-               eval_every: int, seed: int, keep_params: bool = False) -> np.ndarray | tuple[np.ndarray, Any]:
+               eval_every: int, seed: int) -> tuple[np.ndarray, Any]:
     """Every (lr, wd, seed) standard-parameterization CNN-GAP of the grid, trained at once in float32;
     returns the outputs on ``x_eval`` after every ``eval_every`` steps, shape (len(lrs), len(wds),
     n_seeds, steps // eval_every, len(x_eval), n_out). Seed s is the same initial network and the same
-    minibatch order in every (lr, wd) cell (the grid is paired by seed). With ``keep_params`` also the
+    minibatch order in every (lr, wd) cell (the grid is paired by seed). Also the
     params at every read (leaves of shape (len(lrs), len(wds), n_seeds, steps // eval_every, ...)), so that
     a test set is read only where early stopping chose (:func:`apply_at`) instead of at every read."""
     from ntkrepro.compat import float32_scope
@@ -224,20 +222,17 @@ def train_grid(x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, lrs: list[float
         outs = _train(p0, jnp.asarray([c[0] for c in cells], jnp.float32), jnp.asarray([c[1] for c in cells], jnp.float32),
                       jnp.asarray(np.stack([orders[s] for _, _, s in cells]), jnp.int32),
                       jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), jnp.asarray(x_eval, jnp.float32),
-                      steps, eval_every, batch, tuple(strides), keep_params)
-        if keep_params:
-            outs, kept = outs
+                      steps, eval_every, batch, tuple(strides))
+        outs, kept = outs
         outs = np.asarray(outs, np.float64)
     shape = (len(lrs), len(wds), n_seeds)
     outs = outs.reshape(*shape, *outs.shape[1:])
-    if not keep_params:
-        return outs
     return outs, jax.tree_util.tree_map(lambda a: a.reshape(*shape, *a.shape[1:]), kept)
 
 
 def apply_at(kept: Any, cell: tuple[int, int], stops: Sequence[int], x: np.ndarray,
              strides: tuple[int, ...]) -> np.ndarray:
-    """Outputs on ``x`` of the networks :func:`train_grid` kept (``keep_params``) in grid cell ``cell`` = (lr
+    """Outputs on ``x`` of the networks :func:`train_grid` kept in grid cell ``cell`` = (lr
     index, wd index), seed s at its read ``stops[s]``: shape (n_seeds, len(x), n_out), float32 as trained."""
     from ntkrepro.compat import float32_scope
 

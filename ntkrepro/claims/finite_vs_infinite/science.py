@@ -686,7 +686,7 @@ def cnn_tuned(W_std: float, b_std: float, n_train: int, n_val: int, n_test: int,
     # network arm
     # (validation outputs at every read; the params kept there, so the test set is read once, where each seed stopped)
     outs, kept = K.train_grid(x, y, xv, lrs, l2s, n_seeds, width, strides, W_std,
-                              b_std, steps, batch, eval_every, seed + 29, keep_params=True)
+                              b_std, steps, batch, eval_every, seed + 29)
     pred_lab = outs.argmax(-1)  # (lr, l2, seed, eval, validation point)
     val_acc = (pred_lab == labv).mean(-1)
     best_eval = val_acc.argmax(-1)  # early stopping per seed
