@@ -456,8 +456,8 @@ x2 = A.augmentation_ensemble(lambda a, b: E.kernels(net, a, b)[0], "digits", (8,
 # networks" in the standard parameterization. The paper's body was not available, so the penalty below is
 # **reconstructed** (derived, not quoted; the derivation is in the docstring of
 # `ntkrepro/claims/finite_vs_infinite/l2scaling.py`): the NTK parameterization's plain L2,
-# $\lambda\sum_l\|\omega_l\|^2+\|\beta_l\|^2$ with $W_l=\sigma_w\omega_l/\sqrt{n_l}$ and $b_l=\sigma_b\beta_l$, written in the
-# standard network's own variables is the **layer-wise scaled L2**
+# $\lambda\sum_l\|\omega_l\|^2+\|\beta_l\|^2$ with $W_l=\sigma_w\omega_l/\sqrt{n_l}$ and $b_l=\sigma_b\beta_l$,
+# written in the standard network's own variables, is the **layer-wise scaled L2**
 # $\lambda\sum_l (n_l/\sigma_w^2)\|W_l\|^2+\|b_l\|^2/\sigma_b^2$ ($n_l$ the layer's fan-in), against plain weight decay
 # $\lambda\sum_l\|W_l\|^2+\|b_l\|^2$. Same function, same initial network (the tests check the penalty against
 # neural-tangents' two parameterizations); the training stays that of the standard network (gradients in $(W, b)$).
@@ -480,11 +480,11 @@ x2 = A.augmentation_ensemble(lambda a, b: E.kernels(net, a, b)[0], "digits", (8,
 # mean validation accuracy among the cells whose rate lies **at least one grid step below their lambda's edge**
 # (ties: the larger lambda, then the smaller rate). Stability is judged at each lambda (so at the chosen one), not
 # jointly over every lambda of the grid: in a smoke-sized run the largest plain lambda diverged at rates where every
-# smaller lambda was stable, so one lambda validation would never pick could otherwise set every lambda's rates. The same
-# rule and the same grid for plain, scaled and no-L2. The rate grid reaches past the edge at both widths: the pilot's
-# no-L2 networks diverged near 0.036 at width 128 and 0.018 at width 512, so `x1_lrs` = [0.003 … 0.048] (the pilot's
-# 0.006 … 0.024, widened by one rate at each end: 0.048 so that width 128 has an unstable rate, 0.003 because the
-# margin moves width 512's eligible rates down to 0.006).
+# smaller lambda was stable, so one lambda validation would never pick could otherwise set every lambda's rates. The
+# same rule and the same grid for plain, scaled and no-L2. The rate grid reaches past the edge at both widths: the
+# pilot's no-L2 networks diverged near 0.036 at width 128 and 0.018 at width 512, so `x1_lrs` = [0.003 … 0.048] (the
+# pilot's 0.006 … 0.024, widened by one rate at each end: 0.048 so that width 128 has an unstable rate, 0.003 because
+# the margin moves width 512's eligible rates down to 0.006).
 #
 # **Declared gate (before the first record; unchanged by the pilot below).** `layerwise_l2_improves_wide`: at the wide
 # width, the 90 % paired bootstrap interval of scaled − plain test accuracy above 0 reproduces X1; wholly below the

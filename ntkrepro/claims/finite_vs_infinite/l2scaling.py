@@ -294,7 +294,8 @@ def x1_study(widths: Sequence[int], lrs: Sequence[float], plain_lambdas: Sequenc
                 i, j = r["choice"]
                 correct[arm] = vcorr[sl].astype(np.int8)
                 acc = correct[arm].mean(1)
-                rec.update({"chosen_lambda": lam[arm][i], "chosen_lr": lrs[j], "val_accuracy": float(val_grid[arm][i, j]),
+                rec.update({"chosen_lambda": lam[arm][i], "chosen_lr": lrs[j],
+                            "val_accuracy": float(val_grid[arm][i, j]),
                             "accuracy_per_seed": [float(v) for v in acc], "accuracy_mean": float(acc.mean()),
                             "stop_steps": [int(v) for v in vat[sl]],
                             "verdict_val_accuracy": [float(v) for v in vbest[sl]],
