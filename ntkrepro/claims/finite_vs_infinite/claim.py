@@ -7,7 +7,7 @@ from ntkrepro.data import DATASET_SIZES, DATASETS
 from ntkrepro.params import (Params, ParamSet, boolean, choice, int_list, integer, real,
                              real_list, require)
 from ntkrepro.spec import (CheckSpec, ChoiceSpec, Claim, FigureSpec, Finding, Paper, above, below, between,
-                           close, interval_above, is_true)
+                           close, interval_above, is_true, no_cases)
 
 import numpy as np
 
@@ -49,6 +49,17 @@ def _rules(p: Params) -> None:
     require(p.x2_n_train + p.x2_n_test <= DATASET_SIZES["digits"], "x2_n_train",
             f"x2_n_train + x2_n_test = {p.x2_n_train + p.x2_n_test} exceeds the {DATASET_SIZES['digits']} digits")
     require(int(0.8 * p.x2_n_train) < p.x2_n_train, "x2_n_train", "leaves no validation split (needs >= 5)")
+    # X1 (issue 29 item 7)
+    require(len(p.x1_widths) == 2 and p.x1_widths[0] < p.x1_widths[1], "x1_widths",
+            "must be [narrow, wide] with narrow < wide")
+    n = p.x1_n_train + p.x1_n_val + p.x1_n_test
+    require(n <= DATASET_SIZES["digits"], "x1_n_train",
+            f"x1_n_train + x1_n_val + x1_n_test = {n} exceeds the {DATASET_SIZES['digits']} digits")
+    require(p.x1_steps % p.x1_eval_every == 0, "x1_eval_every", "must divide x1_steps")
+    require(p.x1_batch <= p.x1_n_train, "x1_batch", f"must be <= x1_n_train = {p.x1_n_train}")
+    for name in ("x1_lrs", "x1_plain_lambdas", "x1_scaled_lambdas"):
+        v = getattr(p, name)
+        require(sorted(set(v)) == list(v), name, "must be strictly increasing (the rate rule reads the grid in order)")
 
 
 PARAMS = ParamSet(
@@ -121,6 +132,25 @@ PARAMS = ParamSet(
         integer("x2_splits", 2, 100, "random resplits of X2"),
         integer("x2_members", 1, 64, "randomly augmented draws of the training set in the X2 ensemble"),
         real_list("x2_diag_regs", 0.0, 1e3, "relative ridges chosen on validation in both X2 arms", min_len=2),
+        # X1 (issue 29 item 7)
+        int_list("x1_widths", 2, 4096, "[narrow, wide] hidden widths of the X1 FCNs (standard parameterization); the "
+                 "wide one is gated", min_len=2),
+        integer("x1_depth", 1, 4, "hidden ReLU layers of the X1 FCNs"),
+        integer("x1_n_train", 20, 1500, "digits training points of X1"),
+        integer("x1_n_val", 10, 1000, "digits validation points of X1 (every choice of every arm)"),
+        integer("x1_n_test", 20, 1700, "digits test points of X1 (full profile: every digit not in train or "
+                "validation)"),
+        integer("x1_steps", 2, 100_000, "minibatch SGD (momentum 0.9) steps of the X1 networks"),
+        integer("x1_eval_every", 1, 100_000, "steps between the X1 validation reads (early stopping)"),
+        integer("x1_batch", 2, 1500, "minibatch size of the X1 networks"),
+        integer("x1_tuning_seeds", 1, 16, "tuning seeds of X1 (the (lambda, lr) choice and the stability edge)"),
+        integer("x1_seeds", 2, 32, "verdict seeds of X1 (disjoint from the tuning seeds)"),
+        real_list("x1_lrs", 1e-5, 1.0, "SGD rates of X1, increasing, one grid for every arm and width (the rate "
+                  "rule: the best on validation at least one grid step below the stability edge)", min_len=3),
+        real_list("x1_plain_lambdas", 1e-12, 100.0, "lambda grid of the plain-L2 arm of X1 (chosen on validation)",
+                  min_len=2),
+        real_list("x1_scaled_lambdas", 1e-12, 100.0, "lambda grid of the layer-wise scaled L2 arm of X1 (chosen on "
+                  "validation)", min_len=2),
     ),
     profiles={
         "smoke": dict(dataset="digits", n_train=200, n_test=500, depth=1, widths=[64, 512],
@@ -136,7 +166,10 @@ PARAMS = ParamSet(
                       cnn_diag_regs=[1e-4, 1e-2, 1.0], param_seeds=2, f2_diag_regs=[1e-6, 1e-2, 1.0],
                       f10_depth=1, f10_widths=[2, 8], f10_n_train=60, f10_n_val=40, f10_n_test=60, f10_seeds=2,
                       f10_steps=20, f10_eval_every=10, f10_batch=30, f10_lrs=[1e-3, 3e-3, 1e-2], f10_diag_regs=[1e-3, 1e-1], x2_n_train=100,
-                      x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1]),
+                      x2_n_test=200, x2_splits=2, x2_members=3, x2_diag_regs=[1e-3, 1e-1],
+                      x1_widths=[16, 64], x1_depth=2, x1_n_train=200, x1_n_val=100, x1_n_test=200, x1_steps=100,
+                      x1_eval_every=20, x1_batch=50, x1_tuning_seeds=2, x1_seeds=3, x1_lrs=[0.01, 0.03, 0.1, 0.3],
+                      x1_plain_lambdas=[1e-4, 1e-2, 1.0], x1_scaled_lambdas=[1e-6, 1e-4, 1e-2]),
         "full": dict(dataset="digits", n_train=500, n_test=797, depth=1,
                      widths=[128, 256, 512, 1024, 2048], n_seeds=8, steps=300, lr_factor=0.5,
                      lr_factors_break=[0.5, 0.9, 1.2, 1.5], weight_decays=[1e-5, 1e-4],
@@ -173,7 +206,19 @@ PARAMS = ParamSet(
                      f10_steps=2400, f10_eval_every=100, f10_batch=100, f10_lrs=[3e-3, 1e-2, 3e-2, 1e-1, 3e-1],
                      f10_diag_regs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
                      x2_n_train=500, x2_n_test=797, x2_splits=6, x2_members=5,
-                     x2_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]),
+                     x2_diag_regs=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                     # X1: the sizes of the one pilot before the rate rule (widths [128, 512], 180-260 s). That
+                     # pilot's grids: 0.003..0.012 (500 steps) chose its top edge at both widths; 0.006..0.024 (800
+                     # steps) its top at width 128, so width 128 got 0.048 too; rates were chosen next to divergence
+                     # (a no-L2 net diverges near 0.036 at width 128, 0.018 at width 512) and a verdict seed diverged
+                     # in every arm. Declared before any run of it: the rate rule with a one-step stability margin
+                     # (l2scaling.RATE_RULE), one rate grid for every arm and width reaching past the edge at both
+                     # widths, widened by one rate below (0.003: the margin moves width 512's eligible rates to
+                     # <= 0.006) and above (0.048 now at both widths); the lambda grids unchanged
+                     x1_widths=[128, 512], x1_depth=2, x1_n_train=500, x1_n_val=300, x1_n_test=997, x1_steps=800,
+                     x1_eval_every=20, x1_batch=50, x1_tuning_seeds=3, x1_seeds=5,
+                     x1_lrs=[0.003, 0.006, 0.012, 0.024, 0.048], x1_plain_lambdas=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                     x1_scaled_lambdas=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]),
     },
     rules=_rules,
 )
@@ -205,14 +250,9 @@ FINDINGS = (
             "are reported, not gated, since 5 widths of one architecture cannot decide non-monotonicity"),
     Finding("F10", _F10_STATEMENT, "abstract"),
     Finding("X1", "An improved layer-wise scaling for weight decay improves generalization of finite-width networks "
-            "in the standard parameterization.", "abstract",
-            not_run_reason="built, not yet in the run: l2scaling.py trains standard-parameterization FCNs on digits "
-            "with plain and layer-wise-scaled L2 (the NTK-parameterization L2 of the same function), each arm's own "
-            "lambda x lr grid chosen on validation, verdict seeds apart; its full-size pilot (not a record) took "
-            "180-260 s at widths [128, 512] and gave scaled - plain +0.021 [-0.003, +0.053] and +0.018 [-0.005, "
-            "+0.054], with rates chosen next to the divergence edge (one verdict seed diverged in every arm). Before "
-            "it is wired in, the rate rule needs a stability margin (one grid step below the edge), and the budget a "
-            "decision (issue 29 item 7)"),
+            "in the standard parameterization (reconstructed: the scaled penalty is the NTK-parameterization L2 of "
+            "the same function, sum_l (n_l / W_std^2) ||W_l||^2 + ||b_l||^2 / b_std^2, against plain weight decay; "
+            "digits FCNs, gated at the wide width).", "abstract"),
     Finding("X2", "Ensembling kernel predictors over data augmentation improves kernel accuracy.", "abstract"),
     Finding("X3", "State-of-the-art CIFAR-10 accuracy for kernels of each architecture class.", "abstract",
             not_run_reason="not run: CIFAR-10 cannot be installed offline (no wheel bundles it; keras, torchvision and "
@@ -371,6 +411,65 @@ _F10_MATCHED = ("architecture shape (depth, width, filter 5, SAME, Flatten reado
                 "train / validation / test split", "test points (paired)")
 
 
+def _x1(m):
+    return _ran(m.layerwise_l2, "layerwise_l2")
+
+
+def _x1_width(m, which):
+    """X1's row at the narrow or the wide width (the record's ``widths`` = x1_widths)."""
+    x = _x1(m)
+    return x.per_width[str(x.widths[0 if which == "narrow" else 1])]
+
+
+def _x1_interval(m, which):
+    """Scaled - plain at that width (paired bootstrap; KeyError when plain or scaled had no rate choice)."""
+    iv = _x1_width(m, which).advantage
+    if iv is None:
+        raise KeyError(f"layerwise_l2: no interval at the {which} width (an arm had no rate below its stability edge)")
+    return iv.to_json()
+
+
+X1_ARMS = ("plain", "scaled", "no_l2")
+
+
+def _x1_no_margin(m, P):
+    """Every (width/arm) of X1 with no choice (no rate one grid step below its lambda's stability edge) or whose
+    chosen lambda had no unstable rate (the edge not located inside the grid): the rate rule's premise broken."""
+    x = _x1(m)
+    return [f"{w}/{a}" + ("" if getattr(r, a).edge_located else ": no unstable rate (edge not located)")
+            + ("" if getattr(r, a).largest_eligible_lr is not None else ": no rate one step below an edge (no choice)")
+            for w, r in x.per_width.items() for a in X1_ARMS
+            if not getattr(r, a).edge_located or getattr(r, a).largest_eligible_lr is None]
+
+
+def _x1_diverged(m, P):
+    """Every verdict run of X1 (width/arm/verdict seed) that did not stay finite; KeyError when an arm has no
+    verdict runs (no rate choice: the other premise says why)."""
+    x = _x1(m)
+    out = []
+    for w, r in x.per_width.items():
+        for a in X1_ARMS:
+            fin = getattr(r, a).verdict_finite
+            if fin is None:
+                raise KeyError(f"layerwise_l2: no verdict runs at width {w}, arm {a} (no rate choice)")
+            out += [f"{w}/{a}/seed {s}" for s, ok in zip(x.verdict_seeds, fin) if not ok]
+    return out
+
+
+def _x1_iv(lo, hi):
+    return {"mean_diff": (lo + hi) / 2, "ci_low": lo, "ci_high": hi, "n": 5, "se": (hi - lo) / 3.3, "mde": 0.02,
+            "n_test": 997, "method": "paired bootstrap", "se_seeds": 0.005, "se_points": 0.005}
+
+
+_X1_MATCHED = ("network, initialization and minibatch order per seed (paired)",
+               "training (minibatch SGD with momentum 0.9, x1_steps, early stopping on validation every "
+               "x1_eval_every steps)",
+               "the same rate grid x1_lrs and the same rate rule with a one-grid-step stability margin",
+               "each arm's own lambda grid of six decades (the scaled one ~ W_std^2 / n_l lower)",
+               "tuning seeds disjoint from verdict seeds", "train / validation / test split of the digits",
+               "test points (paired)")
+
+
 def interval_rows(m):
     """(finding, label, interval) of every interval-gated comparison in the metrics ``m`` (the claim's typed
     record; each interval a mapping, None where the profile did not run it): what the ``intervals`` figure
@@ -386,7 +485,16 @@ def interval_rows(m):
             ("F8", "ZCA − plain, CNN-VEC kernel", _json(m.zca_reposed_conv)),
             ("F10", "(CNN − LCN) narrow − (CNN − LCN) wide, MNIST-1D", _json(m.equivariance and
                                                                           m.equivariance.advantage_narrow_minus_wide)),
-            ("X2", "shift ensemble − single kernel, digits resplits", _json(m.augmentation))]
+            ("X2", "shift ensemble − single kernel, digits resplits", _json(m.augmentation)),
+            ("X1", "layer-wise scaled − plain L2, wide FCN, digits", _x1_row(m, "wide")),
+            ("X1", "reference (not gated): the same at the narrow width", _x1_row(m, "narrow"))]
+
+
+def _x1_row(m, which):
+    try:
+        return _x1_interval(m, which)
+    except KeyError:
+        return None
 
 
 CHECKS = (
@@ -647,6 +755,35 @@ CHECKS = (
               finding="X2", smoke_must_pass=False, arms=("shift-augmentation ensemble (x2_members kernel predictors)", "single predictor"),
               matched=("kernel (the claim's FCN NNGP)", "resplits", "ridge grid tuned on validation in both arms"),
               seeds_param="x2_splits"),
+    # X1 (issue 29 item 7): declared before the first record of it (one pilot of the study, before the rate rule)
+    CheckSpec("layerwise_l2_improves_wide", "finding",
+              "digits, standard-parameterization FCN at the wide width of x1_widths: test accuracy with the layer-wise "
+              "scaled L2 minus with plain L2 (each arm's lambda and rate chosen on validation by the same rate rule, "
+              "one grid step below the stability edge; x1_seeds verdict seeds): 90 % paired bootstrap interval over "
+              "seeds and test points above 0 (pass, reproduced); wholly below the effect of interest +0.01 (one "
+              "accuracy point) fail; else inconclusive. The narrow width's interval is reported, not gated",
+              interval_above(0.0, 0.01), lambda m, P: _x1_interval(m, "wide"),
+              passes_with={"layerwise_l2.per_width.*.advantage": _x1_iv(0.005, 0.04)},
+              fails_with={"layerwise_l2.per_width.*.advantage": _x1_iv(-0.02, 0.008)}, finding="X1",
+              smoke_must_pass=False, arms=("layer-wise scaled L2 (the NTK-parameterization L2 of the same function)",
+                                           "plain L2 (weight decay)"),
+              matched=_X1_MATCHED, seeds_param="x1_seeds"),
+    CheckSpec("x1_lr_grid_spans_stability_edge", "premise",
+              "X1's rate rule: for every arm (plain, scaled, no L2) at both widths a cell was chosen (a rate at least "
+              "one grid step below its lambda's stability edge exists) and, at the chosen lambda, some rate of x1_lrs "
+              "is unstable (a tuning seed not finite: the edge lies inside the grid, so the margin is measured, not "
+              "set by the grid's top); the cases that break it are listed, and any makes X1 inconclusive",
+              no_cases(), _x1_no_margin,
+              passes_with={f"layerwise_l2.per_width.*.{a}.{k}": v for a in X1_ARMS
+                           for k, v in (("edge_located", True), ("largest_eligible_lr", 0.006))},
+              fails_with={"layerwise_l2.per_width.*.scaled.edge_located": False}, finding="X1",
+              smoke_must_pass=False),
+    CheckSpec("x1_verdict_runs_finite", "premise",
+              "every verdict run of every X1 arm (plain, scaled, no L2) at both widths stays finite (every validation "
+              "read's outputs finite); a diverged verdict seed makes X1 inconclusive", no_cases(), _x1_diverged,
+              passes_with={f"layerwise_l2.per_width.*.{a}.verdict_finite": [True] * 5 for a in X1_ARMS},
+              fails_with={"layerwise_l2.per_width.*.plain.verdict_finite": [True, True, False, True, True]},
+              finding="X1", smoke_must_pass=False),
 )
 
 
@@ -693,6 +830,14 @@ def _cnn_choice(name, arm, grid, chosen, selected_on="validation split (mean ove
     return ChoiceSpec(name, arm, grid, chosen, selected_on, ("F1-CNN",))
 
 
+def _x1_choice(arm, which, what):
+    grid = "x1_lrs" if what == "lr" else f"x1_{arm}_lambdas"
+    return ChoiceSpec(f"{'SGD rate' if what == 'lr' else 'lambda'} ({arm} L2, {which} width, X1)", f"{arm} L2",
+                      lambda m, P: P[grid], lambda m, P: getattr(getattr(_x1_width(m, which), arm), f"chosen_{what}"),
+                      "validation split (mean over x1_tuning_seeds of the early-stopped accuracy), among the rates at "
+                      "least one grid step below their lambda's stability edge (the rate rule)", ("X1",))
+
+
 # values chosen by a search (issue 24): the lazy CNN reference's rate and steps are fixed, not searched, and
 # the kernel time map's diag_regs are a sweep, not a choice. The L2 grid starts at 0, a bound below which
 # nothing lies; the ledger's edge rule is two-sided, so a chosen 0 would read as an edge (recorded, not hidden)
@@ -732,6 +877,9 @@ CHOICES = (
     ChoiceSpec("diag_reg (shift ensemble, X2)", "shift ensemble", lambda m, P: P["x2_diag_regs"],
                lambda m, P: _ran(m.augmentation, "augmentation").ensemble_diag_reg,
                "a validation split of each resplit's training set (one value per resplit)", ("X2",)),
+    # X1 (issue 29 item 7)
+    *[_x1_choice(arm, which, what) for arm in ("plain", "scaled") for which in ("narrow", "wide")
+      for what in ("lambda", "lr")],
 )
 
 FIGURES = (
@@ -752,7 +900,8 @@ FIGURES = (
                "solve against float64 at lowp_sizes, with the n* the same rule predicts for float16 and the size "
                "where float16 first broke (their ratio is the calibration factor)."),
     FigureSpec("intervals", "Every interval-gated comparison of the run (F1 on MNIST-1D, F1-CNN, F2 on two data "
-               "sets, F5, F8 with the FCN and the convolutional kernel): mean difference and 90 % interval; a "
+               "sets, F5, F8 with the FCN and the convolutional kernel, F10, X2, X1 at its wide width with the "
+               "narrow one as an ungated reference): mean difference and 90 % interval; a "
                "finding reproduces where its interval lies above 0, a straddle is inconclusive."),
 )
 

@@ -412,6 +412,7 @@ class FiniteVsInfiniteMetrics(Metrics):
     zca_reposed_conv: ZcaReposed | None = optional()
     equivariance: Equivariance | None = optional()  # F10 (issue 29)
     augmentation: AugmentationEnsemble | None = optional()  # X2 (issue 29)
+    layerwise_l2: LayerwiseL2 | None = optional()  # X1 (issue 29 item 7; absent in records that predate it)
 
     def largest_width(self, widths: list[int]) -> WidthRow:
         """The width-sweep row of the largest of ``widths`` (the claim's increasing ``widths`` parameter)."""
@@ -568,3 +569,76 @@ class AugmentationEnsemble(Metrics):
     diag_reg_grid: list[float]
     wins: int
     ties: int
+
+
+# ----------------------------------------------------------------------------- X1 (issue 29 item 7)
+@dataclass(frozen=True)
+class LayerwiseL2Arm(Metrics):
+    """One arm of X1 (plain L2, layer-wise scaled L2, or the no-L2 reference) at one width. Tuning (mean over the
+    tuning seeds, per (lambda, lr) cell of ``lambda_grid`` x ``lr_grid``): the early-stopped validation accuracy
+    ``val_accuracy_grid[i][j]`` and the number of tuning seeds that stayed finite ``finite_tuning_seeds_grid``.
+    The rate rule (``rate_rule`` of the section), per lambda: the stability edge ``edge_lr_per_lambda`` (the
+    largest rate below that lambda's smallest unstable rate; null when its smallest rate is unstable) and whether
+    some rate was unstable there (``edge_located_per_lambda``: the edge lies inside the grid). The chosen cell
+    (``chosen_lambda``, ``chosen_lr``: the best on validation among the rates at least one grid step below their
+    lambda's edge; null without a choice), and at the chosen lambda ``edge_lr``, ``edge_located`` (False without
+    a choice) and ``largest_eligible_lr`` (one grid step below the edge); the chosen cell's validation accuracy,
+    and the verdict seeds at it: test accuracy per seed and mean, each seed's early-stopping step, validation
+    accuracy there, and whether each verdict run stayed finite (``verdict_finite``)."""
+
+    lambda_grid: list[float]
+    lr_grid: list[float]
+    val_accuracy_grid: list[list[float]]
+    finite_tuning_seeds_grid: list[list[int]]
+    edge_lr_per_lambda: list[float | None]
+    edge_located_per_lambda: list[bool]
+    edge_lr: float | None
+    edge_located: bool
+    largest_eligible_lr: float | None
+    chosen_lambda: float | None
+    chosen_lr: float | None
+    val_accuracy: float | None
+    accuracy_per_seed: list[float] | None
+    accuracy_mean: float | None
+    stop_steps: list[int] | None
+    verdict_val_accuracy: list[float] | None
+    verdict_finite: list[bool] | None
+
+
+@dataclass(frozen=True)
+class LayerwiseL2Width(Metrics):
+    """One width of X1: the three arms and the scaled - plain test accuracy interval (paired bootstrap over the
+    verdict seeds and test points; null when plain or scaled had no choice)."""
+
+    plain: LayerwiseL2Arm
+    scaled: LayerwiseL2Arm
+    no_l2: LayerwiseL2Arm
+    advantage: Interval | None
+
+
+@dataclass(frozen=True)
+class LayerwiseL2(Metrics):
+    """X1 on digits (:func:`~ntkrepro.claims.finite_vs_infinite.l2scaling.x1_study`): standard-parameterization
+    FCNs at ``widths`` ([narrow, wide]) trained with plain L2 (``penalties["plain"]``) and the layer-wise scaled L2
+    (``penalties["scaled"]``, the NTK-parameterization L2 of the same function; reconstructed), each arm's
+    (lambda, lr) cell chosen on validation over ``tuning_seeds`` by ``rate_rule`` (a stability margin of one
+    grid step), then run on ``verdict_seeds``; ``per_width`` keyed by width."""
+
+    dataset: str
+    n_train: int
+    n_val: int
+    n_test: int
+    depth: int
+    widths: list[int]
+    steps: int
+    eval_every: int
+    batch: int
+    tuning_seeds: list[int]
+    verdict_seeds: list[int]
+    scaled_penalty: bool
+    architecture: str
+    loss: str
+    optimizer: str
+    penalties: dict[str, str]
+    rate_rule: str
+    per_width: dict[str, LayerwiseL2Width]

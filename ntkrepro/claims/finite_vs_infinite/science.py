@@ -611,7 +611,8 @@ def cnn_with_tuned(cnn: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]
 def collect(kern: dict, finite: dict, widths: list[int], brk: dict, shrink: dict, drt: dict, prec: dict, nvn: dict,
             nvn1: dict | None, emp: dict, dvw: dict, par: dict, zca_acc: dict | None = None, cnn: dict | None = None,
             tuned: dict | None = None, zre: dict | None = None, zre_conv: dict | None = None,
-            equivariance: dict | None = None, augmentation: dict | None = None) -> FiniteVsInfiniteMetrics:
+            equivariance: dict | None = None, augmentation: dict | None = None,
+            x1: dict | None = None) -> FiniteVsInfiniteMetrics:
     """The run's typed metrics record from each section's result: ``kern`` (:func:`kernel_baselines`),
     ``finite`` (:func:`width_sweep` over ``widths``), ``brk`` (:func:`breaking`), ``shrink``
     (:func:`l2_shrinkage_prediction`), ``drt`` (:func:`diag_reg_vs_time`), ``prec`` (:func:`precision`),
@@ -619,8 +620,9 @@ def collect(kern: dict, finite: dict, widths: list[int], brk: dict, shrink: dict
     claim's), ``emp`` (:func:`empirical_ntk_convergence`), ``dvw`` (:func:`delta_ntk_vs_width`), ``par``
     (:func:`parameterization`); those a flag may skip (None): ``zca_acc`` (:func:`zca`), ``cnn`` / ``tuned``
     (:func:`cnn_half` / :func:`cnn_tuned`), ``zre`` / ``zre_conv`` (:func:`zca_reposed`), ``equivariance`` (F10,
-    :func:`~ntkrepro.claims.finite_vs_infinite.equivariance.equivariance`) and ``augmentation`` (X2,
-    :func:`~ntkrepro.claims.finite_vs_infinite.augment.augmentation_ensemble`). Private ``_`` arrays
+    :func:`~ntkrepro.claims.finite_vs_infinite.equivariance.equivariance`), ``augmentation`` (X2,
+    :func:`~ntkrepro.claims.finite_vs_infinite.augment.augmentation_ensemble`) and ``x1`` (X1, stored as
+    ``layerwise_l2``: :func:`~ntkrepro.claims.finite_vs_infinite.l2scaling.x1_study`). Private ``_`` arrays
     (kept for the figures) are dropped; the mapping is validated against the claim's type where it is built."""
     metrics: dict[str, Any] = {
         "kernel": drop_private(kern), "finite": finite,
@@ -643,9 +645,9 @@ def collect(kern: dict, finite: dict, widths: list[int], brk: dict, shrink: dict
     metrics["empirical_ntk_relative_error"] = emp["relative_error"]
     if zre is not None:
         metrics.update({"zca_reposed": zre, "zca_reposed_conv": zre_conv})
-    for key, part in (("equivariance", equivariance), ("augmentation", augmentation)):
+    for key, part in (("equivariance", equivariance), ("augmentation", augmentation), ("layerwise_l2", x1)):
         if part is not None:
-            metrics[key] = part
+            metrics[key] = drop_private(part)
     return FiniteVsInfiniteMetrics.from_json(to_jsonable(metrics))
 
 
