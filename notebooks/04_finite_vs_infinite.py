@@ -415,7 +415,21 @@ zca_acc, zre, zre_conv
 # on minibatches does not settle, which is what the premise caught, so the rate now **decays by a cosine to 0 at
 # `f10_steps`** (every run ends settled, at whatever rate validation picks), and the grid spans both sides of the
 # pilot's choices, `f10_lrs` = [3e-3, 1e-2, 3e-2, 1e-1, 3e-1] (five rates; 3e-3 is back because a decayed rate is
-# on average half the peak). The second pilot below is the only run of this protocol before the record.
+# on average half the peak).
+#
+# Two pilots of this protocol before the record (F10's function alone at full size, seed 0, not records; 2 shared
+# cores with another job running):
+# - **1200 steps** (200 s): every arm chose 3e-2 (interior); both CNNs failed `f10_nets_fit_training_set` (final
+#   loss 0.154 and 0.169 × predicting 0's: the decayed rate leaves the CNN short of fitting), the LCNs passed (0.060,
+#   0.089). Difference of differences +0.039 [+0.013, +0.063], but F10 would have been inconclusive (premise).
+# - So `f10_steps` 1200 → **2400** (the premise and the gate unchanged; both pilots so far had put F10's interval
+#   above 0, so the change was not made toward a pass). **2400 steps** (328 s): every arm at 3e-2 (interior), stops
+#   400–1900, final losses 0.004–0.039 × predicting 0's (premise passes), accuracies CNN 0.415 / LCN 0.380 at width
+#   16 and 0.412 / 0.395 at 64 against the NTK's 0.362 (`f10_nets_reach_kernel` passes); CNN − LCN +0.035 [+0.017,
+#   +0.052] at 16 and +0.017 [+0.001, +0.034] at 64; difference of differences **+0.018 [−0.005, +0.041]**
+#   (inconclusive; se over seeds 0.014 dominates the test-set floor 0.004).
+#
+# The record below is the next run of this exact protocol.
 
 # %%
 from ntkrepro.claims.finite_vs_infinite import augment as A, equivariance as Q
