@@ -299,7 +299,7 @@ def test_collect_rebuilds_a_committed_record(record):
         m["parameterization"], zca_acc=m.get("zca"),
         cnn=None if cnn is None else {k: v for k, v in cnn.items() if k not in tuned_keys}, tuned=tuned,
         zre=m.get("zca_reposed"), zre_conv=m.get("zca_reposed_conv"), equivariance=m.get("equivariance"),
-        augmentation=m.get("augmentation"))
+        augmentation=m.get("augmentation"), x1=m.get("layerwise_l2"))
     assert isinstance(got, FiniteVsInfiniteMetrics)
     # the same names, order and values (to 1e-12: collect re-fits a few slopes, whose last bits differ between
     # numpy 1.26 and 2), leaf by leaf as record.compare walks them
