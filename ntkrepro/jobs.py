@@ -4,7 +4,7 @@ heartbeat for the running ones. SIGTERM or Ctrl-C to the parent stops every chil
 kernel and removes its staging directory and lock, as a single run does) and prints one line per
 stopped claim.
 
-Also owns :data:`SINGLE_THREAD_ENV`, the environment of every child that runs beside others (the CLI's
+Also owns :data:`SINGLE_THREAD_ENV`, the environment of every notebook kernel (:func:`ntkrepro.runner.execute`) and of every child that runs beside others (the CLI's
 ``run all --jobs N`` and :mod:`ntkrepro.sweep`'s points), and the interrupt helpers that a single run
 (:mod:`ntkrepro.runner`), ``run all --jobs N`` and a sweep share: :func:`signals_as_interrupt`,
 :func:`descendants`, :func:`kill` and :func:`interrupted_line`.

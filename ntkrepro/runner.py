@@ -181,7 +181,15 @@ def execute(notebook: Path, executed: Path, parameters: Mapping[str, Any],
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from ntkrepro.jobs import SINGLE_THREAD_ENV
+
     executed.parent.mkdir(parents=True, exist_ok=True)
+    # every kernel single-threaded, as `run all --jobs N` children always were: XLA:CPU's multi-threaded reductions
+    # change summation order, and claim 3's digits runs amplify it (a check went inconclusive -> fail between the
+    # record and a default-threaded run of the same commit); single-threaded, a run alone equals the record bit for
+    # bit, at the same speed (claim 3 alone: 290 s single-, 286 s multi-threaded)
+    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
+    os.environ.update(SINGLE_THREAD_ENV)
     with atomic_path(executed) as tmp:
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=dict(parameters),
@@ -192,6 +200,12 @@ def execute(notebook: Path, executed: Path, parameters: Mapping[str, Any],
             failed = executed.with_name(executed.stem + ".failed.ipynb")
             tmp.replace(failed)
             raise NotebookFailed(_format_failure(notebook.name, err) + f" (see {_relative(failed)})") from None
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return executed
 
 
