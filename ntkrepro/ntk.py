@@ -56,8 +56,22 @@ def mlp_ntk(layers: Layers, x1: jnp.ndarray, x2: jnp.ndarray | None = None,
     the weight term then counts only the kept weights (biases always count)."""
     x2 = x1 if x2 is None else x2
     scales = [(1.0, 1.0)] * len(layers) if scales is None else scales
-    hs1, zs1 = _forward(layers, scales, x1)
-    hs2, zs2 = _forward(layers, scales, x2)
+    return ntk_from_activations(layers, scales, _forward(layers, scales, x1), _forward(layers, scales, x2),
+                                trace=trace, masks=masks)
+
+
+def forward(layers: Layers, x: jnp.ndarray, scales: Sequence[tuple[float, float]] | None = None):
+    """The MLP's forward pass: (inputs of each layer ``[x, h_1, ..., h_{L-1}]``, pre-activations
+    ``[z_1, ..., z_L]``); the outputs are ``z_L``. Feed two of these (row slices of one are fine) to
+    :func:`ntk_from_activations` to get the NTK without a second forward pass."""
+    return _forward(layers, [(1.0, 1.0)] * len(layers) if scales is None else scales, x)
+
+
+def ntk_from_activations(layers: Layers, scales: Sequence[tuple[float, float]], act1: tuple, act2: tuple,
+                         trace: bool = False, masks: Sequence[jnp.ndarray] | None = None) -> jnp.ndarray:
+    """:func:`mlp_ntk` from the forward passes ``act1 = (hs1, zs1)`` and ``act2`` of the two input sets
+    (:func:`forward`)."""
+    (hs1, zs1), (hs2, zs2) = act1, act2
     d1, d2 = _sensitivities(layers, scales, zs1), _sensitivities(layers, scales, zs2)
     spec = "iua,jua->ij" if trace else "iua,jub->ijab"
     theta = 0.0

@@ -22,7 +22,7 @@ import optax
 from ntkrepro.claims.ntt import masks as M
 from ntkrepro.data import Split
 from ntkrepro.io import to_jsonable
-from ntkrepro.ntk import example_stax_layers, mlp_ntk
+from ntkrepro.ntk import example_stax_layers, forward, mlp_ntk, ntk_from_activations
 from ntkrepro.stats import paired_bootstrap, paired_interval
 
 from ntkrepro.claims.ntt.claim import (HUMAN, METHODS, NTT_FAMILY, allocation,  # noqa: E402,F401
@@ -60,6 +60,16 @@ def ntk_masked(x1: jnp.ndarray, x2: jnp.ndarray, params: Any, masks: Any) -> jnp
                    masks=[m for m in jax.tree_util.tree_leaves(masks) if m.ndim == 2])
 
 
+def _outputs_and_ntk(params: Any, x: jnp.ndarray, half: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The MLP's outputs on ``x`` and :func:`ntk` between ``x[:half]`` and ``x[half:]``, from one forward
+    pass over ``x`` (:func:`ntkrepro.ntk.forward`; the NTT objective needs both on the same batch)."""
+    layers = example_stax_layers(params)
+    hs, zs = forward(layers, x)
+    rows = lambda sl: ([h[sl] for h in hs], [z[sl] for z in zs])  # noqa: E731
+    return zs[-1], ntk_from_activations(layers, [(1.0, 1.0)] * len(layers), rows(slice(None, half)),
+                                        rows(slice(half, None)))
+
+
 def nt_ntk_fn(apply_fn: Callable, implementation: Any = None) -> Callable:
     """neural-tangents' full empirical NTK (the reference :func:`ntk` is checked and benchmarked
     against; structured derivatives by default)."""
@@ -79,12 +89,14 @@ def ntt_loss(student: Any, masks: Any, teacher: Any, x: jnp.ndarray, apply_fn: C
     """The NTT objective (Liu & Zenke 2020; the authors' implementation, see the notes):
     returns (loss, (kernel distance, output distance, L2 of masked weights))."""
     sp = M.apply_masks(student, masks)
-    out = jnp.mean((apply_fn(sp, x) - apply_fn(teacher, x)) ** 2)
     l2 = l2_masked(sp)
-    if lam_ker:
+    if lam_ker:  # one forward pass per network gives the outputs and both halves' activations of the kernel
         half = x.shape[0] // 2
-        ker = jnp.mean((ntk(x[:half], x[half:], sp) - jax.lax.stop_gradient(ntk(x[:half], x[half:], teacher))) ** 2)
+        (fs, ks), (ft, kt) = _outputs_and_ntk(sp, x, half), _outputs_and_ntk(teacher, x, half)
+        out = jnp.mean((fs - ft) ** 2)
+        ker = jnp.mean((ks - jax.lax.stop_gradient(kt)) ** 2)
     else:
+        out = jnp.mean((apply_fn(sp, x) - apply_fn(teacher, x)) ** 2)
         ker = jnp.zeros((), out.dtype)
     return lam_ker * ker + out + lam_l2 / density * l2, (ker, out, l2)
 
