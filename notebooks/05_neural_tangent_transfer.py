@@ -120,9 +120,9 @@ dict(P)
 # gated).
 #
 # **NTT trained to its plateau.** NTT's own held-out objective (on `batch_size` validation *inputs*) is recorded
-# every `mask_every` steps; NTT stops at the first check (every 5 periods) where every seed has gone `ntt_patience`
-# periods without a `plateau_rtol` improvement (`plateau_epoch`, the same rule as supervised training), or at
-# `ntt_steps`. The steps are reported per seed (`ntt_steps`); a seed that did not plateau puts the NTT-steps choice
+# every `mask_every` steps; NTT stops after the first period (checked after each; every 5 up to the record at
+# 7a6b7ca) where every seed has gone `ntt_patience` periods without a `plateau_rtol` improvement (`plateau_epoch`, the
+# same rule as supervised training), or at `ntt_steps`. The steps are reported per seed (`ntt_steps`); a seed that did not plateau puts the NTT-steps choice
 # at the edge of its range, which makes the findings **inconclusive** rather than hiding an under-trained NTT.
 #
 # **One optimizer for every method** (the authors' supervised phase): Adam at `lr_train` = 1e-3, batch 64, the mask

@@ -21,12 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Callable, Iterator, Mapping, Sequence
 
-# One thread per process when several claims run side by side, so that N jobs on N cores do not
-# oversubscribe (XLA's Eigen pool and BLAS would otherwise each take every core).
-SINGLE_THREAD_ENV = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-}
+from ntkrepro.numerics import SINGLE_THREAD_ENV  # noqa: E402,F401  (re-exported: one thread per process)
+
 STOP_GRACE_S = 60.0  # how long a stopped child may take to shut its kernel down before it is killed
 
 

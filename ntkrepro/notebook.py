@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Mapping
 
+from ntkrepro.numerics import pin_threads
 from ntkrepro.params import Params
 from ntkrepro.plotting import set_style
 from ntkrepro.registry import get_claim, resolve_params
@@ -47,6 +48,7 @@ def start(claim_id: str, namespace: Mapping[str, Any]) -> tuple[Params, Run]:
 
     A parameter injected by plain papermill (``-p NAME VALUE``) that the claim does not declare is
     refused here, naming it, as the CLI does."""
+    pin_threads()  # a hand run in JupyterLab computes as the runner's kernels do (before any jax computation)
     params = get_claim(claim_id).params
     known = set(params.names) | {STAGE_PARAM}
     unknown = sorted(set(injected_names(_history())) - known)

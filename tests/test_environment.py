@@ -209,3 +209,21 @@ def test_no_import_cycle_among_ntkrepro_modules():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+def test_a_hand_run_pins_threads_like_the_runner_and_says_when_too_late():
+    """notebook.start() pins XLA and BLAS threads (numerics.pin_threads) when no jax computation ran yet, as the
+    runner's kernels are pinned; after a computation it cannot, and says so (False)."""
+    code = ("import os; os.environ.pop('XLA_FLAGS', None); os.environ['XLA_FLAGS'] = '--xla_cpu_enable_fast_math=false'\n"
+            "from ntkrepro.numerics import SINGLE_THREAD_ENV, pin_threads\n"
+            "import jax, jax.numpy as jnp\n"
+            "print(pin_threads(), SINGLE_THREAD_ENV['XLA_FLAGS'] in os.environ['XLA_FLAGS'],\n"
+            "      os.environ['XLA_FLAGS'].startswith('--xla_cpu_enable_fast_math'))\n"
+            "jnp.ones(2).block_until_ready(); print(pin_threads())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "True", "True"]
+    late = ("import os; os.environ.pop('XLA_FLAGS', None)\n"
+            "import jax.numpy as jnp; jnp.ones(2).block_until_ready()\n"
+            "from ntkrepro.numerics import pin_threads; print(pin_threads(), 'XLA_FLAGS' in os.environ)\n")
+    assert subprocess.run([sys.executable, "-c", late], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]

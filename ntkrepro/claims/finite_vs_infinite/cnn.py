@@ -64,12 +64,22 @@ def _diag_vars(x: jnp.ndarray, strides: tuple[int, ...], k: int, W_std: float, b
     return out
 
 
+def _input_window_mean(x1: jnp.ndarray, x2: jnp.ndarray, k: int, stride: int) -> jnp.ndarray:
+    """:func:`_window_mean` of the input covariance ``x1[:, None, :, None] * x2[None, :, None, :]`` without forming
+    it: the sum over the k taps of the outer products of the shifted, strided signals (the same products added in
+    the same order, on the (n1, n2, W_out, W_out) output instead of the (n1, n2, W, W) input)."""
+    out, lo, hi = _same_pad(x1.shape[-1], k, stride)
+    p1, p2 = jnp.pad(x1, [(0, 0), (lo, hi)]), jnp.pad(x2, [(0, 0), (lo, hi)])
+    end = lambda o: o + stride * (out - 1) + 1  # noqa: E731
+    return sum(p1[:, None, o:end(o):stride, None] * p2[None, :, None, o:end(o):stride] for o in range(k)) / k
+
+
 @partial(jax.jit, static_argnames=("strides", "k"))
 def _cnn_gap_block(x1, x2, q1s, q2s, strides, k, W_std, b_std):
-    s = x1[:, None, :, None] * x2[None, :, None, :]  # (n1, n2, W, W): input covariance, one channel
     theta = None  # no zeros array: XLA would constant-fold its window mean (slowly)
     for layer, st in enumerate(strides):
-        s = W_std ** 2 * _window_mean(s, k, st) + b_std ** 2
+        # the first layer's window mean of the input covariance (n1, n2, W, W), taken without forming it
+        s = W_std ** 2 * (_input_window_mean(x1, x2, k, st) if layer == 0 else _window_mean(s, k, st)) + b_std ** 2
         theta = s if theta is None else W_std ** 2 * _window_mean(theta, k, st) + s
         rel, dot = _relu_maps(s, q1s[layer][:, None], q2s[layer][None, :])
         s, theta = rel, theta * dot

@@ -152,6 +152,10 @@ def test_global_ntt_keeps_the_global_count_and_stops_at_its_plateau(net):
                                             400, 16, 10, 1e-2, 1e-4, 1e-2, patience=2, rtol=0.9, global_alloc=True,
                                             chunk_periods=5)
     assert info["steps_run"] == 50 and info["plateau_step"] == [30]
+    # checked after every period (the default), the run ends at the plateau itself, with the same plateau step
+    *_, info1 = E.ntt_seeds(teachers, pool, pool[:16], jax.random.PRNGKey(4)[None], apply_fn, 0.3, 400, 16, 10,
+                            1e-2, 1e-4, 1e-2, patience=2, rtol=0.9, global_alloc=True)
+    assert info1["steps_run"] == 30 and info1["plateau_step"] == [30]
     m0 = jax.tree_util.tree_map(lambda a: a[0], masks)
     assert M.total_count_error(m0, 0.3) == 0
 
